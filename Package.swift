@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "resnet-dist",
+    products: [
+        .executable(name: "resnet-dist", targets: ["resnet-dist"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "ResNet", targets: ["ResNet"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Only the BLAS import: OpenBLAS's CBLAS interface from Debian's libopenblas-dev.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // Only the MPI headers and library: OpenMPI from Debian's libopenmpi-dev.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        // The C shim over MPI: Swift cannot use mpi.h's handle macros directly.
+        .target(name: "MPIShim", dependencies: ["CMPI"]),
+        // Numerical kernels (float32, NCHW), knowing nothing of models.
+        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        // Communicators: single process and MPI.
+        .target(name: "Distributed", dependencies: ["MPIShim"]),
+        // Models, data, optimizer, schedule, checkpoints, the training loop.
+        .target(name: "ResNet", dependencies: [
+            "Kernels", "Distributed",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "resnet-dist", dependencies: [
+            "ResNet", "Kernels", "Distributed",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ResNetTests", dependencies: ["ResNet", "Kernels", "Distributed"]),
+    ],
+    // Kernels hand raw buffers to worker threads; Swift 5 mode keeps that explicit without
+    // Sendable wrappers around every pointer.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,61 @@
+/// A failed collective: the rank that saw it should stop the whole job (see `Communicator.abort`).
+public struct CommunicatorError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A non-blocking reduction in flight; `wait()` returns once the buffer holds the result.
+public protocol PendingReduction {
+    func wait() throws
+}
+
+/// The collectives data-parallel training needs. Ranks are `0..<size`; every collective must be
+/// called by every rank in the same order. The training code sees only this protocol.
+public protocol Communicator: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// In-place sums over all ranks; every rank ends with the same bits.
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws
+    /// Starts an in-place float sum that completes on `wait()` (for overlap with backward).
+    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
+    /// Copies `root`'s bytes into every rank's buffer.
+    func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
+    func barrier() throws
+    /// Ends every rank of the job with `code`, so none waits forever in a collective.
+    func abort(code: Int32) -> Never
+}
+
+extension Communicator {
+    public var isCoordinator: Bool { rank == 0 }
+
+    /// Sum of one value over all ranks.
+    public func sum(_ value: Double) throws -> Double {
+        var v = value
+        try withUnsafeMutablePointer(to: &v) { try allReduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return v
+    }
+
+    /// Sum of integers over all ranks.
+    public func sum(_ values: [Int64]) throws -> [Int64] {
+        var v = values
+        try v.withUnsafeMutableBufferPointer { try allReduceSum($0) }
+        return v
+    }
+
+    /// Broadcasts a byte array from `root` (its length first).
+    public func broadcast(bytes: [UInt8], root: Int) throws -> [UInt8] {
+        var count = Int64(bytes.count)
+        try withUnsafeMutableBytes(of: &count) { try broadcast($0, root: root) }
+        var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
+        try out.withUnsafeMutableBytes { try broadcast($0, root: root) }
+        return out
+    }
+}
+
+/// A reduction that was already complete when it was started.
+public struct CompletedReduction: PendingReduction {
+    public init() {}
+    public func wait() throws {}
+}

@@ -1,0 +1,81 @@
+import MPIShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The communicator over MPI_COMM_WORLD (OpenMPI), through the C shim.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+
+    /// True when this process was started by an MPI launcher (mpirun, srun).
+    public static var launchedByMPI: Bool {
+        let env = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"]
+        return env.contains { getenv($0) != nil }
+    }
+
+    /// Initialises MPI (a singleton when not launched by mpirun) and reads rank and size.
+    public init() throws {
+        if rd_mpi_is_initialized() == 0 { try Self.check(rd_mpi_init(), "MPI_Init") }
+        var r: Int32 = 0, s: Int32 = 0
+        try Self.check(rd_mpi_rank(&r), "MPI_Comm_rank")
+        try Self.check(rd_mpi_size(&s), "MPI_Comm_size")
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    /// Finalises MPI; call once at the end of a successful run.
+    public func finalize() {
+        if rd_mpi_is_initialized() != 0 { _ = rd_mpi_finalize() }
+    }
+
+    static func check(_ code: Int32, _ what: String) throws {
+        guard code == 0 else {
+            var text = [CChar](repeating: 0, count: 512)
+            rd_mpi_error_string(code, &text, 512)
+            throw CommunicatorError("\(what) failed: \(String(cString: text))")
+        }
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        try Self.check(rd_mpi_allreduce_sum_f32(p, Int64(buffer.count)), "MPI_Allreduce")
+    }
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        try Self.check(rd_mpi_allreduce_sum_f64(p, Int64(buffer.count)), "MPI_Allreduce")
+    }
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        try Self.check(rd_mpi_allreduce_sum_i64(p, Int64(buffer.count)), "MPI_Allreduce")
+    }
+    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        guard let p = buffer.baseAddress, size > 1 else { return CompletedReduction() }
+        var request: UnsafeMutableRawPointer?
+        try Self.check(rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), &request), "MPI_Iallreduce")
+        return MPIRequest(handle: request!)
+    }
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        try Self.check(rd_mpi_bcast_bytes(p, Int64(buffer.count), Int32(root)), "MPI_Bcast")
+    }
+    public func barrier() throws {
+        guard size > 1 else { return }
+        try Self.check(rd_mpi_barrier(), "MPI_Barrier")
+    }
+    public func abort(code: Int32) -> Never {
+        rd_mpi_abort(code)
+        exit(code)
+    }
+}
+
+/// An MPI_Iallreduce in flight.
+final class MPIRequest: PendingReduction {
+    private var handle: UnsafeMutableRawPointer?
+    init(handle: UnsafeMutableRawPointer) { self.handle = handle }
+    func wait() throws {
+        guard let h = handle else { return }
+        handle = nil
+        try MPICommunicator.check(rd_mpi_wait(h), "MPI_Wait")
+    }
+}

@@ -1,0 +1,200 @@
+/// 2-D convolution without bias on float32 NCHW tensors (batch, channels, height, width,
+/// row-major), weights laid out [out channels, in channels, kernel height, kernel width].
+/// Square kernels, equal stride and zero padding on both axes.
+///
+/// Each image is one GEMM: `Y[Cout, P] = W[Cout, K] * col[K, P]` with `K = Cin*k*k`
+/// and `P = Hout*Wout`; `col` is the image unrolled by im2col (not needed for a 1x1 stride-1 conv).
+/// Images are split into contiguous chunks, one per thread, each with its own workspace.
+public struct Convolution: Sendable, Equatable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Int
+    public let inHeight: Int
+    public let inWidth: Int
+
+    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                inHeight: Int, inWidth: Int) {
+        precondition(kernelSize > 0 && stride > 0 && padding >= 0)
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+    }
+
+    public var outHeight: Int { (inHeight + 2 * padding - kernelSize) / stride + 1 }
+    public var outWidth: Int { (inWidth + 2 * padding - kernelSize) / stride + 1 }
+    /// Elements of one input image, `Cin*H*W`.
+    public var inputSize: Int { inChannels * inHeight * inWidth }
+    /// Elements of one output image, `Cout*Hout*Wout`.
+    public var outputSize: Int { outChannels * outPixels }
+    public var outPixels: Int { outHeight * outWidth }
+    /// Rows of the im2col matrix, `Cin*k*k`.
+    public var columnRows: Int { inChannels * kernelSize * kernelSize }
+    public var weightCount: Int { outChannels * columnRows }
+    /// Multiply-adds of the forward pass for one image.
+    public var macsPerImage: Int { outputSize * columnRows }
+    var usesColumns: Bool { !(kernelSize == 1 && stride == 1 && padding == 0) }
+
+    /// Floats of workspace that `threads` threads need for any of the three passes.
+    public func workspaceCount(threads: Int) -> Int {
+        threads * ((usesColumns ? columnRows * outPixels : 0) + weightCount)
+    }
+
+    /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
+    public func forward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, batch: Int,
+                        threads: Int, workspace: UnsafeMutablePointer<Float>) {
+        let chunks = max(1, min(threads, batch))
+        let perThread = workspaceCount(threads: 1)
+        parallelChunks(chunks) { t in
+            let column = workspace + t * perThread
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let x = input + n * inputSize
+                var b = x
+                if usesColumns {
+                    im2col(x, column)
+                    b = UnsafePointer(column)
+                }
+                sgemm(transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
+                      a: weight, lda: columnRows, b: b, ldb: outPixels,
+                      beta: 0, c: output + n * outputSize, ldc: outPixels)
+            }
+        }
+    }
+
+    /// Backward to the input: `inputGrad[n] (+)= col2im(W^T * outputGrad[n])`.
+    /// With `accumulate` the result is added to what `inputGrad` holds.
+    public func backwardData(outputGrad: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             inputGrad: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
+                             threads: Int, workspace: UnsafeMutablePointer<Float>) {
+        let chunks = max(1, min(threads, batch))
+        let perThread = workspaceCount(threads: 1)
+        parallelChunks(chunks) { t in
+            let column = workspace + t * perThread
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let dy = outputGrad + n * outputSize
+                let dx = inputGrad + n * inputSize
+                if usesColumns {
+                    sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                          a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                          beta: 0, c: column, ldc: outPixels)
+                    if !accumulate { dx.update(repeating: 0, count: inputSize) }
+                    col2im(column, dx)
+                } else {
+                    sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                          a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                          beta: accumulate ? 1 : 0, c: dx, ldc: outPixels)
+                }
+            }
+        }
+    }
+
+    /// Backward to the weights: `weightGrad = sum_n outputGrad[n] * col(input[n])^T` (overwrites).
+    /// Per-thread partial sums are added in thread order, so the result is deterministic.
+    public func backwardWeights(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+                                weightGrad: UnsafeMutablePointer<Float>, batch: Int,
+                                threads: Int, workspace: UnsafeMutablePointer<Float>) {
+        let chunks = max(1, min(threads, batch))
+        let perThread = workspaceCount(threads: 1)
+        let columnCount = usesColumns ? columnRows * outPixels : 0
+        parallelChunks(chunks) { t in
+            let column = workspace + t * perThread
+            let partial = chunks == 1 ? weightGrad : column + columnCount
+            var first = true
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let x = input + n * inputSize
+                var b = x
+                if usesColumns {
+                    im2col(x, column)
+                    b = UnsafePointer(column)
+                }
+                sgemm(transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
+                      a: outputGrad + n * outputSize, lda: outPixels, b: b, ldb: outPixels,
+                      beta: first ? 0 : 1, c: partial, ldc: columnRows)
+                first = false
+            }
+            if first { partial.update(repeating: 0, count: weightCount) }
+        }
+        if chunks > 1 {
+            weightGrad.update(from: workspace + columnCount, count: weightCount)
+            for t in 1..<chunks {
+                let partial = workspace + t * perThread + columnCount
+                for i in 0..<weightCount { weightGrad[i] += partial[i] }
+            }
+        }
+    }
+
+    /// Unrolls one image [Cin, H, W] into col[Cin*k*k, Hout*Wout], zeros where the window is in the padding.
+    @inline(__always)
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
+        var row = col
+        for c in 0..<inChannels {
+            let plane = x + c * h * w
+            for ki in 0..<k {
+                for kj in 0..<k {
+                    for oy in 0..<oh {
+                        let iy = oy * stride - padding + ki
+                        let out = row + oy * ow
+                        if iy < 0 || iy >= h {
+                            out.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        let line = plane + iy * w
+                        if stride == 1 {
+                            // ix = ox - padding + kj: valid for ox in [lo, hi)
+                            let lo = max(0, padding - kj), hi = min(ow, w + padding - kj)
+                            if lo > 0 { out.update(repeating: 0, count: lo) }
+                            if hi > lo { out.advanced(by: lo).update(from: line + (lo - padding + kj), count: hi - lo) }
+                            if hi < ow { out.advanced(by: max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                        } else {
+                            for ox in 0..<ow {
+                                let ix = ox * stride - padding + kj
+                                out[ox] = (ix >= 0 && ix < w) ? line[ix] : 0
+                            }
+                        }
+                    }
+                    row += oh * ow
+                }
+            }
+        }
+    }
+
+    /// Adds col[Cin*k*k, Hout*Wout] back into an image [Cin, H, W] (the adjoint of im2col).
+    @inline(__always)
+    func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
+        let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
+        var row = col
+        for c in 0..<inChannels {
+            let plane = x + c * h * w
+            for ki in 0..<k {
+                for kj in 0..<k {
+                    for oy in 0..<oh {
+                        let iy = oy * stride - padding + ki
+                        if iy < 0 || iy >= h { continue }
+                        let src = row + oy * ow
+                        let line = plane + iy * w
+                        if stride == 1 {
+                            let lo = max(0, padding - kj), hi = min(ow, w + padding - kj)
+                            if hi > lo {
+                                let dst = line + (lo - padding + kj)
+                                for i in 0..<(hi - lo) { dst[i] += src[lo + i] }
+                            }
+                        } else {
+                            for ox in 0..<ow {
+                                let ix = ox * stride - padding + kj
+                                if ix >= 0 && ix < w { line[ix] += src[ox] }
+                            }
+                        }
+                    }
+                    row += oh * ow
+                }
+            }
+        }
+    }
+}

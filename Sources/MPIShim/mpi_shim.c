@@ -1,0 +1,103 @@
+#include "mpi_shim.h"
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+// MPI counts are int: large buffers are sent in chunks of at most this many elements.
+static const int64_t chunk = 1 << 30;
+
+int rd_mpi_init(void) {
+    int provided = 0;
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+int rd_mpi_is_initialized(void) {
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    return init && !fin;
+}
+
+int rd_mpi_finalize(void) { return MPI_Finalize(); }
+int rd_mpi_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
+int rd_mpi_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
+
+static int allreduce(void *buffer, int64_t count, MPI_Datatype type, size_t width, MPI_Op op) {
+    char *p = (char *)buffer;
+    while (count > 0) {
+        int n = (int)(count < chunk ? count : chunk);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, p, n, type, op, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        p += (size_t)n * width;
+        count -= n;
+    }
+    return MPI_SUCCESS;
+}
+
+int rd_mpi_allreduce_sum_f32(float *b, int64_t n) { return allreduce(b, n, MPI_FLOAT, 4, MPI_SUM); }
+int rd_mpi_allreduce_sum_f64(double *b, int64_t n) { return allreduce(b, n, MPI_DOUBLE, 8, MPI_SUM); }
+int rd_mpi_allreduce_sum_i64(int64_t *b, int64_t n) { return allreduce(b, n, MPI_INT64_T, 8, MPI_SUM); }
+int rd_mpi_allreduce_max_f64(double *b, int64_t n) { return allreduce(b, n, MPI_DOUBLE, 8, MPI_MAX); }
+
+int rd_mpi_bcast_bytes(void *buffer, int64_t count, int root) {
+    char *p = (char *)buffer;
+    while (count > 0) {
+        int n = (int)(count < chunk ? count : chunk);
+        int rc = MPI_Bcast(p, n, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        p += n;
+        count -= n;
+    }
+    return MPI_SUCCESS;
+}
+
+int rd_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+void rd_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+
+int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void **request) {
+    if (count > chunk) return MPI_ERR_COUNT;
+    MPI_Request *r = malloc(sizeof(MPI_Request));
+    if (!r) return MPI_ERR_NO_MEM;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, r);
+    if (rc != MPI_SUCCESS) { free(r); return rc; }
+    *request = r;
+    return MPI_SUCCESS;
+}
+
+int rd_mpi_test(void *request, int *done) {
+    return MPI_Test((MPI_Request *)request, done, MPI_STATUS_IGNORE);
+}
+
+int rd_mpi_wait(void *request) {
+    MPI_Request *r = (MPI_Request *)request;
+    int rc = MPI_Wait(r, MPI_STATUS_IGNORE);
+    free(r);
+    return rc;
+}
+
+void rd_mpi_error_string(int code, char *buffer, int capacity) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) {
+        strncpy(text, "unknown MPI error", sizeof(text));
+        text[sizeof(text) - 1] = 0;
+    }
+    if (capacity > 0) {
+        strncpy(buffer, text, (size_t)capacity - 1);
+        buffer[capacity - 1] = 0;
+    }
+}
+
+int rd_mpi_processor_name(char *buffer, int capacity) {
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int len = 0;
+    int rc = MPI_Get_processor_name(name, &len);
+    if (rc != MPI_SUCCESS) return rc;
+    if (capacity > 0) {
+        strncpy(buffer, name, (size_t)capacity - 1);
+        buffer[capacity - 1] = 0;
+    }
+    return MPI_SUCCESS;
+}

@@ -1,0 +1,109 @@
+import Kernels
+
+/// The paper's shortcut options where a block changes shape (on blocks that keep the shape,
+/// both are the identity).
+public enum ShortcutOption: String, Sendable, CaseIterable, Codable {
+    /// Option A: identity, subsampled and zero-padded in channels; no parameters.
+    case A
+    /// Option B: 1x1 convolution + BN projection.
+    case B
+}
+
+/// How a block's input reaches its output.
+enum Shortcut {
+    /// A plain network's block: no shortcut.
+    case none
+    case identity
+    /// Option A where the shape changes.
+    case paddedIdentity(PaddedIdentity)
+    /// Option B where the shape changes.
+    case projection(ConvBN)
+}
+
+/// Two 3x3 conv-BN layers with ReLU between and after, plus the shortcut (He et al., Fig. 2):
+/// `out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
+final class BasicBlock {
+    let conv1: ConvBN
+    let conv2: ConvBN
+    let shortcut: Shortcut
+    /// Arena slices: relu(bn1(conv1 x)) and the block output.
+    let hidden: Int, output: Int
+    /// Arena slice for the projection's BN output (option B blocks that reshape; else unused).
+    let projectionOutput: Int
+    unowned let context: NetworkContext
+
+    init(_ context: NetworkContext, name: String, inChannels: Int, outChannels: Int, stride: Int,
+         inSize: (Int, Int), residual: Bool, option: ShortcutOption) {
+        self.context = context
+        conv1 = ConvBN(context, convName: "\(name).conv1", bnName: "\(name).bn1", inChannels: inChannels,
+                       outChannels: outChannels, kernelSize: 3, stride: stride, inSize: inSize)
+        conv2 = ConvBN(context, convName: "\(name).conv2", bnName: "\(name).bn2", inChannels: outChannels,
+                       outChannels: outChannels, kernelSize: 3, stride: 1, inSize: conv1.outSize)
+        let reshapes = stride != 1 || inChannels != outChannels
+        if !residual {
+            shortcut = .none
+        } else if !reshapes {
+            shortcut = .identity
+        } else if option == .A {
+            shortcut = .paddedIdentity(PaddedIdentity(inChannels: inChannels, outChannels: outChannels,
+                                                      inHeight: inSize.0, inWidth: inSize.1, stride: stride))
+        } else {
+            shortcut = .projection(ConvBN(context, convName: "\(name).downsample.0", bnName: "\(name).downsample.1",
+                                          inChannels: inChannels, outChannels: outChannels, kernelSize: 1,
+                                          stride: stride, inSize: inSize))
+        }
+        hidden = context.arena.reserve(context.batchCapacity * conv1.outputSize)
+        output = context.arena.reserve(context.batchCapacity * conv2.outputSize)
+        if case .projection = shortcut {
+            projectionOutput = context.arena.reserve(context.batchCapacity * conv2.outputSize)
+        } else {
+            projectionOutput = -1
+        }
+    }
+
+    var outputSize: Int { conv2.outputSize }
+    var outSize: (Int, Int) { conv2.outSize }
+    var layers: [ConvBN] {
+        if case .projection(let p) = shortcut { return [conv1, conv2, p] }
+        return [conv1, conv2]
+    }
+
+    func forward(input: UnsafePointer<Float>, batch: Int, training: Bool) {
+        let h = context.arena[hidden], y = context.arena[output]
+        conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
+        conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
+        switch shortcut {
+        case .none: break
+        case .identity: Elementwise.add(input, into: y, count: batch * outputSize)
+        case .paddedIdentity(let pad): pad.addForward(input: input, output: y, batch: batch)
+        case .projection(let projection):
+            let p = context.arena[projectionOutput]
+            projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
+            Elementwise.add(p, into: y, count: batch * outputSize)
+        }
+        ReLU.forward(input: y, output: y, count: batch * outputSize)
+    }
+
+    /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
+    /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
+    func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
+                  inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) {
+        let count = batch * outputSize
+        ReLU.backward(output: context.arena[output], outputGrad: outputGrad, inputGrad: outputGrad, count: count)
+        var inputWritten = true
+        switch shortcut {
+        case .none: inputWritten = false
+        case .identity: inputGrad.update(from: outputGrad, count: count)
+        case .paddedIdentity(let pad): pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
+        case .projection(let projection):
+            scratch.update(from: outputGrad, count: count)
+            projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
+        }
+        // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
+        conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
+                       accumulate: false, batch: batch)
+        let h = context.arena[hidden]
+        ReLU.backward(output: h, outputGrad: scratch, inputGrad: scratch, count: batch * conv1.outputSize)
+        conv1.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: inputWritten, batch: batch)
+    }
+}

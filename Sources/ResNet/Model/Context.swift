@@ -1,0 +1,53 @@
+import Kernels
+
+/// What every layer of one network shares while it runs: parameters, activations, scratch,
+/// thread count and (for synchronised batch norm) the statistics reducer.
+public final class NetworkContext {
+    public let store: ParameterStore
+    public let arena: ActivationArena
+    /// Largest batch the activations were allocated for.
+    public let batchCapacity: Int
+    /// Threads for the convolutions (images are split between them).
+    public let threads: Int
+    /// When set, batch-norm statistics are summed over all replicas (sync BN).
+    public var statisticsReducer: StatisticsReducer?
+    /// Convolution workspace, sized by the largest layer.
+    var workspace: UnsafeMutablePointer<Float>
+    var workspaceCount = 0
+    /// Batch-norm scratch (doubles), sized by the widest layer.
+    var statistics: UnsafeMutablePointer<Double>
+    var statisticsCount = 0
+
+    init(batchCapacity: Int, threads: Int) {
+        store = ParameterStore()
+        arena = ActivationArena()
+        self.batchCapacity = batchCapacity
+        self.threads = max(1, threads)
+        workspace = .allocate(capacity: 1)
+        statistics = .allocate(capacity: 1)
+    }
+
+    deinit {
+        workspace.deallocate()
+        statistics.deallocate()
+    }
+
+    func requireWorkspace(_ floats: Int) { workspaceCount = max(workspaceCount, floats) }
+    func requireStatistics(_ doubles: Int) { statisticsCount = max(statisticsCount, doubles) }
+
+    /// Allocates parameters, activations and scratch once every layer is registered.
+    func allocate() {
+        store.allocate()
+        arena.allocate()
+        workspace.deallocate()
+        workspace = .allocate(capacity: max(workspaceCount, 1))
+        workspace.initialize(repeating: 0, count: max(workspaceCount, 1))
+        statistics.deallocate()
+        statistics = .allocate(capacity: max(statisticsCount, 1))
+        statistics.initialize(repeating: 0, count: max(statisticsCount, 1))
+    }
+
+    @inline(__always) func parameter(_ offset: Int) -> UnsafeMutablePointer<Float> { store.values + offset }
+    @inline(__always) func gradient(_ offset: Int) -> UnsafeMutablePointer<Float> { store.gradients + offset }
+    @inline(__always) func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> { store.bufferValues + offset }
+}

@@ -1,0 +1,85 @@
+import Kernels
+
+/// A convolution followed by batch normalisation and, optionally, ReLU: the unit every layer of the
+/// paper's networks is made of ("BN right after each convolution and before activation").
+/// Keeps the convolution's output (pre-BN) of the last forward pass for the backward pass.
+final class ConvBN {
+    let conv: Convolution
+    let norm: BatchNorm
+    let weight: Int, gamma: Int, beta: Int, runningMean: Int, runningVar: Int
+    /// Arena slices: conv output [batch, Cout, Hout, Wout], saved mean and 1/std [Cout].
+    let convOutput: Int, savedMean: Int, savedInvStd: Int
+    unowned let context: NetworkContext
+
+    /// `convName` and `bnName` are the torchvision prefixes, e.g. `layer1.0.conv1` and `layer1.0.bn1`.
+    init(_ context: NetworkContext, convName: String, bnName: String,
+         inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, inSize: (Int, Int)) {
+        self.context = context
+        conv = Convolution(inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
+                           stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1)
+        norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
+        let store = context.store
+        weight = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        gamma = store.addParameter("\(bnName).weight", shape: [outChannels])
+        beta = store.addParameter("\(bnName).bias", shape: [outChannels])
+        runningMean = store.addBuffer("\(bnName).running_mean", shape: [outChannels])
+        runningVar = store.addBuffer("\(bnName).running_var", shape: [outChannels])
+        convOutput = context.arena.reserve(context.batchCapacity * conv.outputSize)
+        savedMean = context.arena.reserve(outChannels)
+        savedInvStd = context.arena.reserve(outChannels)
+        context.requireWorkspace(conv.workspaceCount(threads: context.threads))
+        context.requireStatistics(norm.scratchCount)
+    }
+
+    var outputSize: Int { conv.outputSize }
+    var outSize: (Int, Int) { (conv.outHeight, conv.outWidth) }
+
+    /// He initialisation (Kaiming normal, fan-out) for the conv; BN weight 1, bias 0, running mean 0, var 1.
+    func initialize(_ rng: inout SplitMix64) {
+        let std = (2.0 / Float(conv.outChannels * conv.kernelSize * conv.kernelSize)).squareRoot()
+        let w = context.parameter(weight)
+        for i in 0..<conv.weightCount { w[i] = rng.nextNormal() * std }
+        context.parameter(gamma).update(repeating: 1, count: norm.channels)
+        context.parameter(beta).update(repeating: 0, count: norm.channels)
+        context.buffer(runningMean).update(repeating: 0, count: norm.channels)
+        context.buffer(runningVar).update(repeating: 1, count: norm.channels)
+    }
+
+    /// `output = [relu](bn(conv(input)))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
+    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
+                 training: Bool, relu: Bool) {
+        let c = context, y = c.arena[convOutput]
+        conv.forward(input: input, weight: c.parameter(weight), output: y, batch: batch,
+                     threads: c.threads, workspace: c.workspace)
+        if training {
+            norm.forwardTraining(input: y, output: output, batch: batch,
+                                 gamma: c.parameter(gamma), beta: c.parameter(beta),
+                                 savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
+                                 runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
+                                 scratch: c.statistics, reduce: c.statisticsReducer)
+        } else {
+            norm.forwardInference(input: y, output: output, batch: batch,
+                                  gamma: c.parameter(gamma), beta: c.parameter(beta),
+                                  runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar))
+        }
+        if relu { ReLU.forward(input: output, output: output, count: batch * outputSize) }
+    }
+
+    /// Backward from the gradient of the BN output (after any ReLU mask was applied).
+    /// `outputGrad` is overwritten (used in place as the conv-output gradient). Writes the
+    /// parameter gradients, and `inputGrad` unless it is nil (the first layer needs none).
+    func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
+                  inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) {
+        let c = context
+        norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
+                      gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
+                      gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
+                      scratch: c.statistics, reduce: c.statisticsReducer)
+        conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,
+                             threads: c.threads, workspace: c.workspace)
+        if let inputGrad {
+            conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weight), inputGrad: inputGrad,
+                              batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Kernels
+
+/// One stage of the CIFAR network: n basic blocks at one feature-map size; the first block
+/// subsamples with stride 2 (except in the first stage) and changes the width.
+final class Stage {
+    let blocks: [BasicBlock]
+
+    init(_ context: NetworkContext, index: Int, blocks count: Int, inChannels: Int, outChannels: Int,
+         stride: Int, inSize: (Int, Int), residual: Bool, option: ShortcutOption) {
+        var blocks: [BasicBlock] = []
+        var channels = inChannels, size = inSize
+        for i in 0..<count {
+            let block = BasicBlock(context, name: "layer\(index).\(i)", inChannels: channels, outChannels: outChannels,
+                                   stride: i == 0 ? stride : 1, inSize: size, residual: residual, option: option)
+            blocks.append(block)
+            channels = outChannels
+            size = block.outSize
+        }
+        self.blocks = blocks
+    }
+}
+
+/// The paper's CIFAR-10 network (Section 4.2), ResNet or plain, for 32x32x3 inputs:
+///
+///     output map size | 32x32 | 16x16 | 8x8
+///     # layers        | 1+2n  | 2n    | 2n
+///     # filters       | 16    | 32    | 64
+///
+/// then global average pooling and a 10-way fully connected layer: 6n+2 weighted layers.
+/// Tensors are float32 NCHW. All memory is allocated at construction for `batchCapacity` images;
+/// `trainStep` and `evaluate` allocate nothing.
+public final class Network {
+    public let architecture: Architecture
+    let context: NetworkContext
+    let stem: ConvBN
+    let stages: [Stage]
+    let classifier: Linear
+    let fcWeight: Int, fcBias: Int
+    /// Arena slices: input images, stem output, pooled features, logits and their gradients.
+    let input: Int, stemOutput: Int, pooled: Int, logits: Int, pooledGrad: Int, logitsGrad: Int
+    /// Three gradient buffers as large as the largest activation, used in turn during backward.
+    let gradients: [Int]
+    let labels: UnsafeMutablePointer<Int32>
+    let blocks: [BasicBlock]
+
+    public static let widths = [16, 32, 64]
+    public static let imageSize = 32
+    public static let imageChannels = 3
+    public static var imageFloats: Int { imageChannels * imageSize * imageSize }
+
+    public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1) {
+        self.architecture = architecture
+        let context = NetworkContext(batchCapacity: batchCapacity, threads: threads)
+        self.context = context
+        let size = (Self.imageSize, Self.imageSize)
+        let n = architecture.blocksPerStage
+        stem = ConvBN(context, convName: "conv1", bnName: "bn1", inChannels: Self.imageChannels,
+                      outChannels: Self.widths[0], kernelSize: 3, stride: 1, inSize: size)
+        var stages: [Stage] = []
+        var channels = Self.widths[0], mapSize = stem.outSize
+        for (i, width) in Self.widths.enumerated() {
+            let stage = Stage(context, index: i + 1, blocks: n, inChannels: channels, outChannels: width,
+                              stride: i == 0 ? 1 : 2, inSize: mapSize, residual: architecture.isResidual,
+                              option: architecture.shortcut)
+            stages.append(stage)
+            channels = width
+            mapSize = stage.blocks.last!.outSize
+        }
+        self.stages = stages
+        blocks = stages.flatMap(\.blocks)
+        classifier = Linear(inFeatures: channels, outFeatures: architecture.classes)
+        fcWeight = context.store.addParameter("fc.weight", shape: [architecture.classes, channels])
+        fcBias = context.store.addParameter("fc.bias", shape: [architecture.classes])
+
+        let arena = context.arena
+        input = arena.reserve(batchCapacity * Self.imageFloats)
+        stemOutput = arena.reserve(batchCapacity * stem.outputSize)
+        pooled = arena.reserve(batchCapacity * channels)
+        pooledGrad = arena.reserve(batchCapacity * channels)
+        logits = arena.reserve(batchCapacity * architecture.classes)
+        logitsGrad = arena.reserve(batchCapacity * architecture.classes)
+        let largest = ([stem.outputSize] + blocks.map(\.outputSize)).max()!
+        gradients = (0..<3).map { _ in arena.reserve(batchCapacity * largest) }
+        labels = .allocate(capacity: batchCapacity)
+        labels.initialize(repeating: 0, count: batchCapacity)
+        context.allocate()
+    }
+
+    deinit { labels.deallocate() }
+
+    public var store: ParameterStore { context.store }
+    public var batchCapacity: Int { context.batchCapacity }
+    public var threads: Int { context.threads }
+
+    /// Sums batch-norm statistics over replicas when set (synchronised BN).
+    public var statisticsReducer: StatisticsReducer? {
+        get { context.statisticsReducer }
+        set { context.statisticsReducer = newValue }
+    }
+
+    /// Where the caller writes the batch: images [batch, 3, 32, 32] float32, normalised.
+    public var inputImages: UnsafeMutablePointer<Float> { context.arena[input] }
+    /// Where the caller writes the batch's labels.
+    public var inputLabels: UnsafeMutablePointer<Int32> { labels }
+    /// Logits [batch, classes] of the last forward pass.
+    public var outputLogits: UnsafePointer<Float> { UnsafePointer(context.arena[logits]) }
+
+    var convLayers: [ConvBN] { [stem] + blocks.flatMap(\.layers) }
+
+    /// He initialisation for every conv, BN weight 1 / bias 0, PyTorch's default for the fc
+    /// (uniform in ±1/sqrt(fan_in) for weight and bias), from `seed` alone.
+    public func initialize(seed: UInt64) {
+        var rng = SplitMix64(seed: seed, stream: RandomStream.initialization.rawValue)
+        for layer in convLayers { layer.initialize(&rng) }
+        let bound = 1 / Float(classifier.inFeatures).squareRoot()
+        let w = context.parameter(fcWeight), b = context.parameter(fcBias)
+        for i in 0..<classifier.weightCount { w[i] = (2 * rng.nextUnitFloat() - 1) * bound }
+        for i in 0..<classifier.outFeatures { b[i] = (2 * rng.nextUnitFloat() - 1) * bound }
+        store.momentum.update(repeating: 0, count: store.parameterCount)
+    }
+
+    /// Forward pass over the first `batch` images of `inputImages`; returns the logits.
+    @discardableResult
+    public func forward(batch: Int, training: Bool) -> UnsafePointer<Float> {
+        precondition(batch >= 1 && batch <= batchCapacity)
+        let a = context.arena
+        stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
+        var x = a[stemOutput]
+        for block in blocks {
+            block.forward(input: x, batch: batch, training: training)
+            x = a[block.output]
+        }
+        let last = blocks.last!
+        GlobalAveragePool.forward(input: x, output: a[pooled], batch: batch,
+                                  channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+        classifier.forward(input: a[pooled], weight: context.parameter(fcWeight), bias: context.parameter(fcBias),
+                           output: a[logits], batch: batch)
+        return UnsafePointer(a[logits])
+    }
+
+    /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones).
+    func backward(batch: Int) {
+        let a = context.arena
+        let last = blocks.last!
+        classifier.backward(input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
+                            inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
+                            biasGrad: context.gradient(fcBias), batch: batch)
+        var g = gradients.map { a[$0] }
+        GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: g[0], batch: batch,
+                                   channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+        for i in stride(from: blocks.count - 1, through: 0, by: -1) {
+            let blockInput = i == 0 ? a[stemOutput] : a[blocks[i - 1].output]
+            blocks[i].backward(input: blockInput, outputGrad: g[0], inputGrad: g[1], scratch: g[2], batch: batch)
+            g.swapAt(0, 1)
+        }
+        ReLU.backward(output: a[stemOutput], outputGrad: g[0], inputGrad: g[0], count: batch * stem.outputSize)
+        stem.backward(input: a[input], outputGrad: g[0], inputGrad: nil, accumulate: false, batch: batch)
+    }
+
+    /// One forward and backward pass in training mode on the first `batch` images and labels.
+    /// The loss is `sum of cross-entropies * gradScale` (use 1/global batch for a mean over all
+    /// replicas). Returns the summed loss and the number of correct predictions, unscaled.
+    @discardableResult
+    public func trainStep(batch: Int, gradScale: Float) -> (lossSum: Double, correct: Int) {
+        forward(batch: batch, training: true)
+        let result = SoftmaxCrossEntropy.forwardBackward(
+            logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
+            logitsGrad: context.arena[logitsGrad], gradScale: gradScale)
+        backward(batch: batch)
+        return result
+    }
+
+    /// Eval-mode forward (running BN statistics): summed loss and correct count.
+    public func evaluate(batch: Int) -> (lossSum: Double, correct: Int) {
+        forward(batch: batch, training: false)
+        return SoftmaxCrossEntropy.forwardBackward(
+            logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
+            logitsGrad: nil, gradScale: 0)
+    }
+
+    /// Trainable parameters.
+    public var parameterCount: Int { store.parameterCount }
+    /// Multiply-adds of one forward pass for one image (convolutions and fc).
+    public var macsPerImage: Int { convLayers.reduce(0) { $0 + $1.conv.macsPerImage } + classifier.weightCount }
+    /// Weighted layers on the main path (convs and fc; option-B projections not counted).
+    public var weightedLayers: Int { 1 + 2 * blocks.count + 1 }
+    /// Bytes of activation storage per image (the arena over the batch capacity).
+    public var activationBytesPerImage: Int { context.arena.count * 4 / batchCapacity }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// JSON-lines metrics of a run (`metrics.jsonl` in the output directory): one object per logged
+/// step (`"kind":"train"`) and per evaluation (`"kind":"eval"`). Only the coordinator writes.
+public final class MetricsLog {
+    private let handle: FileHandle?
+
+    /// Appends to `directory/metrics.jsonl` (creating it); nil directory: no file.
+    public init(directory: String?) throws {
+        guard let directory else { handle = nil; return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw DataError("\(path): cannot open for writing") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    deinit { try? handle?.close() }
+
+    /// Writes one line; values are numbers, strings or booleans.
+    public func write(_ fields: KeyValuePairs<String, Any>) {
+        guard let handle else { return }
+        let body = fields.map { key, value -> String in
+            let v: String
+            switch value {
+            case let s as String: v = SafeTensorsFile.jsonString(s)
+            case let b as Bool: v = b ? "true" : "false"
+            case let d as Double: v = d.isFinite ? String(d) : "null"
+            default: v = "\(value)"
+            }
+            return "\(SafeTensorsFile.jsonString(key)):\(v)"
+        }.joined(separator: ",")
+        handle.write(Data(("{" + body + "}\n").utf8))
+    }
+}
+
+/// Monotonic seconds.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

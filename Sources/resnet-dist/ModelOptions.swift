@@ -1,0 +1,20 @@
+import ArgumentParser
+import ResNet
+
+/// Which network: `--arch`, `--depth`, `--shortcut`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "resnetN or plainN with N = 6n+2 (20, 32, 44, 56, 110, 1202), or resnet/plain with --depth.")
+    var arch = "resnet20"
+
+    @Option(help: "Depth 6n+2 (overrides the number in --arch when that has none).")
+    var depth: Int?
+
+    @Option(help: "Shortcut where the shape changes: A (zero-padded identity, the paper's CIFAR choice) or B (1x1 projection).")
+    var shortcut: ShortcutOption = .A
+
+    func architecture() throws -> Architecture {
+        try Architecture.parse(arch, depth: depth, shortcut: shortcut)
+    }
+}
+
+extension ShortcutOption: ExpressibleByArgument {}

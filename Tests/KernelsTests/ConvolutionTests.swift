@@ -1,0 +1,97 @@
+import Kernels
+import Testing
+
+struct ConvolutionTests {
+    static let shapes: [(kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)] = [
+        (3, 1, 3, 4, 6), (3, 2, 3, 4, 7), (1, 1, 4, 3, 5), (1, 2, 4, 6, 6), (3, 2, 2, 4, 8),
+    ]
+
+    static func run(_ conv: Convolution, _ x: [Float], _ w: [Float], batch: Int, threads: Int = 1) -> [Float] {
+        var y = [Float](repeating: .nan, count: batch * conv.outputSize)
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
+            conv.forward(input: xp.baseAddress!, weight: wp.baseAddress!, output: &y, batch: batch,
+                         threads: threads, workspace: &ws)
+        } }
+        return y
+    }
+
+    /// Direct convolution, the definition.
+    static func reference(_ conv: Convolution, _ x: [Float], _ w: [Float], batch: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: batch * conv.outputSize)
+        let k = conv.kernelSize
+        for n in 0..<batch {
+            for o in 0..<conv.outChannels {
+                for oy in 0..<conv.outHeight {
+                    for ox in 0..<conv.outWidth {
+                        var s: Double = 0
+                        for c in 0..<conv.inChannels {
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let iy = oy * conv.stride - conv.padding + ky, ix = ox * conv.stride - conv.padding + kx
+                                    guard iy >= 0, iy < conv.inHeight, ix >= 0, ix < conv.inWidth else { continue }
+                                    s += Double(x[((n * conv.inChannels + c) * conv.inHeight + iy) * conv.inWidth + ix])
+                                        * Double(w[((o * conv.inChannels + c) * k + ky) * k + kx])
+                                }
+                            }
+                        }
+                        y[((n * conv.outChannels + o) * conv.outHeight + oy) * conv.outWidth + ox] = Float(s)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    static func make(_ s: (kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)) -> Convolution {
+        Convolution(inChannels: s.cin, outChannels: s.cout, kernelSize: s.kernel, stride: s.stride,
+                    padding: s.kernel / 2, inHeight: s.size, inWidth: s.size)
+    }
+
+    @Test("forward equals the direct definition", arguments: 0..<shapes.count)
+    func forwardMatchesDefinition(_ index: Int) {
+        let conv = Self.make(Self.shapes[index])
+        let batch = 3
+        let x = randomValues(batch * conv.inputSize, seed: 1), w = randomValues(conv.weightCount, seed: 2)
+        let expected = Self.reference(conv, x, w, batch: batch)
+        for threads in [1, 2] {
+            let y = Self.run(conv, x, w, batch: batch, threads: threads)
+            let err = zip(y, expected).map { abs($0 - $1) }.max()!
+            #expect(err < 1e-5, "threads \(threads): max error \(err)")
+        }
+    }
+
+    @Test("backward to input and weights against finite differences", arguments: 0..<shapes.count)
+    func backwardMatchesFiniteDifferences(_ index: Int) {
+        let conv = Self.make(Self.shapes[index])
+        let batch = 2
+        var x = randomValues(batch * conv.inputSize, seed: 3), w = randomValues(conv.weightCount, seed: 4)
+        let r = randomValues(batch * conv.outputSize, seed: 5)
+        for threads in [1, 2] {
+            var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: w.count)
+            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
+                conv.backwardData(outputGrad: rp.baseAddress!, weight: wp.baseAddress!, inputGrad: &dx, batch: batch,
+                                  accumulate: false, threads: threads, workspace: &ws)
+                conv.backwardWeights(input: xp.baseAddress!, outputGrad: rp.baseAddress!, weightGrad: &dw, batch: batch,
+                                     threads: threads, workspace: &ws)
+            } } }
+            let wFixed = w, xFixed = x
+            let ex = finiteDifferenceError(values: &x, analytic: dx) { weightedSum(Self.run(conv, $0, wFixed, batch: batch), r) }
+            let ew = finiteDifferenceError(values: &w, analytic: dw) { weightedSum(Self.run(conv, xFixed, $0, batch: batch), r) }
+            #expect(ex < 1e-3, "input gradient relative error \(ex)")
+            #expect(ew < 1e-3, "weight gradient relative error \(ew)")
+        }
+    }
+
+    @Test func accumulateAddsToInputGradient() {
+        let conv = Self.make(Self.shapes[0])
+        let r = randomValues(conv.outputSize, seed: 6), w = randomValues(conv.weightCount, seed: 7)
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: 1))
+        var fresh = [Float](repeating: 0, count: conv.inputSize)
+        var accumulated = [Float](repeating: 1, count: conv.inputSize)
+        conv.backwardData(outputGrad: r, weight: w, inputGrad: &fresh, batch: 1, accumulate: false, threads: 1, workspace: &ws)
+        conv.backwardData(outputGrad: r, weight: w, inputGrad: &accumulated, batch: 1, accumulate: true, threads: 1, workspace: &ws)
+        for i in 0..<conv.inputSize { #expect(abs(accumulated[i] - (fresh[i] + 1)) < 1e-6) }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+@testable import ResNet
+
+/// A fresh temporary directory for one test.
+func temporaryDirectory(_ name: String = #function) -> String {
+    let safe = name.filter { $0.isLetter || $0.isNumber }
+    let path = NSTemporaryDirectory() + "resnet-dist-tests-\(safe)-\(UUID().uuidString.prefix(8))"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A logger that only reports problems.
+let quietLogger: Logger = {
+    var l = Logger(label: "test")
+    l.logLevel = .error
+    return l
+}()
+
+/// A small training configuration for tests.
+func smallConfig(depth: Int = 8, batch: Int = 16, iterations: Int = 10, lr: Double = 0.05) -> TrainingConfiguration {
+    var c = TrainingConfiguration(architecture: try! Architecture(family: .resnet, depth: depth),
+                                  schedule: .init(base: lr, milestones: [], iterations: iterations))
+    c.globalBatch = batch
+    c.progress = false
+    c.evalEvery = 1_000_000
+    return c
+}
+
+/// The package's root directory (for finding the built executable).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The `resnet-dist` executable next to this test bundle (same build configuration).
+func executablePath() -> String? {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("resnet-dist").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    for config in ["release", "debug"] {
+        let candidate = packageRoot + "/.build/\(config)/resnet-dist"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// Result of a subprocess.
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+}
+
+/// Runs a command with a time limit (killed after `timeout` seconds).
+func runProcess(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
+                timeout: Double = 300) throws -> ProcessOutput {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in extra { env[k] = v }
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    let outData = Locked(Data()), errData = Locked(Data())
+    out.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; outData.update { $0.append(d) } }
+    err.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; errData.update { $0.append(d) } }
+    let start = Date()
+    try p.run()
+    while p.isRunning {
+        if Date().timeIntervalSince(start) > timeout { p.terminate(); kill(-p.processIdentifier, SIGKILL) }
+        usleep(20_000)
+    }
+    p.waitUntilExit()
+    usleep(50_000)
+    out.fileHandleForReading.readabilityHandler = nil
+    err.fileHandleForReading.readabilityHandler = nil
+    outData.update { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
+    errData.update { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
+    return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
+                         stderr: String(decoding: errData.value, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+}
+
+/// `mpirun` with the settings this machine needs (root, oversubscription, one BLAS thread).
+func mpirun(_ ranks: Int, _ arguments: [String], extra: [String] = [], timeout: Double = 300) throws -> ProcessOutput {
+    guard let exe = executablePath() else { throw TestSkip("resnet-dist executable not built") }
+    return try runProcess("/usr/bin/env", ["mpirun", "-np", "\(ranks)", "--oversubscribe"] + extra + [exe] + arguments,
+                          environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                                        "OPENBLAS_NUM_THREADS": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"],
+                          timeout: timeout)
+}
+
+var mpirunAvailable: Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+        FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")
+    }
+}
+
+struct TestSkip: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// The float32 tensors of a safetensors file, by name (bytes, for exact comparison).
+func tensorBytes(_ path: String, prefix: String = "") throws -> [String: Data] {
+    let f = try SafeTensorsFile(path: path)
+    var out: [String: Data] = [:]
+    for (name, t) in f.tensors where name.hasPrefix(prefix) { out[name] = f.data.subdata(in: t.range) }
+    return out
+}

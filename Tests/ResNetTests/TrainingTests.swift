@@ -1,0 +1,127 @@
+import Distributed
+import Foundation
+import Testing
+@testable import ResNet
+
+struct TrainingTests {
+    @Test func tinyNetworkOverfits64Images() throws {
+        // 64 images of noise with random labels: only memorisation can fit them.
+        var rng = SplitMix64(seed: 99)
+        let images = (0..<(64 * 3072)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let labels = (0..<64).map { _ in UInt8(rng.next() % 10) }
+        let data = LabeledImages(images: images, labels: labels)
+        var config = smallConfig(depth: 8, batch: 64, iterations: 120, lr: 0.05)
+        config.augment = false
+        let trainer = try Trainer(config: config, communicator: SingleProcessCommunicator(), train: data, test: data,
+                                  normalization: .perPixelMean(of: data), logger: quietLogger)
+        let result = try trainer.run()
+        let (_, accuracy) = try trainer.evaluate()
+        #expect(accuracy == 1.0, "training accuracy \(accuracy) after \(result.iterations) steps, final loss \(result.losses.last!)")
+    }
+
+    @Test func sameSeedGivesTheSameFirst20LossesBitForBit() throws {
+        let data = SyntheticData.make(count: 256, seed: 3)
+        func losses(seed: UInt64) throws -> [Double] {
+            var config = smallConfig(depth: 8, batch: 16, iterations: 20)
+            config.seed = seed
+            return try Trainer(config: config, communicator: SingleProcessCommunicator(), train: data, test: nil,
+                               normalization: .perPixelMean(of: data), logger: quietLogger).run().losses
+        }
+        let a = try losses(seed: 7), b = try losses(seed: 7), c = try losses(seed: 8)
+        #expect(a.count == 20)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        #expect(a != c, "another seed gives other losses")
+    }
+
+    @Test func sgdHasPyTorchSemantics() throws {
+        let net = Network(try Architecture(family: .resnet, depth: 8), batchCapacity: 1)
+        let store = net.store
+        store.values[0] = 2; store.gradients[0] = 0.5; store.momentum[0] = 0
+        let sgd = SGD(momentum: 0.9, weightDecay: 0.1)
+        sgd.step(store, learningRate: 0.1)
+        // v = 0.5 + 0.1*2 = 0.7; w = 2 - 0.07
+        #expect(abs(store.momentum[0] - 0.7) < 1e-7 && abs(store.values[0] - 1.93) < 1e-6)
+        store.gradients[0] = 0.5
+        sgd.step(store, learningRate: 0.1)
+        // v = 0.9*0.7 + 0.5 + 0.1*1.93 = 1.323; w = 1.93 - 0.1323
+        #expect(abs(store.momentum[0] - 1.323) < 1e-6 && abs(store.values[0] - 1.7977) < 1e-6)
+    }
+
+    @Test func scheduleAndWarmup() {
+        let paper = LearningRateSchedule.paper(warmup: true)
+        #expect(paper.learningRate(iteration: 10, warmupDone: false) == 0.01)
+        #expect(paper.learningRate(iteration: 10, warmupDone: true) == 0.1)
+        #expect(abs(paper.learningRate(iteration: 32_000, warmupDone: true) - 0.01) < 1e-12)
+        #expect(abs(paper.learningRate(iteration: 48_000, warmupDone: true) - 0.001) < 1e-12)
+        var state = WarmupState(done: false)
+        for _ in 0..<5 { state.record(error: 0.9, threshold: 0.8) }
+        #expect(!state.done)
+        for _ in 0..<30 { state.record(error: 0.7, threshold: 0.8) }
+        #expect(state.done)
+    }
+
+    @Test func worldSizeMustDivideTheBatch() throws {
+        let data = SyntheticData.make(count: 64, seed: 3)
+        let group = ThreadGroup(size: 3)
+        #expect { try Trainer(config: smallConfig(batch: 16), communicator: group.communicator(rank: 0), train: data, test: nil,
+                              normalization: .pytorchCIFAR10, logger: quietLogger) } throws: { "\($0)".contains("not divisible by the world size 3") }
+    }
+}
+
+/// The data-parallel path with replicas on threads (the same Trainer code as under MPI).
+struct ReplicaTests {
+    let data = SyntheticData.make(count: 256, seed: 4)
+
+    func run(replicas: Int, batch: Int, iterations: Int, syncBN: Bool, lr: Double = 0.02) throws -> [(trainer: Trainer, result: TrainingResult)] {
+        var config = smallConfig(depth: 8, batch: batch, iterations: iterations, lr: lr)
+        config.syncBatchNorm = syncBN
+        return try InProcessReplicas.run(replicas: replicas, config: config, train: data, test: nil,
+                                         normalization: .perPixelMean(of: data), logger: quietLogger)
+    }
+
+    @Test func replicasStayBitwiseIdentical() throws {
+        let runs = try run(replicas: 2, batch: 16, iterations: 20, syncBN: false)
+        #expect(runs[0].result.replicasIdentical)
+        #expect(runs[0].trainer.network.digest() == runs[1].trainer.network.digest())
+    }
+
+    /// Largest per-tensor difference between two stores, relative to the tensor's largest magnitude.
+    func worstRelativeDifference(_ a: ParameterStore, _ b: ParameterStore) -> (value: Double, tensor: String) {
+        var worst = (0.0, "")
+        for spec in a.parameters + a.buffers {
+            let isParameter = a.parameters.contains(spec)
+            let x = (isParameter ? a.values : a.bufferValues) + spec.offset
+            let y = (isParameter ? b.values : b.bufferValues) + spec.offset
+            var diff: Float = 0, scale: Float = 0
+            for i in 0..<spec.count { diff = max(diff, abs(x[i] - y[i])); scale = max(scale, abs(x[i])) }
+            let relative = Double(diff / max(scale, 1e-6))
+            if relative > worst.0 { worst = (relative, spec.name) }
+        }
+        return worst
+    }
+
+    // Sync BN: N ranks x 4 images compute the model of 1 rank x 4N images. After one step at
+    // lr 1 the parameters differ by exactly the gradients' difference, so that checks the
+    // gradients; after 10 steps, float32 rounding (different summation orders) and the odd ReLU
+    // whose input lies within rounding of 0 make runs drift apart at a rate proportional to the
+    // learning rate, so the 10-step check uses a small one.
+    @Test("N ranks with sync BN equal one rank with the whole batch", arguments: [2, 3])
+    func syncBatchNormEquivalence(ranks: Int) throws {
+        for (iterations, lr) in [(1, 1.0), (10, 0.001)] {
+            let many = try run(replicas: ranks, batch: 4 * ranks, iterations: iterations, syncBN: true, lr: lr)
+            let one = try run(replicas: 1, batch: 4 * ranks, iterations: iterations, syncBN: false, lr: lr)
+            let worst = worstRelativeDifference(one[0].trainer.network.store, many[0].trainer.network.store)
+            #expect(worst.value < 1e-5, "\(ranks) ranks, \(iterations) steps at lr \(lr): \(worst.tensor) differs by \(worst.value)")
+            // Without sync BN the model is a different one (per-rank statistics of 4 images).
+            let perRank = try run(replicas: ranks, batch: 4 * ranks, iterations: iterations, syncBN: false, lr: lr)
+            #expect(worstRelativeDifference(one[0].trainer.network.store, perRank[0].trainer.network.store).value > 1e-3)
+        }
+    }
+
+    @Test func perRankBatchNormDiffersFromGlobalStatistics() throws {
+        // Without sync BN each rank normalises with its own shard's statistics: a different model.
+        let many = try run(replicas: 2, batch: 8, iterations: 3, syncBN: false)
+        let one = try run(replicas: 1, batch: 8, iterations: 3, syncBN: false)
+        #expect(many[0].trainer.network.digest() != one[0].trainer.network.digest())
+    }
+}
