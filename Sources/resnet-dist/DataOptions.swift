@@ -5,7 +5,7 @@ import ResNet
 
 /// Where the data is and how pixels are normalised.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, /tmp/cifar-10-batches-bin; without any, a generated data set.")
+    @Option(help: "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set.")
     var data: String?
 
     @Option(help: "Input normalisation: per-pixel (subtract the training set's mean image, the paper's) or per-channel (mean/std).")
@@ -47,6 +47,7 @@ struct DataOptions: ParsableArguments {
     /// The CIFAR-10 directory to read: `--data` (which must hold the files), else the first default
     /// location that does, else nil.
     func directory() throws -> String? {
+        if data == "generated" { return nil }
         if let data {
             guard CIFAR10.isPresent(in: data) else {
                 // Load anyway to produce the precise per-file error.

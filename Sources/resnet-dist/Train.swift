@@ -84,6 +84,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Single-node test mode: a tiny model for a few steps over 1 and 2 in-process replicas, with self-checks.")
     var test = false
 
+    @Option(name: .customLong("inject-failure"), help: .hidden)
+    var injectFailure: String?
+
     @Flag(help: "Print the result as one JSON object on standard output.")
     var json = false
 
@@ -180,6 +183,11 @@ struct Train: ParsableCommand {
         config.initFrom = initFrom
         config.stopAfter = stopAfter
         config.progress = !json
+        if let spec = injectFailure {
+            let parts = spec.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ValidationError("--inject-failure takes RANK:ITERATION") }
+            config.injectFailure = (parts[0], parts[1])
+        }
         switch resume {
         case nil: config.resume = .none
         case "auto"?:
@@ -210,7 +218,9 @@ struct Train: ParsableCommand {
             if rank == 0 { logger.info("CIFAR-10 from \(dir): \(train.count) training, \(test.count) test images") }
             return (train, test)
         }
-        if rank == 0 {
+        if rank == 0 && dataOptions.data == "generated" {
+            logger.info("training on the generated data set (2,048 training and 512 test images of 10 synthetic classes)")
+        } else if rank == 0 {
             logger.notice("no CIFAR-10 found (give --data DIR, or unpack it: shared/data/cifar10/unpack.sh .data/cifar10); training on a small generated data set instead (2,048 training and 512 test images of 10 synthetic classes)")
         }
         return (SyntheticData.make(count: 2048, seed: 1), SyntheticData.make(count: 512, seed: 2))

@@ -10,7 +10,7 @@ struct DataTests {
             bytes += (0..<3072).map { UInt8(($0 + i) % 256) }
         }
         bytes += [UInt8](repeating: 7, count: extraBytes)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     }
 
     @Test func readsTheBinaryFormat() throws {

@@ -31,6 +31,8 @@ public struct TrainingConfiguration: Sendable {
     public var stopAfter: Int?
     /// Print a live progress line (coordinator only).
     public var progress = true
+    /// For fault-handling tests: this rank throws an error when it reaches this iteration.
+    public var injectFailure: (rank: Int, iteration: Int)?
 
     public enum Resume: Sendable, Equatable {
         case none
@@ -188,6 +190,9 @@ public final class Trainer {
             if epoch != orderEpoch { order = loader.permutation(epoch: epoch); orderEpoch = epoch }
             let (global, local) = loader.shard(batch: batchIndex, rank: rank, worldSize: world)
             let lr = config.schedule.learningRate(iteration: it, warmupDone: state.warmup.done)
+            if let failure = config.injectFailure, failure.rank == rank, failure.iteration == it {
+                throw ConfigurationError("rank \(rank): injected failure at iteration \(it) (--inject-failure)")
+            }
 
             // batch -> forward -> loss -> backward
             let n = loader.fill(epoch: epoch, order: order, positions: local,

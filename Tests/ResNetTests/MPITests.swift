@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import ResNet
+
+/// The real launcher: `mpirun` on the built `resnet-dist`, as users run it. Serialized, since each
+/// run already fills the machine's cores.
+@Suite(.serialized)
+struct MPITests {
+    let common = ["train", "--arch", "resnet8", "--data", "generated", "--log-every", "5"]
+
+    func requireLauncher() throws {
+        try #require(mpirunAvailable, "mpirun not found (apt-get install openmpi-bin)")
+        try #require(executablePath() != nil, "resnet-dist not built (swift build -c release -Xswiftc -enable-testing)")
+    }
+
+    func decode(_ output: ProcessOutput) throws -> [String: Any] {
+        let line = try #require(output.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                                "no JSON result; stderr: \(output.stderr.suffix(2000))")
+        return try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+    }
+
+    @Test("replicas stay bitwise identical under mpirun", arguments: [2, 3])
+    func replicasIdentical(ranks: Int) throws {
+        try requireLauncher()
+        let out = try mpirun(ranks, common + ["--batch-size", "12", "--iterations", "20", "--json"])
+        #expect(out.status == 0, "\(out.stderr.suffix(2000))")
+        let result = try decode(out)
+        #expect(result["replicas_identical"] as? Bool == true)
+        #expect(result["iterations"] as? Int == 20)
+    }
+
+    @Test("sync BN: N ranks x 4 images equal 1 rank x 4N under mpirun", arguments: [2, 3])
+    func syncBatchNorm(ranks: Int) throws {
+        try requireLauncher()
+        let dir = temporaryDirectory("syncbn\(ranks)")
+        let args = common + ["--batch-size", "\(4 * ranks)", "--iterations", "10", "--lr", "0.001", "--schedule", "constant"]
+        let many = try mpirun(ranks, args + ["--sync-bn", "--output", dir + "/many"])
+        let one = try mpirun(1, args + ["--output", dir + "/one"])
+        #expect(many.status == 0 && one.status == 0, "\(many.stderr.suffix(1000)) \(one.stderr.suffix(1000))")
+        let a = try SafeTensorsFile(path: dir + "/one/checkpoint-00000010.safetensors")
+        let b = try SafeTensorsFile(path: dir + "/many/checkpoint-00000010.safetensors")
+        var checked = 0
+        for (name, t) in a.tensors where !name.hasPrefix("optimizer.") && !name.hasPrefix("normalization.") {
+            let x = a.data.subdata(in: t.range).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let u = try #require(b.tensors[name])
+            let y = b.data.subdata(in: u.range).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let scale = max(x.map(abs).max()!, 1e-6)
+            let diff = zip(x, y).map { abs($0 - $1) }.max()!
+            #expect(diff / scale < 1e-5, "\(name): relative difference \(diff / scale)")
+            checked += 1
+        }
+        #expect(checked > 30)
+    }
+
+    @Test func failingRankEndsTheJobWithinSeconds() throws {
+        try requireLauncher()
+        let out = try mpirun(2, common + ["--batch-size", "16", "--iterations", "100000", "--inject-failure", "1:3"], timeout: 120)
+        #expect(out.status != 0)
+        #expect(out.seconds < 30, "took \(out.seconds) s")
+        #expect(out.stderr.contains("error: rank 1: injected failure at iteration 3"))
+    }
+
+    @Test func resumeUnderMpirunIsBitIdentical() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let args = common + ["--batch-size", "16", "--iterations", "12"]
+        let straight = try mpirun(2, args + ["--output", dir + "/straight"])
+        let first = try mpirun(2, args + ["--output", dir + "/split", "--stop-after", "6"])
+        let second = try mpirun(2, args + ["--output", dir + "/split", "--resume", "auto"])
+        #expect(straight.status == 0 && first.status == 0 && second.status == 0, "\(second.stderr.suffix(2000))")
+        #expect(second.stderr.contains("resuming from"))
+        let a = try tensorBytes(dir + "/straight/checkpoint-00000012.safetensors")
+        let b = try tensorBytes(dir + "/split/checkpoint-00000012.safetensors")
+        #expect(a.count > 30 && a == b)
+    }
+
+    @Test func supervisorRestartsAfterSIGKILLAndFinishesIdentically() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let exe = try #require(executablePath())
+        let args = common + ["--batch-size", "16", "--iterations", "300", "--checkpoint-every", "20", "--keep", "2"]
+        let reference = try mpirun(2, args + ["--output", dir + "/reference"])
+        #expect(reference.status == 0)
+
+        // The supervised job, killed (one rank, SIGKILL) once it has written a checkpoint.
+        let env = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "RESNET_DIST": exe]
+        let output = dir + "/supervised"
+        let killer = Thread {
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline {
+                if FileManager.default.fileExists(atPath: output + "/checkpoint-00000040.safetensors") {
+                    // Rank processes are the resnet-dist processes whose arguments name this output.
+                    let ps = try? runProcess("/usr/bin/pgrep", ["-f", "resnet-dist train .*\(output)"])
+                    let pids = (ps?.stdout ?? "").split(separator: "\n").compactMap { Int32($0) }
+                    if let victim = pids.last { kill(victim, SIGKILL); return }
+                }
+                usleep(5_000)
+            }
+        }
+        killer.start()
+        let supervised = try runProcess(packageRoot + "/launch/supervise.sh",
+                                        ["--max-restarts", "3", "--", packageRoot + "/launch/local.sh", "2"] + args + ["--output", output],
+                                        environment: env, timeout: 300)
+        #expect(supervised.status == 0, "\(supervised.stderr.suffix(3000))")
+        #expect(supervised.stderr.contains("restart 1"), "the job was killed and restarted")
+        let a = try tensorBytes(dir + "/reference/checkpoint-00000300.safetensors")
+        let b = try tensorBytes(output + "/checkpoint-00000300.safetensors")
+        #expect(a.count > 30 && a == b, "final weights, statistics and momentum byte-identical")
+    }
+}
