@@ -5,6 +5,7 @@ public typealias StatisticsReducer = (UnsafeMutableBufferPointer<Double>) -> Voi
 /// Batch normalisation over float32 NCHW tensors, per channel, with PyTorch semantics:
 /// training mode normalises with the batch mean and biased variance and updates running averages
 /// with `momentum` (running variance with the unbiased variance); eval mode uses the running ones.
+/// Optionally fused with the ReLU that follows it (forward) and its mask (backward).
 public struct BatchNorm: Sendable, Equatable {
     public let channels: Int
     /// Pixels per channel and image, `H*W`.
@@ -20,122 +21,124 @@ public struct BatchNorm: Sendable, Equatable {
     }
 
     /// Doubles of scratch the training passes need (`scratch` arguments).
-    public var scratchCount: Int { 2 * channels + 1 }
+    public var scratchCount: Int { 3 * channels + 1 }
 
-    /// Training forward: `output = gamma * (input - mean) / sqrt(var + eps) + beta`, batch statistics.
-    /// Saves mean and 1/sqrt(var+eps) per channel for the backward pass; `output` may alias `input`
-    /// only if the backward pass is given the input some other way, so the model keeps them apart.
-    /// With `reduce`, mean and variance are those of the whole global batch over all ranks.
+    /// Training forward: `output = [relu](gamma * (input - mean) / sqrt(var + eps) + beta)` with the
+    /// batch's statistics, one pass for sum and sum of squares (per plane in float, across planes in
+    /// double). Saves mean and 1/sqrt(var+eps) per channel for the backward pass; `output` must not
+    /// alias `input` (the backward pass reads the input). With `reduce`, mean and variance are those
+    /// of the whole global batch over all ranks.
     public func forwardTraining(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                 savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
-                                scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil) {
+                                scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
+                                relu: Bool = false) {
         let c = channels, hw = spatial, stride = c * hw
-        // First pass: sums -> mean.
-        for ch in 0..<c {
-            var total = 0.0
-            for n in 0..<batch { total += Double(planeSum(input + n * stride + ch * hw, hw)) }
-            scratch[ch] = total
-        }
-        scratch[c] = Double(batch * hw)
-        if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: c + 1)) }
-        let count = scratch[c]
-        for ch in 0..<c { savedMean[ch] = Float(scratch[ch] / count) }
-        // Second pass: squared deviations -> variance (two passes for accuracy).
-        for ch in 0..<c {
-            let mean = savedMean[ch]
-            var total = 0.0
-            for n in 0..<batch {
-                let p = input + n * stride + ch * hw
-                var s: Float = 0
-                for i in 0..<hw { let d = p[i] - mean; s += d * d }
-                total += Double(s)
+        for ch in 0..<2 * c { scratch[ch] = 0 }
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let (s, q) = Vector.sumAndSquares(input + n * stride + ch * hw, hw)
+                scratch[ch] += Double(s)
+                scratch[c + ch] += Double(q)
             }
-            scratch[ch] = total
         }
-        if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: c)) }
+        scratch[2 * c] = Double(batch * hw)
+        if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
+        let count = scratch[2 * c]
         for ch in 0..<c {
-            let variance = scratch[ch] / count
-            savedInvStd[ch] = Float(1.0 / (variance + Double(epsilon)).squareRoot())
+            let mean = scratch[ch] / count
+            let variance = max(scratch[c + ch] / count - mean * mean, 0)
+            savedMean[ch] = Float(mean)
+            savedInvStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
             let unbiased = count > 1 ? variance * count / (count - 1) : variance
-            runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * savedMean[ch]
+            runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
         for n in 0..<batch {
             for ch in 0..<c {
                 let scale = gamma[ch] * savedInvStd[ch]
                 let shift = beta[ch] - savedMean[ch] * scale
-                let x = input + n * stride + ch * hw, y = output + n * stride + ch * hw
-                for i in 0..<hw { y[i] = x[i] * scale + shift }
+                Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
             }
         }
     }
 
-    /// Eval forward with the running statistics. `output` may alias `input`.
+    /// Eval forward with the running statistics, optionally with ReLU. `output` may alias `input`.
     public func forwardInference(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
                                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                                 runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>) {
+                                 runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
+                                 relu: Bool = false) {
         let c = channels, hw = spatial, stride = c * hw
         for n in 0..<batch {
             for ch in 0..<c {
                 let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
                 let shift = beta[ch] - runningMean[ch] * scale
-                let x = input + n * stride + ch * hw, y = output + n * stride + ch * hw
-                for i in 0..<hw { y[i] = x[i] * scale + shift }
+                Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
             }
         }
     }
 
+    @inline(__always)
+    static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
+                       _ scale: Float, _ shift: Float, _ relu: Bool) {
+        if relu {
+            for i in 0..<count { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0 }
+        } else {
+            for i in 0..<count { y[i] = x[i] * scale + shift }
+        }
+    }
+
     /// Training backward. Writes the local (this rank's) `gammaGrad` and `betaGrad` and
-    /// `inputGrad = gamma*invstd*(dy - mean(dy) - xhat*mean(dy*xhat))`; `inputGrad` may alias `outputGrad`.
+    /// `inputGrad = gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))`, where `g` is `outputGrad`, or,
+    /// when `reluOutput` is given (BN fused with the ReLU after it), `outputGrad` where
+    /// `reluOutput > 0` and 0 elsewhere. `inputGrad` may alias `outputGrad`.
     /// With `reduce`, the means are over the global batch (synchronised batch norm).
     public func backward(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
                          inputGrad: UnsafeMutablePointer<Float>, batch: Int,
                          gamma: UnsafePointer<Float>,
                          savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
                          gammaGrad: UnsafeMutablePointer<Float>, betaGrad: UnsafeMutablePointer<Float>,
-                         scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil) {
+                         scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
+                         reluOutput: UnsafePointer<Float>? = nil) {
         let c = channels, hw = spatial, stride = c * hw
-        for ch in 0..<c {
-            let mean = savedMean[ch]
-            var sumDy = 0.0, sumDyX = 0.0
-            for n in 0..<batch {
-                let x = input + n * stride + ch * hw, dy = outputGrad + n * stride + ch * hw
-                var a: Float = 0, b: Float = 0
-                for i in 0..<hw { a += dy[i]; b += dy[i] * (x[i] - mean) }
-                sumDy += Double(a)
-                sumDyX += Double(b)
+        // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
+        for ch in 0..<2 * c { scratch[ch] = 0 }
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let o = n * stride + ch * hw
+                let (s, q) = Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
+                scratch[ch] += Double(s)
+                scratch[c + ch] += Double(q)
             }
-            let invStd = Double(savedInvStd[ch])
+        }
+        for ch in 0..<c {
+            let sumDy = scratch[ch]
+            let sumDyXhat = Double(savedInvStd[ch]) * (scratch[c + ch] - Double(savedMean[ch]) * sumDy)
             betaGrad[ch] = Float(sumDy)
-            gammaGrad[ch] = Float(sumDyX * invStd)
-            scratch[ch] = sumDy
-            scratch[c + ch] = sumDyX * invStd
+            gammaGrad[ch] = Float(sumDyXhat)
+            scratch[c + ch] = sumDyXhat
         }
         scratch[2 * c] = Double(batch * hw)
         if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        for ch in 0..<c {
-            let invStd = savedInvStd[ch], mean = savedMean[ch]
-            let meanDy = Float(scratch[ch] / count)
-            let meanDyXhat = Float(scratch[c + ch] / count)
-            let scale = gamma[ch] * invStd
-            for n in 0..<batch {
-                let x = input + n * stride + ch * hw
-                let dy = outputGrad + n * stride + ch * hw, dx = inputGrad + n * stride + ch * hw
-                for i in 0..<hw {
-                    let xhat = (x[i] - mean) * invStd
-                    dx[i] = scale * (dy[i] - meanDy - xhat * meanDyXhat)
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let invStd = savedInvStd[ch]
+                let meanDy = Float(scratch[ch] / count)
+                let meanDyXhat = Float(scratch[c + ch] / count)
+                let scale = gamma[ch] * invStd
+                // dx = scale*g - scale*meanDy - scale*meanDyXhat*invStd*(x - mean) = a*g + b*x + k
+                let b = -scale * meanDyXhat * invStd
+                let k = -scale * meanDy - b * savedMean[ch]
+                let o = n * stride + ch * hw
+                let x = input + o, dy = outputGrad + o, dx = inputGrad + o
+                if let mask = reluOutput.map({ $0 + o }) {
+                    for i in 0..<hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k }
+                } else {
+                    for i in 0..<hw { dx[i] = scale * dy[i] + b * x[i] + k }
                 }
             }
         }
-    }
-
-    @inline(__always)
-    private func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
-        var s: Float = 0
-        for i in 0..<count { s += p[i] }
-        return s
     }
 }

@@ -40,9 +40,25 @@ public struct Convolution: Sendable, Equatable {
     public var macsPerImage: Int { outputSize * columnRows }
     var usesColumns: Bool { !(kernelSize == 1 && stride == 1 && padding == 0) }
 
+    /// Backward-data of a stride-1 convolution that keeps the size is itself a convolution of the
+    /// output gradient with the flipped, transposed kernel: a forward-shaped GEMM with no col2im.
+    var backwardDataAsConvolution: Bool { stride == 1 && usesColumns && 2 * padding == kernelSize - 1 }
+
+    /// The convolution that computes backward-data when `backwardDataAsConvolution`.
+    var transposed: Convolution {
+        Convolution(inChannels: outChannels, outChannels: inChannels, kernelSize: kernelSize, stride: 1,
+                    padding: padding, inHeight: outHeight, inWidth: outWidth)
+    }
+
+    /// Floats of one thread's slice of the workspace.
+    var perThreadWorkspace: Int {
+        let columns = usesColumns ? max(columnRows, outChannels * kernelSize * kernelSize) * outPixels : 0
+        return columns + weightCount
+    }
+
     /// Floats of workspace that `threads` threads need for any of the three passes.
     public func workspaceCount(threads: Int) -> Int {
-        threads * ((usesColumns ? columnRows * outPixels : 0) + weightCount)
+        threads * perThreadWorkspace + weightCount
     }
 
     /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
@@ -50,7 +66,7 @@ public struct Convolution: Sendable, Equatable {
                         output: UnsafeMutablePointer<Float>, batch: Int,
                         threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
-        let perThread = workspaceCount(threads: 1)
+        let perThread = perThreadWorkspace
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
             for n in chunkRange(t, of: chunks, count: batch) {
@@ -73,7 +89,29 @@ public struct Convolution: Sendable, Equatable {
                              inputGrad: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
                              threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
-        let perThread = workspaceCount(threads: 1)
+        let perThread = perThreadWorkspace
+        if backwardDataAsConvolution {
+            // W'[ci, co, ky, kx] = W[co, ci, k-1-ky, k-1-kx], after the per-thread slices.
+            let flipped = workspace + chunks * perThread
+            let k2 = kernelSize * kernelSize
+            for co in 0..<outChannels {
+                for ci in 0..<inChannels {
+                    let src = weight + (co * inChannels + ci) * k2, dst = flipped + (ci * outChannels + co) * k2
+                    for j in 0..<k2 { dst[j] = src[k2 - 1 - j] }
+                }
+            }
+            let t = transposed
+            parallelChunks(chunks) { th in
+                let column = workspace + th * perThread
+                for n in chunkRange(th, of: chunks, count: batch) {
+                    t.im2col(outputGrad + n * outputSize, column)
+                    sgemm(transposeA: false, transposeB: false, m: inChannels, n: t.outPixels, k: t.columnRows,
+                          a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
+                          beta: accumulate ? 1 : 0, c: inputGrad + n * inputSize, ldc: t.outPixels)
+                }
+            }
+            return
+        }
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
             for n in chunkRange(t, of: chunks, count: batch) {
@@ -100,8 +138,8 @@ public struct Convolution: Sendable, Equatable {
                                 weightGrad: UnsafeMutablePointer<Float>, batch: Int,
                                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
-        let perThread = workspaceCount(threads: 1)
-        let columnCount = usesColumns ? columnRows * outPixels : 0
+        let perThread = perThreadWorkspace
+        let columnCount = perThread - weightCount
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
             let partial = chunks == 1 ? weightGrad : column + columnCount

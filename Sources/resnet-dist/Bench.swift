@@ -51,14 +51,16 @@ struct Bench: ParsableCommand {
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
         let sgd = SGD()
         var times: [Double] = [], reduceTimes: [Double] = []
+        let profile = StepProfile()
         for step in 0..<(warmupSteps + steps) {
+            if step == warmupSteps { network.profile = profile }
             try communicator.barrier()
             let t0 = monotonicSeconds()
             network.trainStep(batch: local, gradScale: 1 / Float(batchSize))
             let t1 = monotonicSeconds()
-            try communicator.allReduceSum(network.store.gradientBuffer)
+            try profile.measure(.allReduce) { try communicator.allReduceSum(network.store.gradientBuffer) }
             let t2 = monotonicSeconds()
-            sgd.step(network.store, learningRate: 0.01)
+            profile.measure(.optimizer) { sgd.step(network.store, learningRate: 0.01) }
             let t3 = monotonicSeconds()
             if step >= warmupSteps { times.append(t3 - t0); reduceTimes.append(t2 - t1) }
         }
@@ -80,8 +82,15 @@ struct Bench: ParsableCommand {
         let flops = 3 * 2 * Double(network.macsPerImage) * Double(batchSize)
         let gflops = flops / jobStep / 1e9
         let peak = measureSgemmGFLOPS()
+        let breakdown = StepProfile.Kind.allCases.compactMap { kind -> [String: Any]? in
+            guard let seconds = profile.seconds[kind] else { return nil }
+            var entry: [String: Any] = ["kind": kind.rawValue, "seconds_per_step": seconds / Double(steps),
+                                        "share": seconds / Double(steps) / median(times)]
+            if let f = profile.flops[kind] { entry["gflops"] = f / seconds / 1e9 }
+            return entry
+        }
         if json {
-            printJSON(["arch": architecture.description, "batch_size": batchSize, "ranks": world, "threads": threads,
+            printJSON(["breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world, "threads": threads,
                        "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
                        "allreduce_share": allReduceShare, "effective_gflops": gflops, "sgemm_gflops": peak,
                        "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
@@ -93,6 +102,12 @@ struct Bench: ParsableCommand {
                          gflops, Double(network.macsPerImage) / 1e6, gflops / peak * 100, peak))
             print(String(format: "  all-reduce:           %.1f%% of the step", allReduceShare * 100))
             print(String(format: "  peak RSS:             %.1f MiB (largest rank)", Double(rssAll.max()!) / 1_048_576))
+            print("  rank 0 breakdown (per step):")
+            for entry in breakdown {
+                let gflops = (entry["gflops"] as? Double).map { String(format: "  %6.1f GFLOP/s", $0) } ?? ""
+                print(String(format: "    %-24@ %8.2f ms  %5.1f%%", entry["kind"] as! String,
+                             (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
+            }
         }
     }
 }

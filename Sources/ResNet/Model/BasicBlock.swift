@@ -72,6 +72,8 @@ final class BasicBlock {
         let h = context.arena[hidden], y = context.arena[output]
         conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
         conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
+        let profile = context.profile
+        profile.measure(.shortcut) {
         switch shortcut {
         case .none: break
         case .identity: Elementwise.add(input, into: y, count: batch * outputSize)
@@ -81,7 +83,8 @@ final class BasicBlock {
             projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
             Elementwise.add(p, into: y, count: batch * outputSize)
         }
-        ReLU.forward(input: y, output: y, count: batch * outputSize)
+        }
+        profile.measure(.relu) { ReLU.forward(input: y, output: y, count: batch * outputSize) }
     }
 
     /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
@@ -89,8 +92,12 @@ final class BasicBlock {
     func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
                   inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) {
         let count = batch * outputSize
-        ReLU.backward(output: context.arena[output], outputGrad: outputGrad, inputGrad: outputGrad, count: count)
+        let profile = context.profile
+        profile.measure(.relu) {
+            ReLU.backward(output: context.arena[output], outputGrad: outputGrad, inputGrad: outputGrad, count: count)
+        }
         var inputWritten = true
+        profile.measure(.shortcut) {
         switch shortcut {
         case .none: inputWritten = false
         case .identity: inputGrad.update(from: outputGrad, count: count)
@@ -99,11 +106,11 @@ final class BasicBlock {
             scratch.update(from: outputGrad, count: count)
             projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
         }
+        }
         // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
         conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
                        accumulate: false, batch: batch)
-        let h = context.arena[hidden]
-        ReLU.backward(output: h, outputGrad: scratch, inputGrad: scratch, count: batch * conv1.outputSize)
-        conv1.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: inputWritten, batch: batch)
+        conv1.backward(input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
+                       accumulate: inputWritten, batch: batch)
     }
 }

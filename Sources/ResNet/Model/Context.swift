@@ -11,6 +11,8 @@ public final class NetworkContext {
     public let threads: Int
     /// When set, batch-norm statistics are summed over all replicas (sync BN).
     public var statisticsReducer: StatisticsReducer?
+    /// When set, layers record their time here.
+    public var profile: StepProfile?
     /// Convolution workspace, sized by the largest layer.
     var workspace: UnsafeMutablePointer<Float>
     var workspaceCount = 0

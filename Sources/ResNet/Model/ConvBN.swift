@@ -49,37 +49,50 @@ final class ConvBN {
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
                  training: Bool, relu: Bool) {
         let c = context, y = c.arena[convOutput]
-        conv.forward(input: input, weight: c.parameter(weight), output: y, batch: batch,
-                     threads: c.threads, workspace: c.workspace)
+        let flops = 2 * Double(conv.macsPerImage * batch)
+        c.profile.measure(.convForward, flops: flops) {
+            conv.forward(input: input, weight: c.parameter(weight), output: y, batch: batch,
+                         threads: c.threads, workspace: c.workspace)
+        }
+        c.profile.measure(.batchNorm) {
         if training {
             norm.forwardTraining(input: y, output: output, batch: batch,
                                  gamma: c.parameter(gamma), beta: c.parameter(beta),
                                  savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                                  runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
-                                 scratch: c.statistics, reduce: c.statisticsReducer)
+                                 scratch: c.statistics, reduce: c.statisticsReducer, relu: relu)
         } else {
             norm.forwardInference(input: y, output: output, batch: batch,
                                   gamma: c.parameter(gamma), beta: c.parameter(beta),
-                                  runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar))
+                                  runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu)
         }
-        if relu { ReLU.forward(input: output, output: output, count: batch * outputSize) }
+        }
     }
 
-    /// Backward from the gradient of the BN output (after any ReLU mask was applied).
+    /// Backward from the gradient of this layer's output. When the forward pass applied ReLU,
+    /// pass its `output` as `reluOutput` and the mask is applied here (fused with BN's backward).
     /// `outputGrad` is overwritten (used in place as the conv-output gradient). Writes the
     /// parameter gradients, and `inputGrad` unless it is nil (the first layer needs none).
     func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
+                  reluOutput: UnsafePointer<Float>? = nil,
                   inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) {
         let c = context
+        let flops = 2 * Double(conv.macsPerImage * batch)
+        c.profile.measure(.batchNorm) {
         norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
                       gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                       gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
-                      scratch: c.statistics, reduce: c.statisticsReducer)
-        conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,
-                             threads: c.threads, workspace: c.workspace)
+                      scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput)
+        }
+        c.profile.measure(.convBackwardWeights, flops: flops) {
+            conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,
+                                 threads: c.threads, workspace: c.workspace)
+        }
         if let inputGrad {
-            conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weight), inputGrad: inputGrad,
-                              batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
+            c.profile.measure(.convBackwardData, flops: flops) {
+                conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weight), inputGrad: inputGrad,
+                                  batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
+            }
         }
     }
 }

@@ -92,6 +92,12 @@ public final class Network {
     public var batchCapacity: Int { context.batchCapacity }
     public var threads: Int { context.threads }
 
+    /// When set, every layer records its time (the bench's breakdown).
+    public var profile: StepProfile? {
+        get { context.profile }
+        set { context.profile = newValue }
+    }
+
     /// Sums batch-norm statistics over replicas when set (synchronised BN).
     public var statisticsReducer: StatisticsReducer? {
         get { context.statisticsReducer }
@@ -131,10 +137,12 @@ public final class Network {
             x = a[block.output]
         }
         let last = blocks.last!
-        GlobalAveragePool.forward(input: x, output: a[pooled], batch: batch,
-                                  channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
-        classifier.forward(input: a[pooled], weight: context.parameter(fcWeight), bias: context.parameter(fcBias),
-                           output: a[logits], batch: batch)
+        context.profile.measure(.head) {
+            GlobalAveragePool.forward(input: x, output: a[pooled], batch: batch,
+                                      channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+            classifier.forward(input: a[pooled], weight: context.parameter(fcWeight), bias: context.parameter(fcBias),
+                               output: a[logits], batch: batch)
+        }
         return UnsafePointer(a[logits])
     }
 
@@ -142,19 +150,20 @@ public final class Network {
     func backward(batch: Int) {
         let a = context.arena
         let last = blocks.last!
-        classifier.backward(input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
-                            inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
-                            biasGrad: context.gradient(fcBias), batch: batch)
         var g = gradients.map { a[$0] }
-        GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: g[0], batch: batch,
-                                   channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+        context.profile.measure(.head) {
+            classifier.backward(input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
+                                inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
+                                biasGrad: context.gradient(fcBias), batch: batch)
+            GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: g[0], batch: batch,
+                                       channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+        }
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blockInput = i == 0 ? a[stemOutput] : a[blocks[i - 1].output]
             blocks[i].backward(input: blockInput, outputGrad: g[0], inputGrad: g[1], scratch: g[2], batch: batch)
             g.swapAt(0, 1)
         }
-        ReLU.backward(output: a[stemOutput], outputGrad: g[0], inputGrad: g[0], count: batch * stem.outputSize)
-        stem.backward(input: a[input], outputGrad: g[0], inputGrad: nil, accumulate: false, batch: batch)
+        stem.backward(input: a[input], outputGrad: g[0], reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
     }
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.
