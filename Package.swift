@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],
     targets: [
         // Only the BLAS import: OpenBLAS's CBLAS interface from Debian's libopenblas-dev.
@@ -35,6 +36,11 @@ let package = Package(
             "ResNet", "Kernels", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Counts the heap allocations of training steps (run with the interposer preloaded).
+        .executableTarget(name: "step-allocations", dependencies: [
+            "ResNet", "Distributed", "Kernels",
+            .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
         ]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ResNetTests", dependencies: ["ResNet", "Kernels", "Distributed"]),

@@ -47,7 +47,7 @@ struct Bench: ParsableCommand {
         let network = Network(architecture, batchCapacity: local, threads: threads)
         network.initialize(seed: 1)
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
-        for i in 0..<(local * Network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
+        for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
         let sgd = SGD()
         var times: [Double] = [], reduceTimes: [Double] = []

@@ -10,7 +10,7 @@ struct ResNetDist: ParsableCommand {
         commandName: "resnet-dist",
         abstract: "Data-parallel training of the deep residual networks of He et al. (2015) on CPUs over MPI.",
         discussion: "Run under mpirun for several processes: mpirun -np N resnet-dist train ...",
-        subcommands: [Train.self, Evaluate.self, Info.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Info.self, Bench.self, Plot.self])
 }
 
 /// Prints `error: message` on one line and exits non-zero; under MPI, aborts the whole job so no

@@ -3,8 +3,10 @@ public struct ArchitectureError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// Which CIFAR network: the paper's ResNets and their plain counterparts, depth 6n+2
-/// (n basic blocks per stage, 2 layers each, plus the first conv and the fc).
+/// Which network: the paper's CIFAR ResNets and plain nets, depth 6n+2 (n basic blocks per
+/// stage, 2 layers each, plus the first conv and the fc), or its ImageNet ResNet-18/34 and
+/// plain-18/34 (Table 1: 7x7/2 conv, 3x3/2 max pool, four stages of basic blocks, option-B
+/// projections where the shape changes, as torchvision builds them).
 public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Family: String, Sendable, Codable { case resnet, plain }
 
@@ -13,14 +15,37 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     public let shortcut: ShortcutOption
     public let classes: Int
 
-    public init(family: Family, depth: Int, shortcut: ShortcutOption = .A, classes: Int = 10) throws {
+    /// ImageNet depths and their blocks per stage (paper, Table 1).
+    static let imageNetBlocks: [Int: [Int]] = [18: [2, 2, 2, 2], 34: [3, 4, 6, 3]]
+
+    public init(family: Family, depth: Int, shortcut: ShortcutOption = .A, classes: Int? = nil) throws {
+        if Self.imageNetBlocks[depth] != nil {
+            self.family = family
+            self.depth = depth
+            self.shortcut = .B
+            self.classes = classes ?? 1000
+            return
+        }
         guard depth >= 8, (depth - 2) % 6 == 0 else {
-            throw ArchitectureError(description: "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...)")
+            throw ArchitectureError(description: "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)")
         }
         self.family = family
         self.depth = depth
         self.shortcut = shortcut
-        self.classes = classes
+        self.classes = classes ?? 10
+    }
+
+    /// True for the ImageNet networks (224x224 inputs).
+    public var isImageNet: Bool { Self.imageNetBlocks[depth] != nil }
+    /// Input images are `inputSize` x `inputSize` x 3.
+    public var inputSize: Int { isImageNet ? 224 : 32 }
+    /// Basic blocks in each stage.
+    public var stageBlocks: [Int] { Self.imageNetBlocks[depth] ?? Array(repeating: blocksPerStage, count: 3) }
+    /// Filters in each stage.
+    public var stageWidths: [Int] { isImageNet ? [64, 128, 256, 512] : [16, 32, 64] }
+    /// The first layer: its kernel, stride and width, and whether a 3x3/2 max pool follows.
+    public var stem: (kernel: Int, stride: Int, width: Int, maxPool: Bool) {
+        isImageNet ? (7, 2, 64, true) : (3, 1, 16, false)
     }
 
     /// Parses `resnet20`, `plain56`, or a bare family (`resnet`, `plain`) with `depth`.
@@ -45,7 +70,7 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
         return try Architecture(family: family, depth: d, shortcut: shortcut)
     }
 
-    /// Basic blocks per stage.
+    /// Basic blocks per stage (CIFAR networks).
     public var blocksPerStage: Int { (depth - 2) / 6 }
     public var isResidual: Bool { family == .resnet }
     /// `resnet20`, `plain56`.

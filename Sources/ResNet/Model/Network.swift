@@ -27,12 +27,17 @@ final class Stage {
 ///     # filters       | 16    | 32    | 64
 ///
 /// then global average pooling and a 10-way fully connected layer: 6n+2 weighted layers.
+/// The ImageNet networks of Table 1 (18 and 34 layers) share the structure: a 7x7/2 conv and a
+/// 3x3/2 max pool, then four stages of 64, 128, 256 and 512 filters, pooling and a 1000-way fc.
 /// Tensors are float32 NCHW. All memory is allocated at construction for `batchCapacity` images;
 /// `trainStep` and `evaluate` allocate nothing.
 public final class Network {
     public let architecture: Architecture
     let context: NetworkContext
     let stem: ConvBN
+    /// The ImageNet networks' 3x3/2 max pool after the first layer.
+    let stemPool: MaxPool?
+    let stemPoolOutput: Int, stemPoolArgmax: UnsafeMutablePointer<Int32>
     let stages: [Stage]
     let classifier: Linear
     let fcWeight: Int, fcBias: Int
@@ -43,23 +48,34 @@ public final class Network {
     let labels: UnsafeMutablePointer<Int32>
     let blocks: [BasicBlock]
 
-    public static let widths = [16, 32, 64]
-    public static let imageSize = 32
     public static let imageChannels = 3
-    public static var imageFloats: Int { imageChannels * imageSize * imageSize }
+    /// Floats of one input image, `3 * size * size`.
+    public var imageFloats: Int { Self.imageChannels * architecture.inputSize * architecture.inputSize }
 
     public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1) {
         self.architecture = architecture
         let context = NetworkContext(batchCapacity: batchCapacity, threads: threads)
         self.context = context
-        let size = (Self.imageSize, Self.imageSize)
-        let n = architecture.blocksPerStage
+        let size = (architecture.inputSize, architecture.inputSize)
+        let first = architecture.stem
         stem = ConvBN(context, convName: "conv1", bnName: "bn1", inChannels: Self.imageChannels,
-                      outChannels: Self.widths[0], kernelSize: 3, stride: 1, inSize: size)
+                      outChannels: first.width, kernelSize: first.kernel, stride: first.stride, inSize: size)
+        var channels = first.width, mapSize = stem.outSize
+        if first.maxPool {
+            let pool = MaxPool(channels: channels, inHeight: mapSize.0, inWidth: mapSize.1, kernelSize: 3, stride: 2, padding: 1)
+            stemPool = pool
+            stemPoolOutput = context.arena.reserve(batchCapacity * pool.outputSize)
+            stemPoolArgmax = .allocate(capacity: batchCapacity * pool.outputSize)
+            stemPoolArgmax.initialize(repeating: 0, count: batchCapacity * pool.outputSize)
+            mapSize = (pool.outHeight, pool.outWidth)
+        } else {
+            stemPool = nil
+            stemPoolOutput = -1
+            stemPoolArgmax = .allocate(capacity: 1)
+        }
         var stages: [Stage] = []
-        var channels = Self.widths[0], mapSize = stem.outSize
-        for (i, width) in Self.widths.enumerated() {
-            let stage = Stage(context, index: i + 1, blocks: n, inChannels: channels, outChannels: width,
+        for (i, width) in architecture.stageWidths.enumerated() {
+            let stage = Stage(context, index: i + 1, blocks: architecture.stageBlocks[i], inChannels: channels, outChannels: width,
                               stride: i == 0 ? 1 : 2, inSize: mapSize, residual: architecture.isResidual,
                               option: architecture.shortcut)
             stages.append(stage)
@@ -73,20 +89,24 @@ public final class Network {
         fcBias = context.store.addParameter("fc.bias", shape: [architecture.classes])
 
         let arena = context.arena
-        input = arena.reserve(batchCapacity * Self.imageFloats)
+        input = arena.reserve(batchCapacity * Self.imageChannels * size.0 * size.1)
         stemOutput = arena.reserve(batchCapacity * stem.outputSize)
         pooled = arena.reserve(batchCapacity * channels)
         pooledGrad = arena.reserve(batchCapacity * channels)
         logits = arena.reserve(batchCapacity * architecture.classes)
         logitsGrad = arena.reserve(batchCapacity * architecture.classes)
         let largest = ([stem.outputSize] + blocks.map(\.outputSize)).max()!
+        context.requireWorkspace(0)
         gradients = (0..<3).map { _ in arena.reserve(batchCapacity * largest) }
         labels = .allocate(capacity: batchCapacity)
         labels.initialize(repeating: 0, count: batchCapacity)
         context.allocate()
     }
 
-    deinit { labels.deallocate() }
+    deinit {
+        labels.deallocate()
+        stemPoolArgmax.deallocate()
+    }
 
     public var store: ParameterStore { context.store }
     public var batchCapacity: Int { context.batchCapacity }
@@ -104,7 +124,7 @@ public final class Network {
         set { context.statisticsReducer = newValue }
     }
 
-    /// Where the caller writes the batch: images [batch, 3, 32, 32] float32, normalised.
+    /// Where the caller writes the batch: images [batch, 3, size, size] float32, normalised.
     public var inputImages: UnsafeMutablePointer<Float> { context.arena[input] }
     /// Where the caller writes the batch's labels.
     public var inputLabels: UnsafeMutablePointer<Int32> { labels }
@@ -132,6 +152,10 @@ public final class Network {
         let a = context.arena
         stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
         var x = a[stemOutput]
+        if let stemPool {
+            stemPool.forward(input: x, output: a[stemPoolOutput], argmax: stemPoolArgmax, batch: batch)
+            x = a[stemPoolOutput]
+        }
         for block in blocks {
             block.forward(input: x, batch: batch, training: training)
             x = a[block.output]
@@ -150,20 +174,26 @@ public final class Network {
     func backward(batch: Int) {
         let a = context.arena
         let last = blocks.last!
-        var g = gradients.map { a[$0] }
+        // The gradient of the current block's output and of its input, swapped after each block.
+        var outputGrad = a[gradients[0]], inputGrad = a[gradients[1]]
+        let scratch = a[gradients[2]]
         context.profile.measure(.head) {
             classifier.backward(input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
                                 inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
                                 biasGrad: context.gradient(fcBias), batch: batch)
-            GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: g[0], batch: batch,
+            GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: outputGrad, batch: batch,
                                        channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
         }
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
-            let blockInput = i == 0 ? a[stemOutput] : a[blocks[i - 1].output]
-            blocks[i].backward(input: blockInput, outputGrad: g[0], inputGrad: g[1], scratch: g[2], batch: batch)
-            g.swapAt(0, 1)
+            let blockInput = i > 0 ? a[blocks[i - 1].output] : stemPool == nil ? a[stemOutput] : a[stemPoolOutput]
+            blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
+            swap(&outputGrad, &inputGrad)
         }
-        stem.backward(input: a[input], outputGrad: g[0], reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
+        if let stemPool {
+            stemPool.backward(outputGrad: outputGrad, argmax: stemPoolArgmax, inputGrad: inputGrad, batch: batch)
+            swap(&outputGrad, &inputGrad)
+        }
+        stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
     }
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.

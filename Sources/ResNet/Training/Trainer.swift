@@ -86,6 +86,9 @@ public final class Trainer {
     public init(config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
                 test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false) throws {
         let world = communicator.size
+        guard !config.architecture.isImageNet else {
+            throw ConfigurationError("\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it")
+        }
         guard config.globalBatch >= world, config.globalBatch % world == 0 else {
             throw ConfigurationError("global batch \(config.globalBatch) is not divisible by the world size \(world)")
         }

@@ -1,0 +1,67 @@
+import Testing
+@testable import ResNet
+
+/// The paper's ImageNet networks (Table 1), against torchvision's counts.
+struct ImageNetTests {
+    @Test("parameters and multiply-adds match torchvision", arguments: [
+        ("resnet18", 11_689_512, 1_814_073_344), ("resnet34", 21_797_672, 3_663_761_408),
+    ])
+    func counts(name: String, parameters: Int, macs: Int) throws {
+        let net = Network(try Architecture.parse(name), batchCapacity: 1)
+        #expect(net.parameterCount == parameters)
+        #expect(net.macsPerImage == macs)
+        #expect(net.store.spec(named: "layer4.0.downsample.0.weight")?.spec.shape == [512, 256, 1, 1])
+        #expect(net.store.spec(named: "fc.weight")?.spec.shape == [1000, 512])
+    }
+
+    @Test func plainCounterpartsHaveNoProjections() throws {
+        let plain = Network(try Architecture.parse("plain34"), batchCapacity: 1)
+        #expect(plain.store.parameters.allSatisfy { !$0.name.contains("downsample") })
+        #expect(plain.weightedLayers == 34)
+    }
+
+    @Test func resnet18ForwardAndBackwardAtBatch2() throws {
+        let net = Network(try Architecture.parse("resnet18"), batchCapacity: 2)
+        net.initialize(seed: 1)
+        var rng = SplitMix64(seed: 5)
+        for i in 0..<(2 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }
+        net.inputLabels[0] = 3
+        net.inputLabels[1] = 997
+        let (loss, _) = net.trainStep(batch: 2, gradScale: 0.5)
+        // Near chance at initialisation: log(1000) = 6.9 per image.
+        #expect(loss / 2 > 5 && loss / 2 < 10)
+        let directional = try directionalDerivativeError(net, batch: 2, epsilon: 1e-3)
+        #expect(directional < 2e-2, "relative error of the directional derivative: \(directional)")
+    }
+
+    @Test func cifarNetworkDirectionalDerivative() throws {
+        let net = Network(try Architecture.parse("resnet8", shortcut: .B), batchCapacity: 4)
+        net.initialize(seed: 2)
+        var rng = SplitMix64(seed: 6)
+        for i in 0..<(4 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }
+        for i in 0..<4 { net.inputLabels[i] = Int32(i * 3) }
+        net.trainStep(batch: 4, gradScale: 0.25)
+        #expect(try directionalDerivativeError(net, batch: 4) < 1e-2)
+    }
+
+    /// Compares the gradient along its own direction with central differences of the whole
+    /// network's loss (training-mode BN): |g.d - (L(w+e d) - L(w-e d)) / 2e| / |g.d|.
+    func directionalDerivativeError(_ net: Network, batch: Int, epsilon e: Float = 1e-2) throws -> Double {
+        let store = net.store, count = store.parameterCount
+        let grad = Array(UnsafeBufferPointer(start: store.gradients, count: count))
+        let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let direction = grad.map { Float(Double($0) / norm) }
+        let analytic = norm // g . (g / |g|)
+        let saved = Array(UnsafeBufferPointer(start: store.values, count: count))
+        let buffers = Array(UnsafeBufferPointer(start: store.bufferValues, count: store.bufferCount))
+        func loss(_ epsilon: Float) -> Double {
+            for i in 0..<count { store.values[i] = saved[i] + epsilon * direction[i] }
+            let l = net.trainStep(batch: batch, gradScale: 1 / Float(batch)).lossSum / Double(batch)
+            store.bufferValues.update(from: buffers, count: buffers.count)
+            return l
+        }
+        let numeric = (loss(e) - loss(-e)) / Double(2 * e)
+        store.values.update(from: saved, count: count)
+        return abs(numeric - analytic) / abs(analytic)
+    }
+}
