@@ -24,7 +24,6 @@ ip -n $b addr add 10.231.0.2/24 dev rd-veth-b
 for ns in $a $b; do ip -n $ns link set lo up; done
 ip -n $a link set rd-veth-a up
 ip -n $b link set rd-veth-b up
-ip netns exec $a ping -c 1 -W 2 10.231.0.2 >/dev/null || { echo "error: the two namespaces cannot reach each other" >&2; exit 1; }
 
 # The "ssh" mpirun uses to start its daemon on the other host: enter that host's namespace.
 cat > "$work/agent" <<AGENT
@@ -35,6 +34,7 @@ case "\$host" in
   10.231.0.2) ns=$b ;;
   *) echo "netns agent: unknown host \$host" >&2; exit 1 ;;
 esac
+echo "netns agent: starting the MPI daemon of host \$host in namespace \$ns" >&2
 exec ip netns exec \$ns /bin/sh -c "\$*"
 AGENT
 chmod +x "$work/agent"

@@ -11,6 +11,7 @@ struct Info: ParsableCommand {
     var json = false
 
     func run() throws {
+        if model.arch.lowercased().hasPrefix("vgg") { return try vgg() }
         let architecture: Architecture
         do { architecture = try model.architecture() } catch { fail(error) }
         let network = Network(architecture, batchCapacity: 1)
@@ -25,6 +26,22 @@ struct Info: ParsableCommand {
             print("  parameters:               \(params.formatted())")
             print("  multiply-adds per image:  \(macs.formatted()) (\(String(format: "%.2f", Double(macs) / 1e6)) M)")
             print("  activation memory/image:  \(String(format: "%.2f", Double(activation) / 1_048_576)) MiB (training)")
+        }
+    }
+
+    /// VGG-19 (`vgg19`, or `vgg19_bn` with batch norm): counts only, it has no CIFAR form.
+    func vgg() throws {
+        let name = model.arch.lowercased().replacingOccurrences(of: "-", with: "_")
+        guard name == "vgg19" || name == "vgg19_bn" else {
+            fail(ArchitectureError(description: "unknown architecture '\(model.arch)' (VGG: vgg19 or vgg19_bn)"))
+        }
+        let network = VGG(batchNorm: name == "vgg19_bn", batchCapacity: 1)
+        if json {
+            printJSON(["arch": name, "weighted_layers": 19, "parameters": network.parameterCount, "macs": network.macsPerImage])
+        } else {
+            print("\(name): 19 weighted layers (16 conv + 3 fc), 224x224 inputs")
+            print("  parameters:               \(network.parameterCount.formatted())")
+            print("  multiply-adds per image:  \(network.macsPerImage.formatted()) (\(String(format: "%.2f", Double(network.macsPerImage) / 1e9)) G)")
         }
     }
 }

@@ -65,3 +65,28 @@ struct ImageNetTests {
         return abs(numeric - analytic) / abs(analytic)
     }
 }
+
+/// VGG-19 as torchvision builds it.
+struct VGGTests {
+    @Test("parameters and multiply-adds match torchvision", arguments: [(false, 143_667_240), (true, 143_678_248)])
+    func counts(batchNorm: Bool, parameters: Int) {
+        let net = VGG(batchNorm: batchNorm, batchCapacity: 1)
+        #expect(net.parameterCount == parameters)
+        #expect(net.macsPerImage == 19_632_062_464)
+        #expect(net.store.spec(named: "classifier.0.weight")?.spec.shape == [4096, 25088])
+    }
+
+    @Test func forwardAndBackwardAt224() {
+        let net = VGG(batchNorm: true, batchCapacity: 1)
+        net.initialize(seed: 1)
+        var rng = SplitMix64(seed: 3)
+        for i in 0..<net.imageFloats { net.inputImages[i] = rng.nextNormal() }
+        net.inputLabels[0] = 7
+        let loss = net.trainStep(batch: 1, gradScale: 1)
+        #expect(loss.isFinite && loss > 0)
+        // Gradients reach the first layer.
+        let first = net.store.spec(named: "features.0.weight")!.spec
+        let g = UnsafeBufferPointer(start: net.store.gradients + first.offset, count: first.count)
+        #expect(g.contains { $0 != 0 } && g.allSatisfy(\.isFinite))
+    }
+}

@@ -73,6 +73,19 @@ struct MPITests {
         #expect((diff / moved).squareRoot() < 1e-2, "trajectories differ by \((diff / moved).squareRoot()) of their length")
     }
 
+    @Test func twoHostsInNetworkNamespacesOverTCP() throws {
+        try requireLauncher()
+        let exe = try #require(executablePath())
+        let out = try runProcess(packageRoot + "/launch/two-hosts-netns.sh",
+                                 ["--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "10", "--json"],
+                                 environment: ["RESNET_DIST": exe], timeout: 180)
+        #expect(out.status == 0, "\(out.stderr.suffix(3000))")
+        #expect(out.stderr.contains("starting the MPI daemon of host 10.231.0.2 in namespace rd-host-b"))
+        let result = try decode(out)
+        #expect(result["replicas_identical"] as? Bool == true)
+        #expect(result["iterations"] as? Int == 10)
+    }
+
     @Test func failingRankEndsTheJobWithinSeconds() throws {
         try requireLauncher()
         let out = try mpirun(2, common + ["--batch-size", "16", "--iterations", "100000", "--inject-failure", "1:3"], timeout: 120)

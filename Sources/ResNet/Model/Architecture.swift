@@ -1,6 +1,7 @@
 /// A bad model description from the user.
 public struct ArchitectureError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Which network: the paper's CIFAR ResNets and plain nets, depth 6n+2 (n basic blocks per

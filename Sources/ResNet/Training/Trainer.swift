@@ -242,7 +242,9 @@ public final class Trainer {
                                     "test_loss": result.loss, "test_error": 1 - result.accuracy, "test_accuracy": result.accuracy])
                     logger.info("iteration \(state.iteration): test accuracy \(String(format: "%.2f", result.accuracy * 100))%, loss \(String(format: "%.4f", result.loss))")
                 }
+                // The rate covers training only: restart its clock and count after an evaluation.
                 window.start = monotonicSeconds()
+                window.images = 0
             }
             if let checkpoints, isCoordinator,
                done || (config.checkpointEvery.map { state.iteration % $0 == 0 } ?? false) {

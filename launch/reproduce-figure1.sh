@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Usage: launch/reproduce-figure1.sh [--short] [--data DIR] [--out DIR]
+# The degradation experiment (the paper's Figures 1 and 6, left and middle): plain-20 and plain-56
+# against ResNet-20 and ResNet-56 on CIFAR-10, the paper's recipe (64k iterations) by default;
+# --short trains each for 3 epochs on 15,000 training images, which fits on a laptop. Writes the
+# runs, figure1.svg (training error thin, test error bold) and table.md to --out.
+# Ranks: $RANKS (default: the number of cores), through launch/local.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=${RESNET_DIST_DATA:-.data/cifar10}; out=runs/figure1; short=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --short) short=1; shift ;;
+    --data) data=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "usage: $0 [--short] [--data DIR] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+ranks=${RANKS:-$(nproc)}
+if [ $short = 1 ]; then
+  budget=(--train-subset 15000 --epochs 3 --eval-every 59 --log-every 10)
+else
+  budget=(--recipe paper --eval-every 2000 --log-every 100 --checkpoint-every 2000)
+fi
+for arch in plain20 plain56 resnet20 resnet56; do
+  "$here/supervise.sh" -- "$here/local.sh" "$ranks" train --arch "$arch" --data "$data" "${budget[@]}" --output "$out/$arch"
+done
+exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
+"$exe" plot "$out/plain20" "$out/plain56" "$out/resnet20" "$out/resnet56" -o "$out/figure1.svg" \
+  --title "CIFAR-10: plain vs residual, 20 and 56 layers" --table "$out/table.md"
+cat "$out/table.md"
