@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import ResNet
+
+/// Bad input gets one clear line on standard error and a non-zero exit, never a crash.
+struct CommandLineTests {
+    func run(_ arguments: [String]) throws -> ProcessOutput {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        return try runProcess(exe, arguments, timeout: 120)
+    }
+
+    func expectOneLineError(_ out: ProcessOutput, containing text: String) {
+        #expect(out.status != 0)
+        let errors = out.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }
+        #expect(errors.count == 1, "stderr: \(out.stderr)")
+        #expect(out.stderr.contains(text), "stderr: \(out.stderr)")
+        #expect(!out.stderr.contains("Program crashed"))
+    }
+
+    @Test func depthThatIsNot6nPlus2() throws {
+        expectOneLineError(try run(["train", "--arch", "resnet21", "--data", "generated"]), containing: "depth 21 is not 6n+2")
+        expectOneLineError(try run(["info", "--arch", "plain", "--depth", "51"]), containing: "depth 51 is not 6n+2")
+    }
+
+    @Test func missingAndTruncatedData() throws {
+        let dir = temporaryDirectory()
+        expectOneLineError(try run(["train", "--data", dir + "/nowhere"]), containing: "nowhere/data_batch_1.bin")
+        for name in CIFAR10.trainFiles + CIFAR10.testFiles {
+            _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(count: 3073 * 10))
+        }
+        expectOneLineError(try run(["train", "--data", dir]), containing: "data_batch_1.bin: truncated or wrong size")
+    }
+
+    @Test func batchThatTheWorldSizeDoesNotDivide() throws {
+        expectOneLineError(try run(["train", "--arch", "resnet8", "--data", "generated", "--replicas", "3", "--batch-size", "16", "--iterations", "2"]),
+                           containing: "global batch 16 is not divisible by the world size 3")
+    }
+
+    @Test func checkpointOfAnotherArchitectureOrCorrupt() throws {
+        let dir = temporaryDirectory()
+        let trained = try run(["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "2", "--output", dir])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let file = dir + "/checkpoint-00000002.safetensors"
+        expectOneLineError(try run(["train", "--arch", "resnet14", "--data", "generated", "--resume", file]),
+                           containing: "checkpoint is resnet8/A, not resnet14/A")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        bytes[bytes.count / 2] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: file))
+        expectOneLineError(try run(["eval", "--checkpoint", file, "--data", "generated"]), containing: file)
+    }
+}
