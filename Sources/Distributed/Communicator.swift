@@ -4,11 +4,6 @@ public struct CommunicatorError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A non-blocking reduction in flight; `wait()` returns once the buffer holds the result.
-public protocol PendingReduction {
-    func wait() throws
-}
-
 /// The collectives data-parallel training needs. Ranks are `0..<size`; every collective must be
 /// called by every rank in the same order. The training code sees only this protocol.
 public protocol Communicator: AnyObject {
@@ -18,8 +13,13 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws
-    /// Starts an in-place float sum that completes on `wait()` (for overlap with backward).
-    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
+    /// Starts an in-place float sum in request slot `slot` (`0..<maxPendingReductions`), for overlap
+    /// with backward; the buffer holds the result after `waitReduction(slot:)`. Starting and waiting
+    /// allocate nothing.
+    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws
+    /// Lets started reductions progress (MPI moves non-blocking collectives inside its calls).
+    func pollReductions() throws
+    func waitReduction(slot: Int) throws
     /// Copies `root`'s bytes into every rank's buffer.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     func barrier() throws
@@ -54,8 +54,5 @@ extension Communicator {
     }
 }
 
-/// A reduction that was already complete when it was started.
-public struct CompletedReduction: PendingReduction {
-    public init() {}
-    public func wait() throws {}
-}
+/// Request slots every communicator offers.
+public let maxPendingReductions = 64

@@ -7,6 +7,10 @@ import Glibc
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
+    /// Storage for the non-blocking requests' handles, one per slot, and which slots are in flight.
+    private let requests: UnsafeMutableRawPointer
+    private let requestSize: Int
+    private var inFlight = [Bool](repeating: false, count: maxPendingReductions)
 
     /// True when this process was started by an MPI launcher (mpirun, srun).
     public static var launchedByMPI: Bool {
@@ -22,7 +26,11 @@ public final class MPICommunicator: Communicator {
         try Self.check(rd_mpi_size(&s), "MPI_Comm_size")
         rank = Int(r)
         size = Int(s)
+        requestSize = rd_mpi_request_size()
+        requests = .allocate(byteCount: requestSize * maxPendingReductions, alignment: 16)
     }
+
+    deinit { requests.deallocate() }
 
     /// Finalises MPI; call once at the end of a successful run.
     public func finalize() {
@@ -49,11 +57,23 @@ public final class MPICommunicator: Communicator {
         guard let p = buffer.baseAddress, size > 1 else { return }
         try Self.check(rd_mpi_allreduce_sum_i64(p, Int64(buffer.count)), "MPI_Allreduce")
     }
-    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
-        guard let p = buffer.baseAddress, size > 1 else { return CompletedReduction() }
-        var request: UnsafeMutableRawPointer?
-        try Self.check(rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), &request), "MPI_Iallreduce")
-        return MPIRequest(handle: request!)
+    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        precondition(!inFlight[slot], "reduction slot \(slot) is in use")
+        try Self.check(rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
+        inFlight[slot] = true
+    }
+    public func pollReductions() throws {
+        var done: Int32 = 0
+        for slot in 0..<maxPendingReductions where inFlight[slot] {
+            try Self.check(rd_mpi_test(requests + slot * requestSize, &done), "MPI_Test")
+            if done != 0 { inFlight[slot] = false }
+        }
+    }
+    public func waitReduction(slot: Int) throws {
+        guard inFlight[slot] else { return }
+        inFlight[slot] = false
+        try Self.check(rd_mpi_wait(requests + slot * requestSize), "MPI_Wait")
     }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard let p = buffer.baseAddress, size > 1 else { return }
@@ -66,16 +86,5 @@ public final class MPICommunicator: Communicator {
     public func abort(code: Int32) -> Never {
         rd_mpi_abort(code)
         exit(code)
-    }
-}
-
-/// An MPI_Iallreduce in flight.
-final class MPIRequest: PendingReduction {
-    private var handle: UnsafeMutableRawPointer?
-    init(handle: UnsafeMutableRawPointer) { self.handle = handle }
-    func wait() throws {
-        guard let h = handle else { return }
-        handle = nil
-        try MPICommunicator.check(rd_mpi_wait(h), "MPI_Wait")
     }
 }

@@ -10,9 +10,9 @@ public final class SingleProcessCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {}
-    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
-        CompletedReduction()
-    }
+    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws {}
+    public func pollReductions() throws {}
+    public func waitReduction(slot: Int) throws {}
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }

@@ -86,10 +86,10 @@ final class ThreadCommunicator: Communicator {
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try group.sum(buffer, rank: rank) }
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try group.sum(buffer, rank: rank) }
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws { try group.sum(buffer, rank: rank) }
-    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
-        try allReduceSum(buffer)
-        return CompletedReduction()
-    }
+    /// Completes at once (in rank order, like every sum here).
+    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws { try allReduceSum(buffer) }
+    func pollReductions() throws {}
+    func waitReduction(slot: Int) throws {}
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard size > 1, let base = buffer.baseAddress else { return }
         group.publish(base, rank: rank)

@@ -1,6 +1,5 @@
 #include "mpi_shim.h"
 #include <mpi.h>
-#include <stdlib.h>
 #include <string.h>
 
 // MPI counts are int: large buffers are sent in chunks of at most this many elements.
@@ -56,14 +55,11 @@ int rd_mpi_bcast_bytes(void *buffer, int64_t count, int root) {
 int rd_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 void rd_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void **request) {
+size_t rd_mpi_request_size(void) { return sizeof(MPI_Request); }
+
+int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void *request) {
     if (count > chunk) return MPI_ERR_COUNT;
-    MPI_Request *r = malloc(sizeof(MPI_Request));
-    if (!r) return MPI_ERR_NO_MEM;
-    int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, r);
-    if (rc != MPI_SUCCESS) { free(r); return rc; }
-    *request = r;
-    return MPI_SUCCESS;
+    return MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, (MPI_Request *)request);
 }
 
 int rd_mpi_test(void *request, int *done) {
@@ -71,10 +67,7 @@ int rd_mpi_test(void *request, int *done) {
 }
 
 int rd_mpi_wait(void *request) {
-    MPI_Request *r = (MPI_Request *)request;
-    int rc = MPI_Wait(r, MPI_STATUS_IGNORE);
-    free(r);
-    return rc;
+    return MPI_Wait((MPI_Request *)request, MPI_STATUS_IGNORE);
 }
 
 void rd_mpi_error_string(int code, char *buffer, int capacity) {

@@ -52,13 +52,17 @@ struct Bench: ParsableCommand {
         let sgd = SGD()
         var times: [Double] = [], reduceTimes: [Double] = []
         let profile = StepProfile()
+        let buckets = GradientBuckets(communicator: communicator, store: network.store)
+        buckets.attach(to: network)
         for step in 0..<(warmupSteps + steps) {
             if step == warmupSteps { network.profile = profile }
             try communicator.barrier()
             let t0 = monotonicSeconds()
+            buckets.begin()
             network.trainStep(batch: local, gradScale: 1 / Float(batchSize))
             let t1 = monotonicSeconds()
-            try profile.measure(.allReduce) { try communicator.allReduceSum(network.store.gradientBuffer) }
+            // What remains of the all-reduce after backward (buckets started during it).
+            try profile.measure(.allReduce) { try buckets.finish() }
             let t2 = monotonicSeconds()
             profile.measure(.optimizer) { sgd.step(network.store, learningRate: 0.01) }
             let t3 = monotonicSeconds()

@@ -25,11 +25,13 @@ int rd_mpi_bcast_bytes(void *buffer, int64_t count, int root);
 int rd_mpi_barrier(void);
 /// Aborts every rank of the job with `code`; does not return.
 void rd_mpi_abort(int code);
-/// Starts an in-place non-blocking float32 sum; `request` receives an opaque handle for rd_mpi_wait.
-int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void **request);
-/// Lets MPI progress outstanding requests (call now and then during backward).
+/// Bytes of one request handle; the caller owns that storage (so starting a request allocates nothing).
+size_t rd_mpi_request_size(void);
+/// Starts an in-place non-blocking float32 sum whose handle goes into `request` (rd_mpi_request_size bytes).
+int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void *request);
+/// Lets MPI progress the request (call now and then during backward); `done` is set when it completed.
 int rd_mpi_test(void *request, int *done);
-/// Waits for and releases a request started by rd_mpi_iallreduce_sum_f32.
+/// Waits for the request to complete.
 int rd_mpi_wait(void *request);
 /// Writes MPI's description of `code` into `buffer` (NUL-terminated).
 void rd_mpi_error_string(int code, char *buffer, int capacity);

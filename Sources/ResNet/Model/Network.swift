@@ -118,6 +118,11 @@ public final class Network {
         set { context.profile = newValue }
     }
 
+    /// Called during backward with an offset into the gradient buffer from which on every gradient
+    /// is final (parameters are stored in forward order and backward runs in reverse), so that
+    /// their all-reduce can start while backward goes on. Set once; calling it allocates nothing.
+    public var gradientsReady: ((Int) -> Void)?
+
     /// Sums batch-norm statistics over replicas when set (synchronised BN).
     public var statisticsReducer: StatisticsReducer? {
         get { context.statisticsReducer }
@@ -184,16 +189,19 @@ public final class Network {
             GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: outputGrad, batch: batch,
                                        channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
         }
+        gradientsReady?(fcWeight)
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blockInput = i > 0 ? a[blocks[i - 1].output] : stemPool == nil ? a[stemOutput] : a[stemPoolOutput]
             blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
             swap(&outputGrad, &inputGrad)
+            gradientsReady?(blocks[i].conv1.weight)
         }
         if let stemPool {
             stemPool.backward(outputGrad: outputGrad, argmax: stemPoolArgmax, inputGrad: inputGrad, batch: batch)
             swap(&outputGrad, &inputGrad)
         }
         stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
+        gradientsReady?(0)
     }
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.

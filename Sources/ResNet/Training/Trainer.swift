@@ -82,6 +82,7 @@ public final class Trainer {
     public let test: LabeledImages?
     public let normalization: Normalization
     let logger: Logger
+    let buckets: GradientBuckets
 
     public init(config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
                 test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false) throws {
@@ -102,6 +103,8 @@ public final class Trainer {
         if quiet || communicator.rank != 0 { logger.logLevel = .warning }
         self.logger = logger
         network = Network(config.architecture, batchCapacity: config.globalBatch / world, threads: config.threads)
+        buckets = GradientBuckets(communicator: communicator, store: network.store)
+        buckets.attach(to: network)
         loader = BatchLoader(data: train, globalBatch: config.globalBatch, seed: config.seed,
                              augment: config.augment, normalization: normalization)
         if config.syncBatchNorm && world > 1 {
@@ -201,14 +204,16 @@ public final class Trainer {
             let n = loader.fill(epoch: epoch, order: order, positions: local,
                                 images: network.inputImages, labels: network.inputLabels)
             let (lossSum, correct): (Double, Int)
+            buckets.begin()
             if n > 0 {
                 (lossSum, correct) = network.trainStep(batch: n, gradScale: 1 / Float(global.count))
             } else {
                 network.store.gradients.update(repeating: 0, count: network.parameterCount)
                 (lossSum, correct) = (0, 0)
             }
-            // -> all-reduce (the sum of per-rank gradients of sum(loss)/B is the global mean's)
-            try communicator.allReduceSum(network.store.gradientBuffer)
+            // -> all-reduce (the sum of per-rank gradients of sum(loss)/B is the global mean's),
+            // in buckets that started during backward
+            try buckets.finish()
             sums[0] = lossSum; sums[1] = Double(correct); sums[2] = Double(n)
             try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
             // -> update
