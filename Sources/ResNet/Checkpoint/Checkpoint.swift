@@ -42,10 +42,8 @@ public enum Checkpoint {
                             run: RunInfo?, to path: String) throws {
         let store = network.store
         var tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
-        var modelNames = store.parameters.map(\.name) + store.buffers.map(\.name)
         // torchvision's state_dict order: parameters and buffers interleaved per layer.
-        modelNames = orderLikeStateDict(store)
-        for name in modelNames {
+        for name in orderLikeStateDict(store) {
             let (spec, isParameter) = store.spec(named: name)!
             let base = isParameter ? store.values : store.bufferValues
             tensors.append((name, spec.shape, UnsafeBufferPointer(start: base + spec.offset, count: spec.count)))

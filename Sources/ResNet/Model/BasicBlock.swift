@@ -74,15 +74,15 @@ final class BasicBlock {
         conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
         let profile = context.profile
         profile.measure(.shortcut) {
-        switch shortcut {
-        case .none: break
-        case .identity: Elementwise.add(input, into: y, count: batch * outputSize)
-        case .paddedIdentity(let pad): pad.addForward(input: input, output: y, batch: batch)
-        case .projection(let projection):
-            let p = context.arena[projectionOutput]
-            projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
-            Elementwise.add(p, into: y, count: batch * outputSize)
-        }
+            switch shortcut {
+            case .none: break
+            case .identity: Elementwise.add(input, into: y, count: batch * outputSize)
+            case .paddedIdentity(let pad): pad.addForward(input: input, output: y, batch: batch)
+            case .projection(let projection):
+                let p = context.arena[projectionOutput]
+                projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
+                Elementwise.add(p, into: y, count: batch * outputSize)
+            }
         }
         profile.measure(.relu) { ReLU.forward(input: y, output: y, count: batch * outputSize) }
     }
@@ -98,14 +98,16 @@ final class BasicBlock {
         }
         var inputWritten = true
         profile.measure(.shortcut) {
-        switch shortcut {
-        case .none: inputWritten = false
-        case .identity: inputGrad.update(from: outputGrad, count: count)
-        case .paddedIdentity(let pad): pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
-        case .projection(let projection):
-            scratch.update(from: outputGrad, count: count)
-            projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
-        }
+            switch shortcut {
+            case .none: inputWritten = false
+            case .identity: inputGrad.update(from: outputGrad, count: count)
+            case .paddedIdentity(let pad):
+                pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
+            case .projection(let projection):
+                // The projection's BN works in place: give it a copy of the gradient.
+                scratch.update(from: outputGrad, count: count)
+                projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
+            }
         }
         // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
         conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,

@@ -55,17 +55,17 @@ final class ConvBN {
                          threads: c.threads, workspace: c.workspace)
         }
         c.profile.measure(.batchNorm) {
-        if training {
-            norm.forwardTraining(input: y, output: output, batch: batch,
-                                 gamma: c.parameter(gamma), beta: c.parameter(beta),
-                                 savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                                 runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
-                                 scratch: c.statistics, reduce: c.statisticsReducer, relu: relu)
-        } else {
-            norm.forwardInference(input: y, output: output, batch: batch,
-                                  gamma: c.parameter(gamma), beta: c.parameter(beta),
-                                  runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu)
-        }
+            if training {
+                norm.forwardTraining(input: y, output: output, batch: batch,
+                                     gamma: c.parameter(gamma), beta: c.parameter(beta),
+                                     savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
+                                     runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
+                                     scratch: c.statistics, reduce: c.statisticsReducer, relu: relu)
+            } else {
+                norm.forwardInference(input: y, output: output, batch: batch,
+                                      gamma: c.parameter(gamma), beta: c.parameter(beta),
+                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu)
+            }
         }
     }
 
@@ -79,10 +79,10 @@ final class ConvBN {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
         c.profile.measure(.batchNorm) {
-        norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
-                      gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                      gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
-                      scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput)
+            norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
+                          gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
+                          gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
+                          scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput)
         }
         c.profile.measure(.convBackwardWeights, flops: flops) {
             conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,
