@@ -12,11 +12,11 @@ struct Train: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up for 110/1202, per-pixel mean.")
+    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up for 110/1202, per-pixel mean (flags given explicitly still win).")
     var recipe: Recipe?
 
-    @Option(name: .customLong("batch-size"), help: "Global batch size (all ranks together).")
-    var batchSize = 128
+    @Option(name: .customLong("batch-size"), help: "Global batch size (all ranks together); default 128.")
+    var batchSize: Int?
 
     @Option(help: "Iterations to train (default: the schedule's, 64k for paper).")
     var iterations: Int?
@@ -116,13 +116,12 @@ struct Train: ParsableCommand {
 
     func train(communicator: Communicator) throws {
         let logger = makeLogger(rank: communicator.rank)
-        var architecture = try model.architecture()
-        var batch = batchSize, scheduleKind = schedule, normalizationKind = dataOptions.normalization
+        let architecture = try model.architecture()
+        let batch = batchSize ?? 128
+        var scheduleKind = schedule, normalizationKind = dataOptions.normalization
         if recipe == .paper {
-            batch = 128
             scheduleKind = .paper
             if normalizationKind == nil && dataOptions.mean == nil { normalizationKind = .perPixel }
-            architecture = try Architecture(family: architecture.family, depth: architecture.depth, shortcut: architecture.shortcut)
         }
         guard batch >= 1 else { throw ValidationError("--batch-size must be positive") }
         guard threads >= 1, replicas >= 1 else { throw ValidationError("--threads and --replicas must be at least 1") }

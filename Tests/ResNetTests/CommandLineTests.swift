@@ -48,4 +48,17 @@ struct CommandLineTests {
         try bytes.write(to: URL(fileURLWithPath: file))
         expectOneLineError(try run(["eval", "--checkpoint", file, "--data", "generated"]), containing: file)
     }
+
+    @Test("--recipe paper: warm-up at 0.01 for ResNet-110, 0.1 from the start for ResNet-20",
+          arguments: [("resnet110", 0.01), ("resnet20", 0.1)])
+    func paperRecipe(arch: String, firstRate: Double) throws {
+        let dir = temporaryDirectory("recipe\(arch)")
+        let out = try run(["train", "--recipe", "paper", "--arch", arch, "--data", "generated", "--batch-size", "8",
+                           "--iterations", "2", "--log-every", "1", "--output", dir])
+        #expect(out.status == 0, "\(out.stderr)")
+        let log = try RunLog(directory: dir)
+        #expect(log.train.count == 2)
+        let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
+        #expect(text.contains("\"lr\":\(firstRate)"), "\(text)")
+    }
 }
