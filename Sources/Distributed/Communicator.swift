@@ -29,29 +29,6 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
     public var isCoordinator: Bool { rank == 0 }
-
-    /// Sum of one value over all ranks.
-    public func sum(_ value: Double) throws -> Double {
-        var v = value
-        try withUnsafeMutablePointer(to: &v) { try allReduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-        return v
-    }
-
-    /// Sum of integers over all ranks.
-    public func sum(_ values: [Int64]) throws -> [Int64] {
-        var v = values
-        try v.withUnsafeMutableBufferPointer { try allReduceSum($0) }
-        return v
-    }
-
-    /// Broadcasts a byte array from `root` (its length first).
-    public func broadcast(bytes: [UInt8], root: Int) throws -> [UInt8] {
-        var count = Int64(bytes.count)
-        try withUnsafeMutableBytes(of: &count) { try broadcast($0, root: root) }
-        var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
-        try out.withUnsafeMutableBytes { try broadcast($0, root: root) }
-        return out
-    }
 }
 
 /// Request slots every communicator offers.

@@ -96,7 +96,6 @@ public final class Network {
         logits = arena.reserve(batchCapacity * architecture.classes)
         logitsGrad = arena.reserve(batchCapacity * architecture.classes)
         let largest = ([stem.outputSize] + blocks.map(\.outputSize)).max()!
-        context.requireWorkspace(0)
         gradients = (0..<3).map { _ in arena.reserve(batchCapacity * largest) }
         labels = .allocate(capacity: batchCapacity)
         labels.initialize(repeating: 0, count: batchCapacity)

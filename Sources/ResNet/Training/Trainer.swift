@@ -176,6 +176,7 @@ public final class Trainer {
         let progress = ProgressLine(enabled: isCoordinator && config.progress, total: total)
 
         var losses: [Double] = []
+        losses.reserveCapacity(max(0, stop - state.iteration)) // no growth inside the loop
         var order: [Int32] = []
         var orderEpoch = -1
         var window = (loss: 0.0, correct: 0.0, count: 0.0, images: 0, start: monotonicSeconds())
