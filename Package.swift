@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
+
+// The kernels' SIMD loops need AVX2 and FMA to be fast: for the baseline x86-64 target the compiler
+// emits SSE2 only and turns every fused multiply-add into a call to fmaf. Every x86 node of a
+// current cluster has them (Intel since Haswell, AMD since Zen); build for another CPU with
+// RESNET_DIST_TARGET_CPU=<llvm cpu name>, e.g. x86-64 for the baseline.
+#if arch(x86_64)
+let targetCPU = ProcessInfo.processInfo.environment["RESNET_DIST_TARGET_CPU"] ?? "haswell"
+let optimized: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+#else
+let optimized: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "resnet-dist",
@@ -24,14 +36,14 @@ let package = Package(
         // The C shim over MPI: Swift cannot use mpi.h's handle macros directly.
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         // Numerical kernels (float32, NCHW), knowing nothing of models.
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // Communicators: single process and MPI.
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         // Models, data, optimizer, schedule, checkpoints, the training loop.
         .target(name: "ResNet", dependencies: [
             "Kernels", "Distributed",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: optimized),
         .executableTarget(name: "resnet-dist", dependencies: [
             "ResNet", "Kernels", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
