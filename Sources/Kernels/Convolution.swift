@@ -2,10 +2,16 @@
 /// row-major), weights laid out [out channels, in channels, kernel height, kernel width].
 /// Square kernels, equal stride and zero padding on both axes.
 ///
-/// Each image is one GEMM: `Y[Cout, P] = W[Cout, K] * col[K, P]` with `K = Cin*k*k`
-/// and `P = Hout*Wout`; `col` is the image unrolled by im2col (not needed for a 1x1 stride-1 conv).
+/// Two algorithms. `.im2col`: each image is one GEMM, `Y[Cout, P] = W[Cout, K] * col[K, P]` with
+/// `K = Cin*k*k` and `P = Hout*Wout`; `col` is the image unrolled by im2col (not needed for a 1x1
+/// stride-1 conv). `.winograd`: F(2x2, 3x3) (see `Winograd`) for stride-1, padding-1 3x3
+/// convolutions on even-sized planes, 2.25x fewer multiplies; the default wherever it applies.
 /// Images are split into contiguous chunks, one per thread, each with its own workspace.
 public struct Convolution: Sendable, Equatable {
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case im2col, winograd
+    }
+
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: Int
@@ -13,9 +19,12 @@ public struct Convolution: Sendable, Equatable {
     public let padding: Int
     public let inHeight: Int
     public let inWidth: Int
+    /// The algorithm the passes use (`.im2col` where Winograd does not apply).
+    public let algorithm: Algorithm
 
+    /// `algorithm` nil picks Winograd where it applies; asking for it where it does not gives im2col.
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int,
-                inHeight: Int, inWidth: Int) {
+                inHeight: Int, inWidth: Int, algorithm: Algorithm? = nil) {
         precondition(kernelSize > 0 && stride > 0 && padding >= 0)
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -24,7 +33,12 @@ public struct Convolution: Sendable, Equatable {
         self.padding = padding
         self.inHeight = inHeight
         self.inWidth = inWidth
+        let winogradApplies = kernelSize == 3 && stride == 1 && padding == 1 && inHeight % 2 == 0
+            && inWidth % 2 == 0 && inHeight >= 2 && inWidth >= 2
+        self.algorithm = algorithm != .im2col && winogradApplies ? .winograd : .im2col
     }
+
+    var winograd: Winograd? { algorithm == .winograd ? Winograd(self) : nil }
 
     public var outHeight: Int { (inHeight + 2 * padding - kernelSize) / stride + 1 }
     public var outWidth: Int { (inWidth + 2 * padding - kernelSize) / stride + 1 }
@@ -47,18 +61,20 @@ public struct Convolution: Sendable, Equatable {
     /// The convolution that computes backward-data when `backwardDataAsConvolution`.
     var transposed: Convolution {
         Convolution(inChannels: outChannels, outChannels: inChannels, kernelSize: kernelSize, stride: 1,
-                    padding: padding, inHeight: outHeight, inWidth: outWidth)
+                    padding: padding, inHeight: outHeight, inWidth: outWidth, algorithm: algorithm)
     }
 
     /// Floats of one thread's slice of the workspace.
     var perThreadWorkspace: Int {
+        if let winograd { return winograd.perThreadWorkspace }
         let columns = usesColumns ? max(columnRows, outChannels * kernelSize * kernelSize) * outPixels : 0
         return columns + weightCount
     }
 
     /// Floats of workspace that `threads` threads need for any of the three passes.
     public func workspaceCount(threads: Int) -> Int {
-        threads * perThreadWorkspace + weightCount
+        if let winograd { return threads * perThreadWorkspace + winograd.transformedWeightCount + weightCount }
+        return threads * perThreadWorkspace + weightCount
     }
 
     /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
@@ -67,6 +83,13 @@ public struct Convolution: Sendable, Equatable {
                         threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
+        if let winograd {
+            let u = workspace + threads * perThread
+            Winograd.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+            winograd.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: false,
+                             threads: threads, workspace: workspace)
+            return
+        }
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
             for n in chunkRange(t, of: chunks, count: batch) {
@@ -90,6 +113,20 @@ public struct Convolution: Sendable, Equatable {
                              threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
+        if let winograd {
+            // The transposed convolution's weights W'[ci][co] = flip(W[co][ci]), then transformed.
+            let u = workspace + threads * perThread, flipped = u + winograd.transformedWeightCount
+            for co in 0..<outChannels {
+                for ci in 0..<inChannels {
+                    let src = weight + (co * inChannels + ci) * 9, dst = flipped + (ci * outChannels + co) * 9
+                    for j in 0..<9 { dst[j] = src[8 - j] }
+                }
+            }
+            Winograd.transformWeights(flipped, outChannels: inChannels, inChannels: outChannels, into: u)
+            Winograd(transposed).forward(input: outputGrad, transformedWeight: u, output: inputGrad, batch: batch,
+                                         accumulate: accumulate, threads: threads, workspace: workspace)
+            return
+        }
         if backwardDataAsConvolution {
             // W'[ci, co, ky, kx] = W[co, ci, k-1-ky, k-1-kx], after the per-thread slices.
             let flipped = workspace + chunks * perThread
@@ -137,6 +174,11 @@ public struct Convolution: Sendable, Equatable {
     public func backwardWeights(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
                                 weightGrad: UnsafeMutablePointer<Float>, batch: Int,
                                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
+        if let winograd {
+            winograd.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: weightGrad, batch: batch,
+                                     threads: threads, workspace: workspace)
+            return
+        }
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         let columnCount = perThread - weightCount

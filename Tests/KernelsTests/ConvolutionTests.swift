@@ -4,7 +4,9 @@ import Testing
 struct ConvolutionTests {
     static let shapes: [(kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)] = [
         (3, 1, 3, 4, 6), (3, 2, 3, 4, 7), (1, 1, 4, 3, 5), (1, 2, 4, 6, 6), (3, 2, 2, 4, 8),
+        (3, 1, 5, 2, 4), (3, 1, 2, 3, 5),
     ]
+    static let algorithms = Convolution.Algorithm.allCases
 
     static func run(_ conv: Convolution, _ x: [Float], _ w: [Float], batch: Int, threads: Int = 1) -> [Float] {
         var y = [Float](repeating: .nan, count: batch * conv.outputSize)
@@ -43,14 +45,23 @@ struct ConvolutionTests {
         return y
     }
 
-    static func make(_ s: (kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)) -> Convolution {
+    static func make(_ s: (kernel: Int, stride: Int, cin: Int, cout: Int, size: Int),
+                     _ algorithm: Convolution.Algorithm? = nil) -> Convolution {
         Convolution(inChannels: s.cin, outChannels: s.cout, kernelSize: s.kernel, stride: s.stride,
-                    padding: s.kernel / 2, inHeight: s.size, inWidth: s.size)
+                    padding: s.kernel / 2, inHeight: s.size, inWidth: s.size, algorithm: algorithm)
     }
 
-    @Test("forward equals the direct definition", arguments: 0..<shapes.count)
-    func forwardMatchesDefinition(_ index: Int) {
-        let conv = Self.make(Self.shapes[index])
+    @Test func winogradWhereItApplies() {
+        #expect(Self.make(Self.shapes[0]).algorithm == .winograd)
+        #expect(Self.make(Self.shapes[0], .im2col).algorithm == .im2col)
+        #expect(Self.make(Self.shapes[1], .winograd).algorithm == .im2col)  // stride 2
+        #expect(Self.make(Self.shapes[2], .winograd).algorithm == .im2col)  // 1x1
+        #expect(Self.make(Self.shapes[6], .winograd).algorithm == .im2col)  // odd size
+    }
+
+    @Test("forward equals the direct definition", arguments: 0..<shapes.count, algorithms)
+    func forwardMatchesDefinition(_ index: Int, _ algorithm: Convolution.Algorithm) {
+        let conv = Self.make(Self.shapes[index], algorithm)
         let batch = 3
         let x = randomValues(batch * conv.inputSize, seed: 1), w = randomValues(conv.weightCount, seed: 2)
         let expected = Self.reference(conv, x, w, batch: batch)
@@ -61,9 +72,9 @@ struct ConvolutionTests {
         }
     }
 
-    @Test("backward to input and weights against finite differences", arguments: 0..<shapes.count)
-    func backwardMatchesFiniteDifferences(_ index: Int) {
-        let conv = Self.make(Self.shapes[index])
+    @Test("backward to input and weights against finite differences", arguments: 0..<shapes.count, algorithms)
+    func backwardMatchesFiniteDifferences(_ index: Int, _ algorithm: Convolution.Algorithm) {
+        let conv = Self.make(Self.shapes[index], algorithm)
         let batch = 2
         var x = randomValues(batch * conv.inputSize, seed: 3), w = randomValues(conv.weightCount, seed: 4)
         let r = randomValues(batch * conv.outputSize, seed: 5)
@@ -82,6 +93,35 @@ struct ConvolutionTests {
             #expect(ex < 1e-3, "input gradient relative error \(ex)")
             #expect(ew < 1e-3, "weight gradient relative error \(ew)")
         }
+    }
+
+    /// A CIFAR stage-1 layer: one image per Winograd group, so three images make three groups, split
+    /// unevenly over two threads. All three passes agree with im2col (itself checked above).
+    @Test("Winograd agrees with im2col on a 16-channel 32x32 layer", arguments: [1, 2])
+    func winogradMatchesIm2col(threads: Int) {
+        let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: 32)
+        let fast = Self.make(shape, .winograd), slow = Self.make(shape, .im2col)
+        #expect(fast.algorithm == .winograd)
+        let batch = 3
+        let x = randomValues(batch * fast.inputSize, seed: 11), w = randomValues(fast.weightCount, seed: 12)
+        let dy = randomValues(batch * fast.outputSize, seed: 13)
+        func passes(_ conv: Convolution) -> (y: [Float], dx: [Float], dw: [Float]) {
+            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+            var y = [Float](repeating: .nan, count: dy.count), dx = [Float](repeating: 1, count: x.count)
+            var dw = [Float](repeating: .nan, count: w.count)
+            conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
+            conv.backwardData(outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: true,
+                              threads: threads, workspace: &ws)
+            conv.backwardWeights(input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
+            return (y, dx, dw)
+        }
+        let a = passes(fast), b = passes(slow)
+        func relative(_ p: [Float], _ q: [Float]) -> Float {
+            zip(p, q).map { abs($0 - $1) }.max()! / q.map { abs($0) }.max()!
+        }
+        #expect(relative(a.y, b.y) < 1e-5)
+        #expect(relative(a.dx, b.dx) < 1e-5)
+        #expect(relative(a.dw, b.dw) < 1e-5)
     }
 
     @Test func accumulateAddsToInputGradient() {
