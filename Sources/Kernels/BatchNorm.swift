@@ -82,10 +82,21 @@ public struct BatchNorm: Sendable, Equatable {
     @inline(__always)
     static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
                        _ scale: Float, _ shift: Float, _ relu: Bool) {
+        typealias L = Vector.Lanes
+        let s = L(repeating: scale), t = L(repeating: shift), zero = L(repeating: 0)
+        var i = 0
         if relu {
-            for i in 0..<count { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0 }
+            while i + L.scalarCount <= count {
+                Vector.store(pointwiseMax(Vector.load(x + i) * s + t, zero), y + i)
+                i += L.scalarCount
+            }
+            while i < count { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0; i += 1 }
         } else {
-            for i in 0..<count { y[i] = x[i] * scale + shift }
+            while i + L.scalarCount <= count {
+                Vector.store(Vector.load(x + i) * s + t, y + i)
+                i += L.scalarCount
+            }
+            while i < count { y[i] = x[i] * scale + shift; i += 1 }
         }
     }
 
@@ -133,10 +144,22 @@ public struct BatchNorm: Sendable, Equatable {
                 let k = -scale * meanDy - b * savedMean[ch]
                 let o = n * stride + ch * hw
                 let x = input + o, dy = outputGrad + o, dx = inputGrad + o
+                typealias L = Vector.Lanes
+                let vs = L(repeating: scale), vb = L(repeating: b), vk = L(repeating: k), zero = L(repeating: 0)
+                var i = 0
                 if let mask = reluOutput.map({ $0 + o }) {
-                    for i in 0..<hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k }
+                    while i + L.scalarCount <= hw {
+                        let g = Vector.load(dy + i).replacing(with: zero, where: Vector.load(mask + i) .<= zero)
+                        Vector.store(vs * g + vb * Vector.load(x + i) + vk, dx + i)
+                        i += L.scalarCount
+                    }
+                    while i < hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k; i += 1 }
                 } else {
-                    for i in 0..<hw { dx[i] = scale * dy[i] + b * x[i] + k }
+                    while i + L.scalarCount <= hw {
+                        Vector.store(vs * Vector.load(dy + i) + vb * Vector.load(x + i) + vk, dx + i)
+                        i += L.scalarCount
+                    }
+                    while i < hw { dx[i] = scale * dy[i] + b * x[i] + k; i += 1 }
                 }
             }
         }

@@ -59,10 +59,14 @@ struct Winograd {
                 let tiles = images * tilesPerImage
                 transformInput(input + first * inSize, images: images, into: v, rows: rows)
                 for xi in 0..<16 {
-                    sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
-                          a: u + xi * outChannels * inChannels, lda: inChannels,
-                          b: v + xi * inChannels * tiles, ldb: tiles,
-                          beta: 0, c: m + xi * outChannels * tiles, ldc: tiles)
+                    let ux = u + xi * outChannels * inChannels, vx = v + xi * inChannels * tiles
+                    let mx = m + xi * outChannels * tiles
+                    if TileProduct.supports(rows: outChannels) {
+                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
+                    } else {
+                        sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
+                              a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
+                    }
                 }
                 transformOutput(m, images: images, into: output + first * outSize, accumulate: accumulate)
                 first += images
@@ -326,7 +330,10 @@ struct Winograd {
 
 /// A run of adjacent tiles handled at once: a SIMD vector of floats, or one float.
 protocol TileLanes {
+    static var zero: Self { get }
     init(_ p: UnsafePointer<Float>)
+    init(broadcast: Float)
+    func addingProduct(_ a: Self, _ b: Self) -> Self
     func store(_ p: UnsafeMutablePointer<Float>)
     /// The even- and odd-indexed floats of the run of twice the lanes at `p`.
     static func deinterleave(_ p: UnsafePointer<Float>) -> (Self, Self)
@@ -339,6 +346,7 @@ protocol TileLanes {
 
 extension Float: TileLanes {
     @inline(__always) init(_ p: UnsafePointer<Float>) { self = p[0] }
+    @inline(__always) init(broadcast x: Float) { self = x }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self }
     @inline(__always) static func deinterleave(_ p: UnsafePointer<Float>) -> (Float, Float) { (p[0], p[1]) }
     @inline(__always) static func interleave(_ even: Float, _ odd: Float, to p: UnsafeMutablePointer<Float>,
@@ -349,6 +357,7 @@ extension Float: TileLanes {
 
 extension SIMD8: TileLanes where Scalar == Float {
     @inline(__always) init(_ p: UnsafePointer<Float>) { self = UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+    @inline(__always) init(broadcast x: Float) { self.init(repeating: x) }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
     @inline(__always) static func deinterleave(_ p: UnsafePointer<Float>) -> (Self, Self) {
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
@@ -366,6 +375,7 @@ extension SIMD8: TileLanes where Scalar == Float {
 
 extension SIMD4: TileLanes where Scalar == Float {
     @inline(__always) init(_ p: UnsafePointer<Float>) { self = UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+    @inline(__always) init(broadcast x: Float) { self.init(repeating: x) }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
     @inline(__always) static func deinterleave(_ p: UnsafePointer<Float>) -> (Self, Self) {
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)

@@ -1,0 +1,82 @@
+/// The product at the heart of a Winograd convolution, `M (rows x T) = U (rows x C) * V (C x T)`,
+/// row-major with leading dimensions C and T, for the short inner dimension of a CIFAR layer
+/// (C = 3 to 64) and a long, contiguous T (the tiles of a group).
+///
+/// BLAS is a poor fit here: with C = 16 it spends as long zeroing C (beta = 0) and packing A and B as
+/// multiplying. This kernel reads U and V in place and writes M once: each block of 4 rows x 16 tiles
+/// is 8 SIMD8 accumulators, fed by two loads of V and four broadcasts of U per step of C.
+/// Rows must be a multiple of 4 (callers fall back to sgemm otherwise).
+enum TileProduct {
+    static func supports(rows: Int) -> Bool { rows % 4 == 0 }
+
+    static func multiply(rows: Int, inner: Int, tiles: Int, u: UnsafePointer<Float>,
+                         v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>) {
+        precondition(rows % 4 == 0)
+        var k = 0
+        while k < rows {
+            let u0 = u + k * inner, u1 = u0 + inner, u2 = u1 + inner, u3 = u2 + inner
+            let m0 = m + k * tiles, m1 = m0 + tiles, m2 = m1 + tiles, m3 = m2 + tiles
+            var t = 0
+            while t + 16 <= tiles {
+                block16(inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
+                t += 16
+            }
+            while t + 8 <= tiles {
+                block(SIMD8<Float>.self, inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
+                t += 8
+            }
+            while t + 4 <= tiles {
+                block(SIMD4<Float>.self, inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
+                t += 4
+            }
+            while t < tiles {
+                block(Float.self, inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
+                t += 1
+            }
+            k += 4
+        }
+    }
+
+    @inline(__always)
+    static func block16(_ inner: Int, _ ldv: Int,
+                        _ u0: UnsafePointer<Float>, _ u1: UnsafePointer<Float>,
+                        _ u2: UnsafePointer<Float>, _ u3: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                        _ m0: UnsafeMutablePointer<Float>, _ m1: UnsafeMutablePointer<Float>,
+                        _ m2: UnsafeMutablePointer<Float>, _ m3: UnsafeMutablePointer<Float>) {
+        typealias L = SIMD8<Float>
+        var a0 = L(), a1 = L(), b0 = L(), b1 = L(), c0 = L(), c1 = L(), d0 = L(), d1 = L()
+        var row = v
+        for c in 0..<inner {
+            let x0 = L(row), x1 = L(row + 8)
+            let w0 = L(repeating: u0[c]), w1 = L(repeating: u1[c]), w2 = L(repeating: u2[c]), w3 = L(repeating: u3[c])
+            a0 = a0.addingProduct(w0, x0); a1 = a1.addingProduct(w0, x1)
+            b0 = b0.addingProduct(w1, x0); b1 = b1.addingProduct(w1, x1)
+            c0 = c0.addingProduct(w2, x0); c1 = c1.addingProduct(w2, x1)
+            d0 = d0.addingProduct(w3, x0); d1 = d1.addingProduct(w3, x1)
+            row += ldv
+        }
+        a0.store(m0); a1.store(m0 + 8)
+        b0.store(m1); b1.store(m1 + 8)
+        c0.store(m2); c1.store(m2 + 8)
+        d0.store(m3); d1.store(m3 + 8)
+    }
+
+    @inline(__always)
+    static func block<L: TileLanes>(_: L.Type, _ inner: Int, _ ldv: Int,
+                                    _ u0: UnsafePointer<Float>, _ u1: UnsafePointer<Float>,
+                                    _ u2: UnsafePointer<Float>, _ u3: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                                    _ m0: UnsafeMutablePointer<Float>, _ m1: UnsafeMutablePointer<Float>,
+                                    _ m2: UnsafeMutablePointer<Float>, _ m3: UnsafeMutablePointer<Float>) {
+        var a = L.zero, b = L.zero, c = L.zero, d = L.zero
+        var row = v
+        for i in 0..<inner {
+            let x = L(row)
+            a = a.addingProduct(L(broadcast: u0[i]), x)
+            b = b.addingProduct(L(broadcast: u1[i]), x)
+            c = c.addingProduct(L(broadcast: u2[i]), x)
+            d = d.addingProduct(L(broadcast: u3[i]), x)
+            row += ldv
+        }
+        a.store(m0); b.store(m1); c.store(m2); d.store(m3)
+    }
+}
