@@ -80,3 +80,54 @@ enum TileProduct {
         a.store(m0); b.store(m1); c.store(m2); d.store(m3)
     }
 }
+
+extension TileProduct {
+    /// `D (rows x cols) (+)= Z (rows x T) * V (cols x T)^T`, the weight-gradient product: each entry is
+    /// a dot product over the long, contiguous tile dimension. Blocks of 4 rows x 2 columns keep 8 SIMD8
+    /// accumulators (6 loads per 8 fused multiply-adds), reduced across lanes once per block.
+    /// Rows must be a multiple of 4.
+    static func multiplyTransposed(rows: Int, cols: Int, tiles: Int, z: UnsafePointer<Float>,
+                                   v: UnsafePointer<Float>, d: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        precondition(rows % 4 == 0)
+        typealias L = SIMD8<Float>
+        let body = tiles & ~7
+        var k = 0
+        while k < rows {
+            let z0 = z + k * tiles, z1 = z0 + tiles, z2 = z1 + tiles, z3 = z2 + tiles
+            var c = 0
+            while c < cols {
+                let pair = c + 1 < cols
+                let v0 = v + c * tiles, v1 = pair ? v0 + tiles : v0
+                var a0 = L(), a1 = L(), b0 = L(), b1 = L(), c0 = L(), c1 = L(), d0 = L(), d1 = L()
+                var t = 0
+                while t < body {
+                    let x0 = L(v0 + t), x1 = L(v1 + t)
+                    let w0 = L(z0 + t), w1 = L(z1 + t), w2 = L(z2 + t), w3 = L(z3 + t)
+                    a0 = a0.addingProduct(w0, x0); a1 = a1.addingProduct(w0, x1)
+                    b0 = b0.addingProduct(w1, x0); b1 = b1.addingProduct(w1, x1)
+                    c0 = c0.addingProduct(w2, x0); c1 = c1.addingProduct(w2, x1)
+                    d0 = d0.addingProduct(w3, x0); d1 = d1.addingProduct(w3, x1)
+                    t += 8
+                }
+                var s = (a0.sum(), a1.sum(), b0.sum(), b1.sum(), c0.sum(), c1.sum(), d0.sum(), d1.sum())
+                while t < tiles {
+                    let x0 = v0[t], x1 = v1[t]
+                    s.0 += z0[t] * x0; s.1 += z0[t] * x1
+                    s.2 += z1[t] * x0; s.3 += z1[t] * x1
+                    s.4 += z2[t] * x0; s.5 += z2[t] * x1
+                    s.6 += z3[t] * x0; s.7 += z3[t] * x1
+                    t += 1
+                }
+                let out = d + k * cols + c
+                func put(_ row: Int, _ first: Float, _ second: Float) {
+                    let p = out + row * cols
+                    if accumulate { p[0] += first } else { p[0] = first }
+                    if pair { if accumulate { p[1] += second } else { p[1] = second } }
+                }
+                put(0, s.0, s.1); put(1, s.2, s.3); put(2, s.4, s.5); put(3, s.6, s.7)
+                c += 2
+            }
+            k += 4
+        }
+    }
+}

@@ -33,10 +33,15 @@ struct Winograd {
     var groupTiles: Int { imagesPerGroup * tilesPerImage }
     /// Floats of the transformed weights `U[16][Cout][Cin]`.
     var transformedWeightCount: Int { 16 * outChannels * inChannels }
+    /// Floats between the 16 transformed matrices of a group of `tiles` tiles with `channels` rows. The
+    /// extra cache line keeps the 16 streams a tile transform writes (or reads) from falling into one
+    /// L1 set, which they would at a multiple of 4 KiB apart.
+    @inline(__always) static func xiStride(_ channels: Int, _ tiles: Int) -> Int { channels * tiles + 16 }
     /// Floats of one thread's scratch: transformed input and output tiles of one group, the
     /// deinterleaved rows of one tile row, and a partial weight gradient in the transformed domain.
     var perThreadWorkspace: Int {
-        16 * (inChannels + outChannels) * groupTiles + 8 * (tilesX + 1) + transformedWeightCount
+        16 * (Self.xiStride(inChannels, groupTiles) + Self.xiStride(outChannels, groupTiles)) + 8 * (tilesX + 1)
+            + transformedWeightCount
     }
 
     // MARK: Passes
@@ -50,8 +55,8 @@ struct Winograd {
         let inSize = inChannels * height * width, outSize = outChannels * height * width
         parallelChunks(chunks) { t in
             let v = workspace + t * perThread
-            let m = v + 16 * inChannels * groupTiles
-            let rows = m + 16 * outChannels * groupTiles
+            let m = v + 16 * Self.xiStride(inChannels, groupTiles)
+            let rows = m + 16 * Self.xiStride(outChannels, groupTiles)
             let range = chunkRange(t, of: chunks, count: batch)
             var first = range.lowerBound
             while first < range.upperBound {
@@ -59,8 +64,8 @@ struct Winograd {
                 let tiles = images * tilesPerImage
                 transformInput(input + first * inSize, images: images, into: v, rows: rows)
                 for xi in 0..<16 {
-                    let ux = u + xi * outChannels * inChannels, vx = v + xi * inChannels * tiles
-                    let mx = m + xi * outChannels * tiles
+                    let ux = u + xi * outChannels * inChannels, vx = v + xi * Self.xiStride(inChannels, tiles)
+                    let mx = m + xi * Self.xiStride(outChannels, tiles)
                     if TileProduct.supports(rows: outChannels) {
                         TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
                     } else {
@@ -85,8 +90,8 @@ struct Winograd {
         let uCount = transformedWeightCount
         parallelChunks(chunks) { t in
             let v = workspace + t * perThread
-            let z = v + 16 * inChannels * groupTiles
-            let rows = z + 16 * outChannels * groupTiles
+            let z = v + 16 * Self.xiStride(inChannels, groupTiles)
+            let rows = z + 16 * Self.xiStride(outChannels, groupTiles)
             let partial = rows + 8 * (tilesX + 1)
             let range = chunkRange(t, of: chunks, count: batch)
             var first = range.lowerBound
@@ -97,10 +102,15 @@ struct Winograd {
                 transformInput(input + first * inSize, images: images, into: v, rows: rows)
                 transformOutputGrad(outputGrad + first * outSize, images: images, into: z)
                 for xi in 0..<16 {
-                    sgemm(transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
-                          a: z + xi * outChannels * tiles, lda: tiles,
-                          b: v + xi * inChannels * tiles, ldb: tiles,
-                          beta: beta, c: partial + xi * uCount / 16, ldc: inChannels)
+                    let zx = z + xi * Self.xiStride(outChannels, tiles), vx = v + xi * Self.xiStride(inChannels, tiles)
+                    let dx = partial + xi * uCount / 16
+                    if TileProduct.supports(rows: outChannels) {
+                        TileProduct.multiplyTransposed(rows: outChannels, cols: inChannels, tiles: tiles,
+                                                       z: zx, v: vx, d: dx, accumulate: beta != 0)
+                    } else {
+                        sgemm(transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
+                              a: zx, lda: tiles, b: vx, ldb: tiles, beta: beta, c: dx, ldc: inChannels)
+                    }
                 }
                 beta = 1
                 first += images
@@ -190,7 +200,7 @@ struct Winograd {
                         rows: UnsafeMutablePointer<Float>) {
         let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
         let n1 = tx + 1
-        let xiStride = inChannels * tiles
+        let xiStride = Self.xiStride(inChannels, tiles)
         for image in 0..<images {
             for c in 0..<inChannels {
                 let plane = x + image * inChannels * hw + c * hw
@@ -258,7 +268,7 @@ struct Winograd {
     func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
                          accumulate: Bool) {
         let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
-        let xiStride = outChannels * tiles
+        let xiStride = Self.xiStride(outChannels, tiles)
         for image in 0..<images {
             for o in 0..<outChannels {
                 let plane = y + image * outChannels * hw + o * hw
@@ -293,7 +303,7 @@ struct Winograd {
     @inline(__always)
     func transformOutputGrad(_ dy: UnsafePointer<Float>, images: Int, into z: UnsafeMutablePointer<Float>) {
         let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
-        let xiStride = outChannels * tiles
+        let xiStride = Self.xiStride(outChannels, tiles)
         for image in 0..<images {
             for o in 0..<outChannels {
                 let plane = dy + image * outChannels * hw + o * hw
