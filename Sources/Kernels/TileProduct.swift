@@ -109,7 +109,7 @@ extension TileProduct {
                     d0 = d0.addingProduct(w3, x0); d1 = d1.addingProduct(w3, x1)
                     t += 8
                 }
-                var s = (a0.sum(), a1.sum(), b0.sum(), b1.sum(), c0.sum(), c1.sum(), d0.sum(), d1.sum())
+                var s = (fold(a0), fold(a1), fold(b0), fold(b1), fold(c0), fold(c1), fold(d0), fold(d1))
                 while t < tiles {
                     let x0 = v0[t], x1 = v1[t]
                     s.0 += z0[t] * x0; s.1 += z0[t] * x1
@@ -129,5 +129,13 @@ extension TileProduct {
             }
             k += 4
         }
+    }
+
+    /// The sum of the lanes as a tree (three vector adds), not lane by lane in order.
+    @inline(__always)
+    static func fold(_ v: SIMD8<Float>) -> Float {
+        let h = v.lowHalf + v.highHalf
+        let q = h.lowHalf + h.highHalf
+        return q[0] + q[1]
     }
 }
