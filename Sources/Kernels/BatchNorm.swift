@@ -33,14 +33,16 @@ public struct BatchNorm: Sendable, Equatable {
                                 savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                 scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                                relu: Bool = false) {
+                                relu: Bool = false, threads: Int = 1) {
         let c = channels, hw = spatial, stride = c * hw
-        for ch in 0..<2 * c { scratch[ch] = 0 }
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let (s, q) = Vector.sumAndSquares(input + n * stride + ch * hw, hw)
-                scratch[ch] += Double(s)
-                scratch[c + ch] += Double(q)
+        overChannels(threads) { channels in
+            for ch in channels { scratch[ch] = 0; scratch[c + ch] = 0 }
+            for n in 0..<batch {
+                for ch in channels {
+                    let (s, q) = Vector.sumAndSquares(input + n * stride + ch * hw, hw)
+                    scratch[ch] += Double(s)
+                    scratch[c + ch] += Double(q)
+                }
             }
         }
         scratch[2 * c] = Double(batch * hw)
@@ -55,26 +57,39 @@ public struct BatchNorm: Sendable, Equatable {
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let scale = gamma[ch] * savedInvStd[ch]
-                let shift = beta[ch] - savedMean[ch] * scale
-                Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
+        overChannels(threads) { channels in
+            for n in 0..<batch {
+                for ch in channels {
+                    let scale = gamma[ch] * savedInvStd[ch]
+                    let shift = beta[ch] - savedMean[ch] * scale
+                    Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
+                }
             }
         }
+    }
+
+    /// Runs `body(channels)` on contiguous ranges of channels, one per thread. Each channel's
+    /// arithmetic is the same whatever the split (images in order), so results do not depend on
+    /// `threads`; the passes still walk memory image by image, which the prefetcher prefers.
+    @inline(__always)
+    func overChannels(_ threads: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = max(1, min(threads, channels))
+        parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: channels)) }
     }
 
     /// Eval forward with the running statistics, optionally with ReLU. `output` may alias `input`.
     public func forwardInference(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
                                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                  runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
-                                 relu: Bool = false) {
+                                 relu: Bool = false, threads: Int = 1) {
         let c = channels, hw = spatial, stride = c * hw
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
-                let shift = beta[ch] - runningMean[ch] * scale
-                Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
+        overChannels(threads) { channels in
+            for n in 0..<batch {
+                for ch in channels {
+                    let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
+                    let shift = beta[ch] - runningMean[ch] * scale
+                    Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
+                }
             }
         }
     }
@@ -111,16 +126,18 @@ public struct BatchNorm: Sendable, Equatable {
                          savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
                          gammaGrad: UnsafeMutablePointer<Float>, betaGrad: UnsafeMutablePointer<Float>,
                          scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                         reluOutput: UnsafePointer<Float>? = nil) {
+                         reluOutput: UnsafePointer<Float>? = nil, threads: Int = 1) {
         let c = channels, hw = spatial, stride = c * hw
         // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
-        for ch in 0..<2 * c { scratch[ch] = 0 }
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let o = n * stride + ch * hw
-                let (s, q) = Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
-                scratch[ch] += Double(s)
-                scratch[c + ch] += Double(q)
+        overChannels(threads) { channels in
+            for ch in channels { scratch[ch] = 0; scratch[c + ch] = 0 }
+            for n in 0..<batch {
+                for ch in channels {
+                    let o = n * stride + ch * hw
+                    let (s, q) = Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
+                    scratch[ch] += Double(s)
+                    scratch[c + ch] += Double(q)
+                }
             }
         }
         for ch in 0..<c {
@@ -133,33 +150,35 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        for n in 0..<batch {
-            for ch in 0..<c {
-                let invStd = savedInvStd[ch]
-                let meanDy = Float(scratch[ch] / count)
-                let meanDyXhat = Float(scratch[c + ch] / count)
-                let scale = gamma[ch] * invStd
-                // dx = scale*g - scale*meanDy - scale*meanDyXhat*invStd*(x - mean) = a*g + b*x + k
-                let b = -scale * meanDyXhat * invStd
-                let k = -scale * meanDy - b * savedMean[ch]
-                let o = n * stride + ch * hw
-                let x = input + o, dy = outputGrad + o, dx = inputGrad + o
-                typealias L = Vector.Lanes
-                let vs = L(repeating: scale), vb = L(repeating: b), vk = L(repeating: k), zero = L(repeating: 0)
-                var i = 0
-                if let mask = reluOutput.map({ $0 + o }) {
-                    while i + L.scalarCount <= hw {
-                        let g = Vector.load(dy + i).replacing(with: zero, where: Vector.load(mask + i) .<= zero)
-                        Vector.store(vs * g + vb * Vector.load(x + i) + vk, dx + i)
-                        i += L.scalarCount
+        overChannels(threads) { channels in
+            for n in 0..<batch {
+                for ch in channels {
+                    let invStd = savedInvStd[ch]
+                    let meanDy = Float(scratch[ch] / count)
+                    let meanDyXhat = Float(scratch[c + ch] / count)
+                    let scale = gamma[ch] * invStd
+                    // dx = scale*g - scale*meanDy - scale*meanDyXhat*invStd*(x - mean) = a*g + b*x + k
+                    let b = -scale * meanDyXhat * invStd
+                    let k = -scale * meanDy - b * savedMean[ch]
+                    let o = n * stride + ch * hw
+                    let x = input + o, dy = outputGrad + o, dx = inputGrad + o
+                    typealias L = Vector.Lanes
+                    let vs = L(repeating: scale), vb = L(repeating: b), vk = L(repeating: k), zero = L(repeating: 0)
+                    var i = 0
+                    if let mask = reluOutput.map({ $0 + o }) {
+                        while i + L.scalarCount <= hw {
+                            let g = Vector.load(dy + i).replacing(with: zero, where: Vector.load(mask + i) .<= zero)
+                            Vector.store(vs * g + vb * Vector.load(x + i) + vk, dx + i)
+                            i += L.scalarCount
+                        }
+                        while i < hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k; i += 1 }
+                    } else {
+                        while i + L.scalarCount <= hw {
+                            Vector.store(vs * Vector.load(dy + i) + vb * Vector.load(x + i) + vk, dx + i)
+                            i += L.scalarCount
+                        }
+                        while i < hw { dx[i] = scale * dy[i] + b * x[i] + k; i += 1 }
                     }
-                    while i < hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k; i += 1 }
-                } else {
-                    while i + L.scalarCount <= hw {
-                        Vector.store(vs * Vector.load(dy + i) + vb * Vector.load(x + i) + vk, dx + i)
-                        i += L.scalarCount
-                    }
-                    while i < hw { dx[i] = scale * dy[i] + b * x[i] + k; i += 1 }
                 }
             }
         }

@@ -72,40 +72,47 @@ final class BasicBlock {
         let h = context.arena[hidden], y = context.arena[output]
         conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
         conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
-        let profile = context.profile
+        let profile = context.profile, count = batch * outputSize, threads = context.threads
+        // The shortcut addition and the block's final ReLU, fused into one pass where possible.
         profile.measure(.shortcut) {
             switch shortcut {
-            case .none: break
-            case .identity: Elementwise.add(input, into: y, count: batch * outputSize)
-            case .paddedIdentity(let pad): pad.addForward(input: input, output: y, batch: batch)
+            case .none: ReLU.forward(input: y, output: y, count: count, threads: threads)
+            case .identity: ReLU.addForward(input, into: y, count: count, threads: threads)
+            case .paddedIdentity(let pad):
+                pad.addForward(input: input, output: y, batch: batch)
+                ReLU.forward(input: y, output: y, count: count, threads: threads)
             case .projection(let projection):
                 let p = context.arena[projectionOutput]
                 projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
-                Elementwise.add(p, into: y, count: batch * outputSize)
+                ReLU.addForward(p, into: y, count: count, threads: threads)
             }
         }
-        profile.measure(.relu) { ReLU.forward(input: y, output: y, count: batch * outputSize) }
     }
 
     /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
     /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
     func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
                   inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) {
-        let count = batch * outputSize
+        let count = batch * outputSize, threads = context.threads
         let profile = context.profile
-        profile.measure(.relu) {
-            ReLU.backward(output: context.arena[output], outputGrad: outputGrad, inputGrad: outputGrad, count: count)
-        }
         var inputWritten = true
+        // The final ReLU's mask, in place, and in the same pass the gradient down an identity shortcut.
         profile.measure(.shortcut) {
+            let y = context.arena[output]
             switch shortcut {
-            case .none: inputWritten = false
-            case .identity: inputGrad.update(from: outputGrad, count: count)
+            case .none:
+                inputWritten = false
+                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, count: count, threads: threads)
+            case .identity:
+                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: inputGrad,
+                              count: count, threads: threads)
             case .paddedIdentity(let pad):
+                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, count: count, threads: threads)
                 pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
             case .projection(let projection):
-                // The projection's BN works in place: give it a copy of the gradient.
-                scratch.update(from: outputGrad, count: count)
+                // The projection's BN works in place: give it its own copy of the gradient.
+                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
+                              count: count, threads: threads)
                 projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
             }
         }

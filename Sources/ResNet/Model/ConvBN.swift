@@ -60,11 +60,13 @@ final class ConvBN {
                                      gamma: c.parameter(gamma), beta: c.parameter(beta),
                                      savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
-                                     scratch: c.statistics, reduce: c.statisticsReducer, relu: relu)
+                                     scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
+                                     threads: c.threads)
             } else {
                 norm.forwardInference(input: y, output: output, batch: batch,
                                       gamma: c.parameter(gamma), beta: c.parameter(beta),
-                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu)
+                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu,
+                                      threads: c.threads)
             }
         }
     }
@@ -82,7 +84,8 @@ final class ConvBN {
             norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
                           gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                           gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
-                          scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput)
+                          scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
+                          threads: c.threads)
         }
         c.profile.measure(.convBackwardWeights, flops: flops) {
             conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,

@@ -135,7 +135,7 @@ public final class VGG {
                     norm.forwardTraining(input: a[convOutput], output: a[output], batch: batch, gamma: c.parameter(gamma),
                                          beta: c.parameter(beta), savedMean: a[savedMean], savedInvStd: a[savedInvStd],
                                          runningMean: c.buffer(mean), runningVar: c.buffer(variance),
-                                         scratch: c.statistics, relu: true)
+                                         scratch: c.statistics, relu: true, threads: c.threads)
                 } else {
                     ReLU.forward(input: a[convOutput], output: a[output], count: batch * conv.outputSize)
                 }
@@ -173,7 +173,7 @@ public final class VGG {
                     norm.backward(input: a[convOutput], outputGrad: dy, inputGrad: dy, batch: batch, gamma: c.parameter(gamma),
                                   savedMean: a[savedMean], savedInvStd: a[savedInvStd], gammaGrad: c.gradient(gamma),
                                   betaGrad: c.gradient(beta), scratch: c.statistics,
-                                  reluOutput: a[output])
+                                  reluOutput: a[output], threads: c.threads)
                 } else {
                     ReLU.backward(output: a[output], outputGrad: dy, inputGrad: dy, count: batch * conv.outputSize)
                 }
