@@ -4,7 +4,7 @@ import Testing
 struct ConvolutionTests {
     static let shapes: [(kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)] = [
         (3, 1, 3, 4, 6), (3, 2, 3, 4, 7), (1, 1, 4, 3, 5), (1, 2, 4, 6, 6), (3, 2, 2, 4, 8),
-        (3, 1, 5, 2, 4), (3, 1, 2, 3, 5),
+        (3, 1, 5, 2, 4), (3, 1, 2, 3, 5), (3, 2, 2, 3, 20), (3, 2, 3, 2, 19),
     ]
     static let algorithms = Convolution.Algorithm.allCases
 
