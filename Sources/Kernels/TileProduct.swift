@@ -3,8 +3,9 @@
 /// (C = 3 to 64) and a long, contiguous T (the tiles of a group).
 ///
 /// BLAS is a poor fit here: with C = 16 it spends as long zeroing C (beta = 0) and packing A and B as
-/// multiplying. This kernel reads U and V in place and writes M once: each block of 4 rows x 16 tiles
-/// is 8 SIMD8 accumulators, fed by two loads of V and four broadcasts of U per step of C.
+/// multiplying. This kernel reads U and V in place and writes M once: each block of 4 rows x 24 tiles
+/// is 12 SIMD8 accumulators, fed by three loads of V and four broadcasts of U per step of C (12 fused
+/// multiply-adds per 7 loads); narrower blocks finish the row.
 /// Rows must be a multiple of 4 (callers fall back to sgemm otherwise).
 enum TileProduct {
     static func supports(rows: Int) -> Bool { rows % 4 == 0 }
@@ -17,6 +18,10 @@ enum TileProduct {
             let u0 = u + k * inner, u1 = u0 + inner, u2 = u1 + inner, u3 = u2 + inner
             let m0 = m + k * tiles, m1 = m0 + tiles, m2 = m1 + tiles, m3 = m2 + tiles
             var t = 0
+            while t + 24 <= tiles {
+                block24(inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
+                t += 24
+            }
             while t + 16 <= tiles {
                 block16(inner, tiles, u0, u1, u2, u3, v + t, m0 + t, m1 + t, m2 + t, m3 + t)
                 t += 16
@@ -59,6 +64,34 @@ enum TileProduct {
         b0.store(m1); b1.store(m1 + 8)
         c0.store(m2); c1.store(m2 + 8)
         d0.store(m3); d1.store(m3 + 8)
+    }
+
+    @inline(__always)
+    static func block24(_ inner: Int, _ ldv: Int,
+                        _ u0: UnsafePointer<Float>, _ u1: UnsafePointer<Float>,
+                        _ u2: UnsafePointer<Float>, _ u3: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                        _ m0: UnsafeMutablePointer<Float>, _ m1: UnsafeMutablePointer<Float>,
+                        _ m2: UnsafeMutablePointer<Float>, _ m3: UnsafeMutablePointer<Float>) {
+        typealias L = SIMD8<Float>
+        var a0 = L(), a1 = L(), a2 = L(), b0 = L(), b1 = L(), b2 = L()
+        var c0 = L(), c1 = L(), c2 = L(), d0 = L(), d1 = L(), d2 = L()
+        var row = v
+        for c in 0..<inner {
+            let x0 = L(row), x1 = L(row + 8), x2 = L(row + 16)
+            let w0 = L(repeating: u0[c])
+            a0 = a0.addingProduct(w0, x0); a1 = a1.addingProduct(w0, x1); a2 = a2.addingProduct(w0, x2)
+            let w1 = L(repeating: u1[c])
+            b0 = b0.addingProduct(w1, x0); b1 = b1.addingProduct(w1, x1); b2 = b2.addingProduct(w1, x2)
+            let w2 = L(repeating: u2[c])
+            c0 = c0.addingProduct(w2, x0); c1 = c1.addingProduct(w2, x1); c2 = c2.addingProduct(w2, x2)
+            let w3 = L(repeating: u3[c])
+            d0 = d0.addingProduct(w3, x0); d1 = d1.addingProduct(w3, x1); d2 = d2.addingProduct(w3, x2)
+            row += ldv
+        }
+        a0.store(m0); a1.store(m0 + 8); a2.store(m0 + 16)
+        b0.store(m1); b1.store(m1 + 8); b2.store(m1 + 16)
+        c0.store(m2); c1.store(m2 + 8); c2.store(m2 + 16)
+        d0.store(m3); d1.store(m3 + 8); d2.store(m3 + 16)
     }
 
     @inline(__always)

@@ -17,9 +17,12 @@ struct Winograd {
     var tilesX: Int { width / 2 }
     var tilesPerImage: Int { height / 2 * (width / 2) }
     /// Images per group: the transformed tiles of a group, `16 * (Cin + Cout) * T` floats, stay near
-    /// `groupBudget`.
+    /// `groupBudget`. The weight-gradient pass reduces over the tiles of a group, so it takes groups
+    /// `gradientGroupFactor` times longer (longer dot products; measured faster on the 64-channel stage).
     let imagesPerGroup: Int
     static let groupBudget = 1 << 17
+    static let gradientGroupFactor = 2
+    var gradientImagesPerGroup: Int { imagesPerGroup * Self.gradientGroupFactor }
 
     init(_ conv: Convolution) {
         inChannels = conv.inChannels
@@ -31,6 +34,7 @@ struct Winograd {
     }
 
     var groupTiles: Int { imagesPerGroup * tilesPerImage }
+    var gradientGroupTiles: Int { gradientImagesPerGroup * tilesPerImage }
     /// Floats of the transformed weights `U[16][Cout][Cin]`.
     var transformedWeightCount: Int { 16 * outChannels * inChannels }
     /// Floats between the 16 transformed matrices of a group of `tiles` tiles with `channels` rows. The
@@ -40,7 +44,8 @@ struct Winograd {
     /// Floats of one thread's scratch: transformed input and output tiles of one group, the
     /// deinterleaved rows of one tile row, and a partial weight gradient in the transformed domain.
     var perThreadWorkspace: Int {
-        16 * (Self.xiStride(inChannels, groupTiles) + Self.xiStride(outChannels, groupTiles)) + 8 * (tilesX + 1)
+        16 * (Self.xiStride(inChannels, gradientGroupTiles) + Self.xiStride(outChannels, gradientGroupTiles))
+            + 8 * (tilesX + 1)
             + transformedWeightCount
     }
 
@@ -90,14 +95,14 @@ struct Winograd {
         let uCount = transformedWeightCount
         parallelChunks(chunks) { t in
             let v = workspace + t * perThread
-            let z = v + 16 * Self.xiStride(inChannels, groupTiles)
-            let rows = z + 16 * Self.xiStride(outChannels, groupTiles)
+            let z = v + 16 * Self.xiStride(inChannels, gradientGroupTiles)
+            let rows = z + 16 * Self.xiStride(outChannels, gradientGroupTiles)
             let partial = rows + 8 * (tilesX + 1)
             let range = chunkRange(t, of: chunks, count: batch)
             var first = range.lowerBound
             var beta: Float = 0
             while first < range.upperBound {
-                let images = min(imagesPerGroup, range.upperBound - first)
+                let images = min(gradientImagesPerGroup, range.upperBound - first)
                 let tiles = images * tilesPerImage
                 transformInput(input + first * inSize, images: images, into: v, rows: rows)
                 transformOutputGrad(outputGrad + first * outSize, images: images, into: z)
