@@ -95,11 +95,12 @@ struct ConvolutionTests {
         }
     }
 
-    /// A CIFAR stage-1 layer: one image per Winograd group, so three images make three groups, split
-    /// unevenly over two threads. All three passes agree with im2col (itself checked above).
-    @Test("Winograd agrees with im2col on a 16-channel 32x32 layer", arguments: [1, 2])
-    func winogradMatchesIm2col(threads: Int) {
-        let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: 32)
+    /// A CIFAR stage-1 layer (32x32: one image per Winograd group, so three images make three groups,
+    /// split unevenly over two threads) and a 64x64 one (one image is more than the group budget).
+    /// All three passes agree with im2col (itself checked above).
+    @Test("Winograd agrees with im2col on 16-channel 32x32 and 64x64 layers", arguments: [1, 2], [32, 64])
+    func winogradMatchesIm2col(threads: Int, size: Int) {
+        let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: size)
         let fast = Self.make(shape, .winograd), slow = Self.make(shape, .im2col)
         #expect(fast.algorithm == .winograd)
         let batch = 3
