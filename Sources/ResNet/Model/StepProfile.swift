@@ -6,8 +6,9 @@ public final class StepProfile {
         case convBackwardData = "conv backward-data"
         case convBackwardWeights = "conv backward-weights"
         case batchNorm = "batch norm"
-        case relu = "relu"
-        case shortcut = "shortcut"
+        /// The shortcut addition and the block's final ReLU, fused into one pass (the other ReLUs
+        /// are fused into batch norm).
+        case shortcut = "shortcut + relu"
         case head = "pool + fc + loss"
         case allReduce = "all-reduce"
         case optimizer = "optimizer"
