@@ -58,12 +58,6 @@ public enum ReLU {
 
 /// Element-wise helpers.
 public enum Elementwise {
-    /// `y += x`.
-    @inlinable
-    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] += x[i] }
-    }
-
     /// Runs `body` on contiguous ranges covering `0..<count`, one per thread; small counts stay on
     /// the calling thread. Ranges start at multiples of 64 elements.
     @inline(__always)

@@ -114,29 +114,16 @@ public struct Convolution: Sendable, Equatable {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if let winograd {
-            // The transposed convolution's weights W'[ci][co] = flip(W[co][ci]), then transformed.
             let u = workspace + threads * perThread, flipped = u + winograd.transformedWeightCount
-            for co in 0..<outChannels {
-                for ci in 0..<inChannels {
-                    let src = weight + (co * inChannels + ci) * 9, dst = flipped + (ci * outChannels + co) * 9
-                    for j in 0..<9 { dst[j] = src[8 - j] }
-                }
-            }
+            flipTransposed(weight, into: flipped)
             Winograd.transformWeights(flipped, outChannels: inChannels, inChannels: outChannels, into: u)
             Winograd(transposed).forward(input: outputGrad, transformedWeight: u, output: inputGrad, batch: batch,
                                          accumulate: accumulate, threads: threads, workspace: workspace)
             return
         }
         if backwardDataAsConvolution {
-            // W'[ci, co, ky, kx] = W[co, ci, k-1-ky, k-1-kx], after the per-thread slices.
             let flipped = workspace + chunks * perThread
-            let k2 = kernelSize * kernelSize
-            for co in 0..<outChannels {
-                for ci in 0..<inChannels {
-                    let src = weight + (co * inChannels + ci) * k2, dst = flipped + (ci * outChannels + co) * k2
-                    for j in 0..<k2 { dst[j] = src[k2 - 1 - j] }
-                }
-            }
+            flipTransposed(weight, into: flipped)
             let t = transposed
             parallelChunks(chunks) { th in
                 let column = workspace + th * perThread
@@ -209,6 +196,18 @@ public struct Convolution: Sendable, Equatable {
         }
     }
 
+    /// The weights of the transposed convolution (backward-data as a forward pass):
+    /// `W'[ci, co, ky, kx] = W[co, ci, k-1-ky, k-1-kx]`.
+    func flipTransposed(_ weight: UnsafePointer<Float>, into flipped: UnsafeMutablePointer<Float>) {
+        let k2 = kernelSize * kernelSize
+        for co in 0..<outChannels {
+            for ci in 0..<inChannels {
+                let src = weight + (co * inChannels + ci) * k2, dst = flipped + (ci * outChannels + co) * k2
+                for j in 0..<k2 { dst[j] = src[k2 - 1 - j] }
+            }
+        }
+    }
+
     /// The output columns `lo..<hi` whose input column `ox*stride - padding + kj` is inside the image.
     @inline(__always)
     func validColumns(_ kj: Int) -> (Int, Int) {
@@ -217,6 +216,41 @@ public struct Convolution: Sendable, Equatable {
         var hi = outWidth
         while hi > lo && (hi - 1) * stride - padding + kj >= inWidth { hi -= 1 }
         return (lo, hi)
+    }
+
+    /// `out[i] = line[i * stride]` for `i < count`; `room` floats of the input row are readable at `line`.
+    /// Stride 2 takes eight outputs from the even lanes of sixteen inputs while the row has room.
+    @inline(__always)
+    func gatherColumns(_ line: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int, room: Int) {
+        var i = 0
+        if stride == 1 {
+            out.update(from: line, count: count)
+            return
+        }
+        if stride == 2 {
+            while i + 8 <= count && 2 * i + 16 <= room {
+                let v = UnsafeRawPointer(line + 2 * i).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(out + i).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                i += 8
+            }
+        }
+        while i < count { out[i] = line[i * stride]; i += 1 }
+    }
+
+    /// `line[i * stride] += src[i]` for `i < count`: the adjoint of `gatherColumns`.
+    @inline(__always)
+    func scatterAddColumns(_ src: UnsafePointer<Float>, _ line: UnsafeMutablePointer<Float>, _ count: Int, room: Int) {
+        var i = 0
+        if stride == 2 {
+            while i + 8 <= count && 2 * i + 16 <= room {
+                let p = UnsafeMutableRawPointer(line + 2 * i)
+                var v = p.loadUnaligned(as: SIMD16<Float>.self)
+                v.evenHalf += UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                p.storeBytes(of: v, as: SIMD16<Float>.self)
+                i += 8
+            }
+        }
+        while i < count { line[i * stride] += src[i]; i += 1 }
     }
 
     /// Unrolls one image [Cin, H, W] into col[Cin*k*k, Hout*Wout], zeros where the window is in the padding.
@@ -228,6 +262,8 @@ public struct Convolution: Sendable, Equatable {
             let plane = x + c * h * w
             for ki in 0..<k {
                 for kj in 0..<k {
+                    let (lo, hi) = validColumns(kj)
+                    let first = lo * stride - padding + kj  // input column of output column lo
                     for oy in 0..<oh {
                         let iy = oy * stride - padding + ki
                         let out = row + oy * ow
@@ -235,28 +271,9 @@ public struct Convolution: Sendable, Equatable {
                             out.update(repeating: 0, count: ow)
                             continue
                         }
-                        let line = plane + iy * w
-                        if stride == 1 {
-                            // ix = ox - padding + kj: valid for ox in [lo, hi)
-                            let lo = max(0, padding - kj), hi = min(ow, w + padding - kj)
-                            if lo > 0 { out.update(repeating: 0, count: lo) }
-                            if hi > lo { out.advanced(by: lo).update(from: line + (lo - padding + kj), count: hi - lo) }
-                            if hi < ow { out.advanced(by: max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
-                        } else {
-                            let (lo, hi) = validColumns(kj)
-                            if lo > 0 { out.update(repeating: 0, count: lo) }
-                            if hi < ow { out.advanced(by: max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
-                            var ox = lo
-                            if stride == 2 {
-                                // Eight outputs from the even lanes of sixteen inputs, while inside the row.
-                                while ox + 8 <= hi && ox * 2 - padding + kj + 16 <= w {
-                                    let v = UnsafeRawPointer(line + (ox * 2 - padding + kj)).loadUnaligned(as: SIMD16<Float>.self)
-                                    UnsafeMutableRawPointer(out + ox).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                                    ox += 8
-                                }
-                            }
-                            while ox < hi { out[ox] = line[ox * stride - padding + kj]; ox += 1 }
-                        }
+                        out.update(repeating: 0, count: lo)
+                        (out + hi).update(repeating: 0, count: ow - hi)
+                        gatherColumns(plane + iy * w + first, out + lo, hi - lo, room: w - first)
                     }
                     row += oh * ow
                 }
@@ -273,31 +290,12 @@ public struct Convolution: Sendable, Equatable {
             let plane = x + c * h * w
             for ki in 0..<k {
                 for kj in 0..<k {
+                    let (lo, hi) = validColumns(kj)
+                    let first = lo * stride - padding + kj
                     for oy in 0..<oh {
                         let iy = oy * stride - padding + ki
                         if iy < 0 || iy >= h { continue }
-                        let src = row + oy * ow
-                        let line = plane + iy * w
-                        if stride == 1 {
-                            let lo = max(0, padding - kj), hi = min(ow, w + padding - kj)
-                            if hi > lo {
-                                let dst = line + (lo - padding + kj)
-                                for i in 0..<(hi - lo) { dst[i] += src[lo + i] }
-                            }
-                        } else {
-                            let (lo, hi) = validColumns(kj)
-                            var ox = lo
-                            if stride == 2 {
-                                while ox + 8 <= hi && ox * 2 - padding + kj + 16 <= w {
-                                    let p = UnsafeMutableRawPointer(line + (ox * 2 - padding + kj))
-                                    var v = p.loadUnaligned(as: SIMD16<Float>.self)
-                                    v.evenHalf += UnsafeRawPointer(src + ox).loadUnaligned(as: SIMD8<Float>.self)
-                                    p.storeBytes(of: v, as: SIMD16<Float>.self)
-                                    ox += 8
-                                }
-                            }
-                            while ox < hi { line[ox * stride - padding + kj] += src[ox]; ox += 1 }
-                        }
+                        scatterAddColumns(row + oy * ow + lo, plane + iy * w + first, hi - lo, room: w - first)
                     }
                     row += oh * ow
                 }

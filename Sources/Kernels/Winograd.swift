@@ -272,17 +272,25 @@ struct Winograd {
     @inline(__always)
     func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
                          accumulate: Bool) {
-        let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
-        let xiStride = Self.xiStride(outChannels, tiles)
+        let tiles = images * tilesPerImage, xiStride = Self.xiStride(outChannels, tiles)
+        forEachOutputTileRow(images: images) { row, tile in
+            let s = mt + tile, row0 = y + row
+            Self.alongRow(tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate) },
+                          { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate) },
+                          { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate) })
+        }
+    }
+
+    /// Calls `body(row, tile)` for every row of 2x2 tiles of `images` output planes [Cout, H, W]:
+    /// `row` is the offset of the tile row's first element in the planes, `tile` the offset of its
+    /// first tile in a group's `[Cout][T]` matrix.
+    @inline(__always)
+    func forEachOutputTileRow(images: Int, _ body: (Int, Int) -> Void) {
+        let tiles = images * tilesPerImage, hw = height * width
         for image in 0..<images {
             for o in 0..<outChannels {
-                let plane = y + image * outChannels * hw + o * hw
-                for r in 0..<ty {
-                    let s = mt + o * tiles + image * tilesPerImage + r * tx
-                    let row0 = plane + 2 * r * width
-                    Self.alongRow(tx, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate) },
-                                  { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate) },
-                                  { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate) })
+                for r in 0..<height / 2 {
+                    body((image * outChannels + o) * hw + 2 * r * width, o * tiles + image * tilesPerImage + r * tilesX)
                 }
             }
         }
@@ -307,19 +315,12 @@ struct Winograd {
     /// the gradient of the tile's M. A = [[1, 0], [1, 1], [1, -1], [0, -1]].
     @inline(__always)
     func transformOutputGrad(_ dy: UnsafePointer<Float>, images: Int, into z: UnsafeMutablePointer<Float>) {
-        let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
-        let xiStride = Self.xiStride(outChannels, tiles)
-        for image in 0..<images {
-            for o in 0..<outChannels {
-                let plane = dy + image * outChannels * hw + o * hw
-                for r in 0..<ty {
-                    let base = z + o * tiles + image * tilesPerImage + r * tx
-                    let row0 = plane + 2 * r * width
-                    Self.alongRow(tx, { m in Self.gradientTiles(SIMD8<Float>.self, row0, width, m, base, xiStride) },
-                                  { m in Self.gradientTiles(SIMD4<Float>.self, row0, width, m, base, xiStride) },
-                                  { m in Self.gradientTiles(Float.self, row0, width, m, base, xiStride) })
-                }
-            }
+        let tiles = images * tilesPerImage, xiStride = Self.xiStride(outChannels, tiles)
+        forEachOutputTileRow(images: images) { row, tile in
+            let row0 = dy + row, base = z + tile
+            Self.alongRow(tilesX, { m in Self.gradientTiles(SIMD8<Float>.self, row0, width, m, base, xiStride) },
+                          { m in Self.gradientTiles(SIMD4<Float>.self, row0, width, m, base, xiStride) },
+                          { m in Self.gradientTiles(Float.self, row0, width, m, base, xiStride) })
         }
     }
 
