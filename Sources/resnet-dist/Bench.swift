@@ -50,7 +50,7 @@ struct Bench: ParsableCommand {
         for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
         let sgd = SGD()
-        var times: [Double] = [], reduceTimes: [Double] = []
+        var times: [Double] = [], reduceTimes: [Double] = [], computeTimes: [Double] = []
         let profile = StepProfile()
         let buckets = GradientBuckets(communicator: communicator, store: network.store)
         buckets.attach(to: network)
@@ -66,17 +66,20 @@ struct Bench: ParsableCommand {
             let t2 = monotonicSeconds()
             profile.measure(.optimizer) { sgd.step(network.store, learningRate: 0.01) }
             let t3 = monotonicSeconds()
-            if step >= warmupSteps { times.append(t3 - t0); reduceTimes.append(t2 - t1) }
+            if step >= warmupSteps { times.append(t3 - t0); reduceTimes.append(t2 - t1); computeTimes.append(t1 - t0) }
         }
         // The job's step time is its slowest rank's: gather every rank's medians by summing slots.
         let stepMedian = median(times), reduceMedian = median(reduceTimes)
-        var perRank = [Double](repeating: 0, count: world * 2)
-        perRank[communicator.rank * 2] = stepMedian
-        perRank[communicator.rank * 2 + 1] = reduceMedian
+        var perRank = [Double](repeating: 0, count: world * 3)
+        perRank[communicator.rank * 3] = stepMedian
+        perRank[communicator.rank * 3 + 1] = reduceMedian
+        perRank[communicator.rank * 3 + 2] = median(computeTimes)
         try perRank.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        let slowest = stride(from: 0, to: world * 2, by: 2).map { perRank[$0] }
+        let slowest = stride(from: 0, to: world * 3, by: 3).map { perRank[$0] }
+        let computePerRank = stride(from: 2, to: world * 3, by: 3).map { perRank[$0] }
         let jobStep = slowest.max()!
-        let allReduceShare = stride(from: 1, to: world * 2, by: 2).map { perRank[$0] }.max()! / jobStep
+        let allReduceShare = stride(from: 1, to: world * 3, by: 3).map { perRank[$0] }.max()! / jobStep
+        let wait = try WaitSplit(reduceTimes, communicator: communicator)
         let rss = peakResidentBytes()
         var rssAll = [Int64](repeating: 0, count: world)
         rssAll[communicator.rank] = Int64(rss)
@@ -96,7 +99,9 @@ struct Bench: ParsableCommand {
         if json {
             printJSON(["breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world, "threads": threads,
                        "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
-                       "allreduce_share": allReduceShare, "effective_gflops": gflops, "sgemm_gflops": peak,
+                       "allreduce_share": allReduceShare,
+                       "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank, "imbalance_share": wait.imbalance / jobStep,
+                       "effective_gflops": gflops, "sgemm_gflops": peak,
                        "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
                        "steps": steps])
         } else {
@@ -104,7 +109,8 @@ struct Bench: ParsableCommand {
             print(String(format: "  step (median of %d):  %.4f s   %.1f images/s", steps, jobStep, imagesPerSecond))
             print(String(format: "  effective:            %.1f GFLOP/s (3 x 2 x %.2f M MACs/image), %.0f%% of sgemm %.1f GFLOP/s",
                          gflops, Double(network.macsPerImage) / 1e6, gflops / peak * 100, peak))
-            print(String(format: "  all-reduce:           %.1f%% of the step", allReduceShare * 100))
+            print(String(format: "  all-reduce:           %.1f%% of the step (communication %.1f%%, waiting for a slower rank %.1f%%)",
+                         allReduceShare * 100, wait.communication / jobStep * 100, wait.imbalance / jobStep * 100))
             print(String(format: "  peak RSS:             %.1f MiB (largest rank)", Double(rssAll.max()!) / 1_048_576))
             print("  rank 0 breakdown (per step):")
             for entry in breakdown {
@@ -113,6 +119,25 @@ struct Bench: ParsableCommand {
                              (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
             }
         }
+    }
+}
+
+/// Splits the wait after backward, step by step, without comparing clocks across ranks. The rank
+/// that finishes backward last waits only for the buckets still in flight: the smallest wait of a
+/// step is its exposed communication. What the other ranks wait beyond that is the time they spend
+/// idle until the slowest rank catches up (imbalance), which no all-reduce schedule can hide.
+struct WaitSplit {
+    /// Medians over steps, seconds.
+    let communication: Double, imbalance: Double
+
+    init(_ waits: [Double], communicator: Communicator) throws {
+        let world = communicator.size, steps = waits.count
+        var all = [Double](repeating: 0, count: world * steps)
+        for (step, wait) in waits.enumerated() { all[step * world + communicator.rank] = wait }
+        try all.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        let perStep = (0..<steps).map { all[($0 * world)..<(($0 + 1) * world)] }
+        communication = median(perStep.map { $0.min()! })
+        imbalance = median(perStep.map { $0.max()! - $0.min()! })
     }
 }
 

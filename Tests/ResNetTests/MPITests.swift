@@ -29,6 +29,24 @@ struct MPITests {
         #expect(result["iterations"] as? Int == 20)
     }
 
+    @Test("bench under mpirun: rank 0 reports the whole job, its wait split into communication and imbalance")
+    func benchReportsTheJob() throws {
+        try requireLauncher()
+        let out = try mpirun(2, ["bench", "--arch", "resnet8", "--batch-size", "8", "--steps", "3", "--warmup-steps", "1", "--json"])
+        #expect(out.status == 0, "\(out.stderr.suffix(2000))")
+        let result = try decode(out)
+        #expect(result["ranks"] as? Int == 2)
+        let step = try #require(result["step_seconds_median"] as? Double)
+        let compute = try #require(result["compute_seconds_per_rank"] as? [Double])
+        let rss = try #require(result["peak_rss_bytes_per_rank"] as? [Int])
+        #expect(compute.count == 2 && rss.count == 2 && rss.allSatisfy { $0 > 0 })
+        #expect(compute.allSatisfy { $0 > 0 && $0 <= step }, "compute \(compute) within the step \(step)")
+        let communication = try #require(result["communication_share"] as? Double)
+        let imbalance = try #require(result["imbalance_share"] as? Double)
+        #expect(communication >= 0 && imbalance >= 0 && communication + imbalance < 1)
+        #expect(abs((result["images_per_s"] as? Double ?? 0) - 8 / step) < 1e-9 * (8 / step))
+    }
+
     func floats(_ file: SafeTensorsFile, _ name: String) -> [Float]? {
         guard let t = file.tensors[name] else { return nil }
         return file.data.subdata(in: t.range).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
