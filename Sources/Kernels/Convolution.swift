@@ -65,10 +65,18 @@ public struct Convolution: Sendable, Equatable {
     }
 
     /// Floats of one thread's slice of the workspace.
+    /// Layout: the im2col matrix, the phase planes (stride 2), a partial weight gradient.
     var perThreadWorkspace: Int {
         if let winograd { return winograd.perThreadWorkspace }
-        let columns = usesColumns ? max(columnRows, outChannels * kernelSize * kernelSize) * outPixels : 0
-        return columns + weightCount
+        return columnFloats + phaseCount + weightCount
+    }
+
+    var columnFloats: Int { usesColumns ? max(columnRows, outChannels * kernelSize * kernelSize) * outPixels : 0 }
+
+    /// Products whose im2col matrix stays in L2 use `TileProduct` (OpenBLAS spends as long packing as
+    /// multiplying on these skinny shapes); larger ones (ImageNet planes) keep sgemm's cache blocking.
+    func tileProductFits(rows: Int) -> Bool {
+        TileProduct.supports(rows: rows) && columnRows * outPixels <= 1 << 16
     }
 
     /// Floats of workspace that `threads` threads need for any of the three passes.
@@ -96,12 +104,17 @@ public struct Convolution: Sendable, Equatable {
                 let x = input + n * inputSize
                 var b = x
                 if usesColumns {
-                    im2col(x, column)
+                    im2col(x, column, planes: column + columnFloats)
                     b = UnsafePointer(column)
                 }
-                sgemm(transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
-                      a: weight, lda: columnRows, b: b, ldb: outPixels,
-                      beta: 0, c: output + n * outputSize, ldc: outPixels)
+                if tileProductFits(rows: outChannels) {
+                    TileProduct.multiply(rows: outChannels, inner: columnRows, tiles: outPixels, u: weight, v: b,
+                                         m: output + n * outputSize)
+                } else {
+                    sgemm(transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
+                          a: weight, lda: columnRows, b: b, ldb: outPixels,
+                          beta: 0, c: output + n * outputSize, ldc: outPixels)
+                }
             }
         }
     }
@@ -128,7 +141,7 @@ public struct Convolution: Sendable, Equatable {
             parallelChunks(chunks) { th in
                 let column = workspace + th * perThread
                 for n in chunkRange(th, of: chunks, count: batch) {
-                    t.im2col(outputGrad + n * outputSize, column)
+                    t.im2col(outputGrad + n * outputSize, column, planes: column + t.columnFloats)
                     sgemm(transposeA: false, transposeB: false, m: inChannels, n: t.outPixels, k: t.columnRows,
                           a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
                           beta: accumulate ? 1 : 0, c: inputGrad + n * inputSize, ldc: t.outPixels)
@@ -136,17 +149,30 @@ public struct Convolution: Sendable, Equatable {
             }
             return
         }
+        // W^T, row-major, for the tile product.
+        let transposedWeight = workspace + chunks * perThread
+        let useTileProduct = usesColumns && tileProductFits(rows: columnRows)
+        if useTileProduct {
+            for co in 0..<outChannels {
+                for r in 0..<columnRows { transposedWeight[r * outChannels + co] = weight[co * columnRows + r] }
+            }
+        }
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
             for n in chunkRange(t, of: chunks, count: batch) {
                 let dy = outputGrad + n * outputSize
                 let dx = inputGrad + n * inputSize
                 if usesColumns {
-                    sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
-                          a: weight, lda: columnRows, b: dy, ldb: outPixels,
-                          beta: 0, c: column, ldc: outPixels)
+                    if useTileProduct {
+                        TileProduct.multiply(rows: columnRows, inner: outChannels, tiles: outPixels,
+                                             u: transposedWeight, v: dy, m: column)
+                    } else {
+                        sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                              a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                              beta: 0, c: column, ldc: outPixels)
+                    }
                     if !accumulate { dx.update(repeating: 0, count: inputSize) }
-                    col2im(column, dx)
+                    col2im(column, dx, planes: column + columnFloats)
                 } else {
                     sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
                           a: weight, lda: columnRows, b: dy, ldb: outPixels,
@@ -177,7 +203,7 @@ public struct Convolution: Sendable, Equatable {
                 let x = input + n * inputSize
                 var b = x
                 if usesColumns {
-                    im2col(x, column)
+                    im2col(x, column, planes: column + columnFloats)
                     b = UnsafePointer(column)
                 }
                 sgemm(transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
@@ -254,8 +280,10 @@ public struct Convolution: Sendable, Equatable {
     }
 
     /// Unrolls one image [Cin, H, W] into col[Cin*k*k, Hout*Wout], zeros where the window is in the padding.
+    /// Stride 2 goes through the phase planes (`planes`: `phaseCount` floats).
     @inline(__always)
-    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
+        if stride == 2 { return im2colByPhases(x, col, planes: planes) }
         let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
         var row = col
         for c in 0..<inChannels {
@@ -283,7 +311,8 @@ public struct Convolution: Sendable, Equatable {
 
     /// Adds col[Cin*k*k, Hout*Wout] back into an image [Cin, H, W] (the adjoint of im2col).
     @inline(__always)
-    func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
+    func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
+        if stride == 2 { return col2imByPhases(col, x, planes: planes) }
         let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
         var row = col
         for c in 0..<inChannels {

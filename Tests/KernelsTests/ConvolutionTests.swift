@@ -5,6 +5,8 @@ struct ConvolutionTests {
     static let shapes: [(kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)] = [
         (3, 1, 3, 4, 6), (3, 2, 3, 4, 7), (1, 1, 4, 3, 5), (1, 2, 4, 6, 6), (3, 2, 2, 4, 8),
         (3, 1, 5, 2, 4), (3, 1, 2, 3, 5), (3, 2, 2, 3, 20), (3, 2, 3, 2, 19),
+        // stride 2 with the tile product in forward and backward-data; an ImageNet-style 7x7 stem
+        (3, 2, 4, 8, 10), (3, 2, 4, 8, 9), (7, 2, 3, 4, 12), (7, 2, 2, 4, 11),
     ]
     static let algorithms = Convolution.Algorithm.allCases
 
