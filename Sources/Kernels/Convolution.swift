@@ -4,8 +4,10 @@
 ///
 /// Two algorithms. `.im2col`: each image is one GEMM, `Y[Cout, P] = W[Cout, K] * col[K, P]` with
 /// `K = Cin*k*k` and `P = Hout*Wout`; `col` is the image unrolled by im2col (not needed for a 1x1
-/// stride-1 conv). `.winograd`: F(2x2, 3x3) (see `Winograd`) for stride-1, padding-1 3x3
-/// convolutions on even-sized planes, 2.25x fewer multiplies; the default wherever it applies.
+/// stride-1 conv). `.winograd`: for stride-1, padding-1 3x3 convolutions on even-sized planes, the
+/// default wherever it applies: forward and backward-data by F(4x4, 3x3) (`Winograd4`, 4x fewer
+/// multiplies) on planes whose sides are multiples of 4 and at least 16 wide, else by F(2x2, 3x3)
+/// (`Winograd`, 2.25x fewer); backward-weights always by F(2x2, 3x3).
 /// Images are split into contiguous chunks, one per thread, each with its own workspace.
 public struct Convolution: Sendable, Equatable {
     public enum Algorithm: String, Sendable, CaseIterable {
@@ -39,6 +41,27 @@ public struct Convolution: Sendable, Equatable {
     }
 
     var winograd: Winograd? { algorithm == .winograd ? Winograd(self) : nil }
+    var winograd4: Winograd4? {
+        algorithm == .winograd && Winograd4.applies(height: inHeight, width: inWidth) ? Winograd4(self) : nil
+    }
+    /// Floats of the transformed weights of whichever Winograd the forward passes use.
+    var transformedWeightCount: Int { winograd4?.transformedWeightCount ?? winograd?.transformedWeightCount ?? 0 }
+
+    /// `output (+)= conv(input)` by Winograd with `weight` in its [Cout][Cin][3][3] layout; `u` holds
+    /// `transformedWeightCount` floats for the transformed weights.
+    func winogradForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                         batch: Int, accumulate: Bool, threads: Int, workspace: UnsafeMutablePointer<Float>,
+                         u: UnsafeMutablePointer<Float>) {
+        if let winograd4 {
+            Winograd4.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+            winograd4.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
+                              threads: threads, workspace: workspace)
+        } else if let winograd {
+            Winograd.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+            winograd.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
+                             threads: threads, workspace: workspace)
+        }
+    }
 
     public var outHeight: Int { (inHeight + 2 * padding - kernelSize) / stride + 1 }
     public var outWidth: Int { (inWidth + 2 * padding - kernelSize) / stride + 1 }
@@ -67,7 +90,7 @@ public struct Convolution: Sendable, Equatable {
     /// Floats of one thread's slice of the workspace.
     /// Layout: the im2col matrix, the phase planes (stride 2), a partial weight gradient.
     var perThreadWorkspace: Int {
-        if let winograd { return winograd.perThreadWorkspace }
+        if let winograd { return max(winograd.perThreadWorkspace, winograd4?.perThreadWorkspace ?? 0) }
         return columnFloats + phaseCount + weightCount
     }
 
@@ -81,7 +104,7 @@ public struct Convolution: Sendable, Equatable {
 
     /// Floats of workspace that `threads` threads need for any of the three passes.
     public func workspaceCount(threads: Int) -> Int {
-        if let winograd { return threads * perThreadWorkspace + winograd.transformedWeightCount + weightCount }
+        if winograd != nil { return threads * perThreadWorkspace + transformedWeightCount + weightCount }
         return threads * perThreadWorkspace + weightCount
     }
 
@@ -91,11 +114,9 @@ public struct Convolution: Sendable, Equatable {
                         threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
-        if let winograd {
-            let u = workspace + threads * perThread
-            Winograd.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
-            winograd.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: false,
-                             threads: threads, workspace: workspace)
+        if winograd != nil {
+            winogradForward(input: input, weight: weight, output: output, batch: batch, accumulate: false,
+                            threads: threads, workspace: workspace, u: workspace + threads * perThread)
             return
         }
         parallelChunks(chunks) { t in
@@ -126,12 +147,11 @@ public struct Convolution: Sendable, Equatable {
                              threads: Int, workspace: UnsafeMutablePointer<Float>) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
-        if let winograd {
-            let u = workspace + threads * perThread, flipped = u + winograd.transformedWeightCount
+        if winograd != nil {
+            let u = workspace + threads * perThread, flipped = u + transformedWeightCount
             flipTransposed(weight, into: flipped)
-            Winograd.transformWeights(flipped, outChannels: inChannels, inChannels: outChannels, into: u)
-            Winograd(transposed).forward(input: outputGrad, transformedWeight: u, output: inputGrad, batch: batch,
-                                         accumulate: accumulate, threads: threads, workspace: workspace)
+            transposed.winogradForward(input: outputGrad, weight: flipped, output: inputGrad, batch: batch,
+                                       accumulate: accumulate, threads: threads, workspace: workspace, u: u)
             return
         }
         if backwardDataAsConvolution {

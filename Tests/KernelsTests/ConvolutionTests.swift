@@ -7,6 +7,8 @@ struct ConvolutionTests {
         (3, 1, 5, 2, 4), (3, 1, 2, 3, 5), (3, 2, 2, 3, 20), (3, 2, 3, 2, 19),
         // stride 2 with the tile product in forward and backward-data; an ImageNet-style 7x7 stem
         (3, 2, 4, 8, 10), (3, 2, 4, 8, 9), (7, 2, 3, 4, 12), (7, 2, 2, 4, 11),
+        // F(4x4, 3x3) forward and backward-data: 16 and 20 wide (SIMD4 lanes, then one tile at a time)
+        (3, 1, 3, 4, 16), (3, 1, 2, 4, 20),
     ]
     static let algorithms = Convolution.Algorithm.allCases
 
@@ -69,8 +71,10 @@ struct ConvolutionTests {
         let expected = Self.reference(conv, x, w, batch: batch)
         for threads in [1, 2] {
             let y = Self.run(conv, x, w, batch: batch, threads: threads)
-            let err = zip(y, expected).map { abs($0 - $1) }.max()!
-            #expect(err < 1e-5, "threads \(threads): max error \(err)")
+            // Relative to the largest output: F(4x4)'s transforms (coefficients up to 8) round more
+            // than a direct sum; measured about 3e-6 of the largest output on these shapes.
+            let err = zip(y, expected).map { abs($0 - $1) }.max()! / expected.map { abs($0) }.max()!
+            #expect(err < 1e-5, "threads \(threads): max error \(err) of the largest output")
         }
     }
 
@@ -100,7 +104,7 @@ struct ConvolutionTests {
     /// A CIFAR stage-1 layer (32x32: one image per Winograd group, so three images make three groups,
     /// split unevenly over two threads) and a 64x64 one (one image is more than the group budget).
     /// All three passes agree with im2col (itself checked above).
-    @Test("Winograd agrees with im2col on 16-channel 32x32 and 64x64 layers", arguments: [1, 2], [32, 64])
+    @Test("Winograd agrees with im2col on 16-channel 8x8 to 64x64 layers", arguments: [1, 2], [8, 16, 32, 64])
     func winogradMatchesIm2col(threads: Int, size: Int) {
         let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: size)
         let fast = Self.make(shape, .winograd), slow = Self.make(shape, .im2col)

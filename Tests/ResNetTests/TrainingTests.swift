@@ -106,9 +106,14 @@ struct ReplicaTests {
     // a ReLU input lies within rounding of 0 the two runs take that unit's other branch: single
     // elements then differ by O(1) of their update (about 1/sqrt(batch x pixels) of that layer's
     // gradient in one step, 1e-3 of a 10-step trajectory with 4 images per rank), so 10 steps
-    // are compared on the whole trajectory, |a - b| / |a - initial| over all parameters, at 1e-2;
+    // are compared on the whole trajectory, |a - b| / |a - initial| over all parameters, at 3e-2;
     // per-rank statistics are 10x and more away. (Two single-process runs that only group their
-    // sums differently agree to 1e-6 until such a flip happens.)
+    // sums differently agree to 1e-6 until such a flip happens.) Measured on this test: with F(2x2)
+    // convolutions everywhere 2.7e-3 (2 ranks) and 7.8e-7 (3 ranks, no flip); with F(4x4) in the
+    // forward passes 1.6e-2 and 1.5e-2: its rounding error (about 3e-6 of a layer's output, against
+    // 5e-7) differs between two runs whose inputs differ in the last bit, so more units sit within
+    // it of a flip. The one-step differences stay 1.3e-7 and 2.6e-6. The bound is 3e-2, ten times
+    // below per-rank statistics (0.31).
     @Test("N ranks with sync BN equal one rank with the whole batch", arguments: [2, 3])
     func syncBatchNormEquivalence(ranks: Int) throws {
         let many = try run(replicas: ranks, batch: 4 * ranks, iterations: 1, syncBN: true, lr: 1)
@@ -120,7 +125,7 @@ struct ReplicaTests {
         let manyLong = try run(replicas: ranks, batch: 4 * ranks, iterations: 10, syncBN: true, lr: 0.02)
         let oneLong = try run(replicas: 1, batch: 4 * ranks, iterations: 10, syncBN: false, lr: 0.02)
         let drift = trajectoryDifference(initial: initial, oneLong[0].trainer.network.store, manyLong[0].trainer.network.store)
-        #expect(drift < 1e-2, "\(ranks) ranks, 10 steps: trajectories differ by \(drift) of their length")
+        #expect(drift < 3e-2, "\(ranks) ranks, 10 steps: trajectories differ by \(drift) of their length")
         // Without sync BN the model is a different one (per-rank statistics of 4 images).
         let perRank = try run(replicas: ranks, batch: 4 * ranks, iterations: 10, syncBN: false, lr: 0.02)
         let unsynced = trajectoryDifference(initial: initial, oneLong[0].trainer.network.store, perRank[0].trainer.network.store)
