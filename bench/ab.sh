@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Alternating A/B throughput pairs of two resnet-dist binaries (the machine is noisy: compare pairs).
+# usage: bench/ab.sh BINARY_A BINARY_B [arch=resnet20] [steps=10] [pairs=8] [threads=1]
+set -euo pipefail
+export OPENBLAS_NUM_THREADS=1
+A=$1; B=$2; ARCH=${3:-resnet20}; STEPS=${4:-10}; N=${5:-8}; T=${6:-1}
+rate() { "$1" bench --arch "$ARCH" --batch-size 128 --threads "$T" --steps "$STEPS" --json |
+         python3 -c "import json,sys; print(json.load(sys.stdin)['images_per_s'])"; }
+for _ in $(seq 1 "$N"); do echo "$(rate "$A") $(rate "$B")"; done | python3 -c "
+import sys, statistics as st
+rows = [tuple(map(float, l.split())) for l in sys.stdin]
+for a, b in rows: print('%7.1f %7.1f  %.3f' % (a, b, b / a))
+print('median A %.1f  B %.1f  median ratio B/A %.3f  (B faster in %d of %d)' % (
+    st.median(r[0] for r in rows), st.median(r[1] for r in rows), st.median(r[1] / r[0] for r in rows),
+    sum(r[1] > r[0] for r in rows), len(rows)))"
