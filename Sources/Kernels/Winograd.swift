@@ -12,7 +12,8 @@
 ///
 /// Tiles are processed in groups of whole images sized so that the transformed input and output of a
 /// group stay in the core's L2 cache; a group's tiles are numbered image by image, row by row.
-struct Winograd {
+struct Winograd: WinogradTiling {
+    static let positions = 16
     let inChannels: Int, outChannels: Int, height: Int, width: Int
     var tilesX: Int { width / 2 }
     var tilesPerImage: Int { height / 2 * (width / 2) }
@@ -50,39 +51,6 @@ struct Winograd {
     }
 
     // MARK: Passes
-
-    /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U already transformed.
-    func forward(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
-                 output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
-                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
-        let chunks = max(1, min(threads, batch))
-        let perThread = perThreadWorkspace
-        let inSize = inChannels * height * width, outSize = outChannels * height * width
-        parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let m = v + 16 * Self.xiStride(inChannels, groupTiles)
-            let rows = m + 16 * Self.xiStride(outChannels, groupTiles)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            while first < range.upperBound {
-                let images = min(imagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                for xi in 0..<16 {
-                    let ux = u + xi * outChannels * inChannels, vx = v + xi * Self.xiStride(inChannels, tiles)
-                    let mx = m + xi * Self.xiStride(outChannels, tiles)
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
-                    } else {
-                        sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
-                              a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
-                    }
-                }
-                transformOutput(m, images: images, into: output + first * outSize, accumulate: accumulate)
-                first += images
-            }
-        }
-    }
 
     /// `weightGrad = sum_n dconv/dW` for the images `0..<batch` (overwrites). Per-thread partial sums
     /// are added in thread order, so the result is deterministic for a given thread count.
@@ -271,7 +239,7 @@ struct Winograd {
     /// `y (+)= A^T M A` for every tile, M[ξ][o][t]; A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
     @inline(__always)
     func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
-                         accumulate: Bool) {
+                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
         let tiles = images * tilesPerImage, xiStride = Self.xiStride(outChannels, tiles)
         forEachOutputTileRow(images: images) { row, tile in
             let s = mt + tile, row0 = y + row
@@ -341,5 +309,64 @@ struct Winograd {
         put(1, d00 + d10, d01 + d11)
         put(2, d00 - d10, d01 - d11)
         put(3, -d10, -d11)
+    }
+}
+
+/// What the forward pass needs of a Winograd algorithm, F(2x2) (`Winograd`) or F(4x4) (`Winograd4`):
+/// one driver serves both.
+protocol WinogradTiling {
+    /// Positions ξ of a transformed tile: 16 for F(2x2), 36 for F(4x4).
+    static var positions: Int { get }
+    var inChannels: Int { get }
+    var outChannels: Int { get }
+    var height: Int { get }
+    var width: Int { get }
+    var imagesPerGroup: Int { get }
+    var tilesPerImage: Int { get }
+    var groupTiles: Int { get }
+    var perThreadWorkspace: Int { get }
+    /// `V[ξ][c][t]` for the tiles of `images` images; `rows` is the thread's scratch after V and M.
+    func transformInput(_ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+                        rows: UnsafeMutablePointer<Float>)
+    /// `y (+)= A^T M A` for every tile; `scratch` as `rows` above (F(2x2) needs none).
+    func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>)
+}
+
+extension WinogradTiling {
+    /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U already transformed. Each
+    /// thread takes a contiguous run of images and walks it group by group: transform the group's
+    /// input, one product per position ξ, transform the output.
+    func forward(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
+                 output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
+                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
+        let chunks = max(1, min(threads, batch))
+        let perThread = perThreadWorkspace, positions = Self.positions
+        let inSize = inChannels * height * width, outSize = outChannels * height * width
+        parallelChunks(chunks) { t in
+            let v = workspace + t * perThread
+            let m = v + positions * Winograd.xiStride(inChannels, groupTiles)
+            let rows = m + positions * Winograd.xiStride(outChannels, groupTiles)
+            let range = chunkRange(t, of: chunks, count: batch)
+            var first = range.lowerBound
+            while first < range.upperBound {
+                let images = min(imagesPerGroup, range.upperBound - first)
+                let tiles = images * tilesPerImage
+                transformInput(input + first * inSize, images: images, into: v, rows: rows)
+                for xi in 0..<positions {
+                    let ux = u + xi * outChannels * inChannels, vx = v + xi * Winograd.xiStride(inChannels, tiles)
+                    let mx = m + xi * Winograd.xiStride(outChannels, tiles)
+                    if TileProduct.supports(rows: outChannels) {
+                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
+                    } else {
+                        sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
+                              a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
+                    }
+                }
+                transformOutput(m, images: images, into: output + first * outSize, accumulate: accumulate,
+                                scratch: rows)
+                first += images
+            }
+        }
     }
 }

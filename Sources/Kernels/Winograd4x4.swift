@@ -17,7 +17,8 @@
 ///           [0 -2 -1  2  1  0]         [1/24  1/12   1/6]           [0  1 -1  8 -8  1]
 ///           [0  2 -1 -2  1  0]         [1/24 -1/12   1/6]
 ///           [0  4  0 -5  0  1]         [   0     0     1]
-struct Winograd4 {
+struct Winograd4: WinogradTiling {
+    static let positions = 36
     let inChannels: Int, outChannels: Int, height: Int, width: Int
     var tilesX: Int { width / 4 }
     var tilesPerImage: Int { height / 4 * (width / 4) }
@@ -45,39 +46,6 @@ struct Winograd4 {
     var rowsCount: Int { 24 * (tilesX + 1) + 7 * width }
     var perThreadWorkspace: Int {
         36 * (Winograd.xiStride(inChannels, groupTiles) + Winograd.xiStride(outChannels, groupTiles)) + rowsCount
-    }
-
-    /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U transformed by `transformWeights`.
-    func forward(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
-                 output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
-                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
-        let chunks = max(1, min(threads, batch))
-        let perThread = perThreadWorkspace
-        let inSize = inChannels * height * width, outSize = outChannels * height * width
-        parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let m = v + 36 * Winograd.xiStride(inChannels, groupTiles)
-            let rows = m + 36 * Winograd.xiStride(outChannels, groupTiles)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            while first < range.upperBound {
-                let images = min(imagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                for xi in 0..<36 {
-                    let ux = u + xi * outChannels * inChannels, vx = v + xi * Winograd.xiStride(inChannels, tiles)
-                    let mx = m + xi * Winograd.xiStride(outChannels, tiles)
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
-                    } else {
-                        sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
-                              a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
-                    }
-                }
-                transformOutput(m, images: images, into: output + first * outSize, accumulate: accumulate, scratch: rows)
-                first += images
-            }
-        }
     }
 
     // MARK: Weight transform
