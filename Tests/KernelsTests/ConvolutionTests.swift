@@ -7,8 +7,9 @@ struct ConvolutionTests {
         (3, 1, 5, 2, 4), (3, 1, 2, 3, 5), (3, 2, 2, 3, 20), (3, 2, 3, 2, 19),
         // stride 2 with the tile product in forward and backward-data; an ImageNet-style 7x7 stem
         (3, 2, 4, 8, 10), (3, 2, 4, 8, 9), (7, 2, 3, 4, 12), (7, 2, 2, 4, 11),
-        // F(4x4, 3x3) forward and backward-data: 16 and 20 wide (SIMD4 lanes, then one tile at a time)
-        (3, 1, 3, 4, 16), (3, 1, 2, 4, 20),
+        // F(4x4, 3x3) forward and backward-data: 16 and 20 wide (SIMD4 lanes, then one tile at a time),
+        // and with 2 output channels (sgemm instead of the tile product)
+        (3, 1, 3, 4, 16), (3, 1, 2, 4, 20), (3, 1, 3, 2, 16),
     ]
     static let algorithms = Convolution.Algorithm.allCases
 
