@@ -104,8 +104,7 @@ public struct Convolution: Sendable, Equatable {
 
     /// Floats of workspace that `threads` threads need for any of the three passes.
     public func workspaceCount(threads: Int) -> Int {
-        if winograd != nil { return threads * perThreadWorkspace + transformedWeightCount + weightCount }
-        return threads * perThreadWorkspace + weightCount
+        threads * perThreadWorkspace + transformedWeightCount + weightCount
     }
 
     /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].

@@ -13,28 +13,16 @@
 /// Tiles are processed in groups of whole images sized so that the transformed input and output of a
 /// group stay in the core's L2 cache; a group's tiles are numbered image by image, row by row.
 struct Winograd: WinogradTiling {
-    static let positions = 16
+    static let outputTile = 2
     let inChannels: Int, outChannels: Int, height: Int, width: Int
-    var tilesX: Int { width / 2 }
-    var tilesPerImage: Int { height / 2 * (width / 2) }
-    /// Images per group: the transformed tiles of a group, `16 * (Cin + Cout) * T` floats, stay near
-    /// `groupBudget`. The weight-gradient pass reduces over the tiles of a group, so it takes groups
+    /// Images per group (see `WinogradTiling.imagesPerGroup`, which sizes groups to `groupBudget`).
+    /// The weight-gradient pass reduces over the tiles of a group, so it takes groups
     /// `gradientGroupFactor` times longer (longer dot products; measured faster on the 64-channel stage).
     let imagesPerGroup: Int
     static let groupBudget = 1 << 17
     static let gradientGroupFactor = 2
     var gradientImagesPerGroup: Int { imagesPerGroup * Self.gradientGroupFactor }
 
-    init(_ conv: Convolution) {
-        inChannels = conv.inChannels
-        outChannels = conv.outChannels
-        height = conv.inHeight
-        width = conv.inWidth
-        let tiles = height / 2 * (width / 2)
-        imagesPerGroup = max(1, Self.groupBudget / (16 * (inChannels + outChannels) * tiles))
-    }
-
-    var groupTiles: Int { imagesPerGroup * tilesPerImage }
     var gradientGroupTiles: Int { gradientImagesPerGroup * tilesPerImage }
     /// Floats of the transformed weights `U[16][Cout][Cin]`.
     var transformedWeightCount: Int { 16 * outChannels * inChannels }
@@ -249,21 +237,6 @@ struct Winograd: WinogradTiling {
         }
     }
 
-    /// Calls `body(row, tile)` for every row of 2x2 tiles of `images` output planes [Cout, H, W]:
-    /// `row` is the offset of the tile row's first element in the planes, `tile` the offset of its
-    /// first tile in a group's `[Cout][T]` matrix.
-    @inline(__always)
-    func forEachOutputTileRow(images: Int, _ body: (Int, Int) -> Void) {
-        let tiles = images * tilesPerImage, hw = height * width
-        for image in 0..<images {
-            for o in 0..<outChannels {
-                for r in 0..<height / 2 {
-                    body((image * outChannels + o) * hw + 2 * r * width, o * tiles + image * tilesPerImage + r * tilesX)
-                }
-            }
-        }
-    }
-
     @inline(__always)
     static func outputTiles<L: TileLanes>(_: L.Type, _ s: UnsafePointer<Float>, _ xiStride: Int, _ m: Int,
                                           _ row0: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool) {
@@ -315,16 +288,15 @@ struct Winograd: WinogradTiling {
 /// What the forward pass needs of a Winograd algorithm, F(2x2) (`Winograd`) or F(4x4) (`Winograd4`):
 /// one driver serves both.
 protocol WinogradTiling {
-    /// Positions ξ of a transformed tile: 16 for F(2x2), 36 for F(4x4).
-    static var positions: Int { get }
+    /// Side of an output tile: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3).
+    static var outputTile: Int { get }
     var inChannels: Int { get }
     var outChannels: Int { get }
     var height: Int { get }
     var width: Int { get }
     var imagesPerGroup: Int { get }
-    var tilesPerImage: Int { get }
-    var groupTiles: Int { get }
     var perThreadWorkspace: Int { get }
+    init(inChannels: Int, outChannels: Int, height: Int, width: Int, imagesPerGroup: Int)
     /// `V[ξ][c][t]` for the tiles of `images` images; `rows` is the thread's scratch after V and M.
     func transformInput(_ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                         rows: UnsafeMutablePointer<Float>)
@@ -334,6 +306,40 @@ protocol WinogradTiling {
 }
 
 extension WinogradTiling {
+    /// Positions ξ of a transformed tile, `(outputTile + 2)^2`: 16 or 36.
+    static var positions: Int { (outputTile + 2) * (outputTile + 2) }
+    var tilesX: Int { width / Self.outputTile }
+    var tilesPerImage: Int { height / Self.outputTile * tilesX }
+    var groupTiles: Int { imagesPerGroup * tilesPerImage }
+
+    /// The Winograd form of `conv` (a stride-1, padding-1 3x3 convolution).
+    init(_ conv: Convolution) {
+        self.init(inChannels: conv.inChannels, outChannels: conv.outChannels, height: conv.inHeight,
+                  width: conv.inWidth, imagesPerGroup: Self.imagesPerGroup(conv))
+    }
+
+    /// Images per group: the transformed tiles of a group, `positions * (Cin + Cout) * T` floats,
+    /// stay near `Winograd.groupBudget`.
+    static func imagesPerGroup(_ conv: Convolution) -> Int {
+        let tiles = conv.inHeight / outputTile * (conv.inWidth / outputTile)
+        return max(1, Winograd.groupBudget / (positions * (conv.inChannels + conv.outChannels) * tiles))
+    }
+
+    /// Calls `body(row, tile)` for every row of output tiles of `images` output planes [Cout, H, W]:
+    /// `row` is the offset of the tile row's first element in the planes, `tile` the offset of its
+    /// first tile in a group's `[Cout][T]` matrix.
+    @inline(__always)
+    func forEachOutputTileRow(images: Int, _ body: (Int, Int) -> Void) {
+        let tiles = images * tilesPerImage, hw = height * width, side = Self.outputTile
+        for image in 0..<images {
+            for o in 0..<outChannels {
+                for r in 0..<height / side {
+                    body((image * outChannels + o) * hw + side * r * width, o * tiles + image * tilesPerImage + r * tilesX)
+                }
+            }
+        }
+    }
+
     /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U already transformed. Each
     /// thread takes a contiguous run of images and walks it group by group: transform the group's
     /// input, one product per position ξ, transform the output.

@@ -18,26 +18,14 @@
 ///           [0  2 -1 -2  1  0]         [1/24 -1/12   1/6]
 ///           [0  4  0 -5  0  1]         [   0     0     1]
 struct Winograd4: WinogradTiling {
-    static let positions = 36
+    static let outputTile = 4
     let inChannels: Int, outChannels: Int, height: Int, width: Int
-    var tilesX: Int { width / 4 }
-    var tilesPerImage: Int { height / 4 * (width / 4) }
-    /// Images per group: the transformed tiles of a group, `36 * (Cin + Cout) * T` floats, stay near
-    /// `Winograd.groupBudget`.
+    /// Images per group (see `WinogradTiling.imagesPerGroup`).
     let imagesPerGroup: Int
 
     /// Sides multiples of 4; at least four tiles across, so the transforms run in SIMD lanes.
     static func applies(height: Int, width: Int) -> Bool { height % 4 == 0 && width % 4 == 0 && width >= 16 }
 
-    init(_ conv: Convolution) {
-        inChannels = conv.inChannels
-        outChannels = conv.outChannels
-        height = conv.inHeight
-        width = conv.inWidth
-        imagesPerGroup = max(1, Winograd.groupBudget / (36 * (inChannels + outChannels) * (height / 4 * (width / 4))))
-    }
-
-    var groupTiles: Int { imagesPerGroup * tilesPerImage }
     /// Floats of the transformed weights `U[36][Cout][Cin]`.
     var transformedWeightCount: Int { 36 * outChannels * inChannels }
     /// One row: the six vertically transformed rows of a tile row, each split into its four columns
@@ -174,17 +162,12 @@ struct Winograd4: WinogradTiling {
     @inline(__always)
     func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
                          accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
-        let tiles = images * tilesPerImage, xiStride = Winograd.xiStride(outChannels, tiles), hw = height * width
-        for image in 0..<images {
-            for o in 0..<outChannels {
-                for r in 0..<height / 4 {
-                    let s = mt + o * tiles + image * tilesPerImage + r * tilesX
-                    let row0 = y + (image * outChannels + o) * hw + 4 * r * width
-                    Winograd.alongRow(tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
-                                      { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
-                                      { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate, scratch) })
-                }
-            }
+        let tiles = images * tilesPerImage, xiStride = Winograd.xiStride(outChannels, tiles)
+        forEachOutputTileRow(images: images) { row, tile in
+            let s = mt + tile, row0 = y + row
+            Winograd.alongRow(tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
+                              { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
+                              { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate, scratch) })
         }
     }
 
