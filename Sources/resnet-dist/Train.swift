@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up for 110/1202, per-pixel mean (flags given explicitly still win).")
+    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run (flags given explicitly, e.g. --milestones, still win).")
     var recipe: Recipe?
 
     @Option(name: .customLong("batch-size"), help: "Global batch size (all ranks together); default 128.")
@@ -24,8 +24,23 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs to train (instead of --iterations); an epoch is ceil(train images / batch) iterations.")
     var epochs: Int?
 
-    @Option(help: "Base learning rate.")
+    @Option(help: "Base learning rate (at the reference batch when --lr-scaling linear).")
     var lr = 0.1
+
+    @Option(name: .customLong("lr-scaling"), help: "none, or linear: lr = base lr x global batch / reference batch (Goyal et al. 2017).")
+    var lrScaling: LearningRateScaling = .none
+
+    @Option(name: .customLong("reference-batch"), help: "The batch at which --lr holds, for --lr-scaling linear.")
+    var referenceBatch = 128
+
+    @Option(name: .customLong("warmup-epochs"), help: "Ramp the lr linearly, every iteration, from the base lr to the scaled lr over the first K epochs (fractions allowed).")
+    var warmupEpochs: Double?
+
+    @Option(help: "SGD momentum.")
+    var momentum: Float = 0.9
+
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay on every parameter.")
+    var weightDecay: Float = 1e-4
 
     @Option(help: "paper (/10 at 32k and 48k), scaled (/10 at 50% and 75% of the run), constant.")
     var schedule: ScheduleKind = .paper
@@ -93,6 +108,7 @@ struct Train: ParsableCommand {
     enum ScheduleKind: String, ExpressibleByArgument { case paper, scaled, constant }
     enum WarmupMode: String, ExpressibleByArgument { case auto, on, off }
     enum Recipe: String, ExpressibleByArgument { case paper }
+    enum LearningRateScaling: String, ExpressibleByArgument { case none, linear }
 
     func run() throws {
         if test {
@@ -149,20 +165,29 @@ struct Train: ParsableCommand {
         if let length, length < 1 { throw ValidationError("the run must have at least one iteration") }
         let useWarmup = warmup == .on || (warmup == .auto && architecture.depth >= 110)
         var lrSchedule: LearningRateSchedule
+        let peak = lrScaling == .linear ? lr * Double(batch) / Double(referenceBatch) : lr
         switch scheduleKind {
+        case .paper where recipe == .paper && length != nil:
+            // The paper's shape compressed to the requested length: /10 at 50% and 75%, as 32k/48k of 64k.
+            lrSchedule = .scaled(iterations: length!, base: peak, warmup: useWarmup)
         case .paper:
             lrSchedule = .paper(warmup: useWarmup)
-            lrSchedule.base = lr
+            lrSchedule.base = peak
             if let length { lrSchedule.iterations = length }
         case .scaled:
-            lrSchedule = .scaled(iterations: length ?? 64_000, base: lr, warmup: useWarmup)
+            lrSchedule = .scaled(iterations: length ?? 64_000, base: peak, warmup: useWarmup)
         case .constant:
-            lrSchedule = .init(base: lr, milestones: [], iterations: length ?? 64_000, warmup: useWarmup ? .init() : nil)
+            lrSchedule = .init(base: peak, milestones: [], iterations: length ?? 64_000, warmup: useWarmup ? .init() : nil)
+        }
+        if let warmupEpochs, warmupEpochs > 0 {
+            lrSchedule.ramp = .init(start: lr, iterations: max(1, Int((warmupEpochs * Double(perEpoch)).rounded())))
         }
         if let milestones {
             lrSchedule.milestones = try milestones.split(separator: ",").map { item -> Int in
                 let text = item.trimmingCharacters(in: .whitespaces)
-                if text.hasSuffix("e"), let e = Int(text.dropLast()) { return e * perEpoch }
+                if text.hasSuffix("e"), let e = Double(text.dropLast()), e.isFinite, e >= 0 {
+                    return Int((e * Double(perEpoch)).rounded())
+                }
                 guard let i = Int(text) else { throw ValidationError("--milestones: '\(text)' is not an iteration count or Ne") }
                 return i
             }.sorted()
@@ -170,6 +195,7 @@ struct Train: ParsableCommand {
 
         var config = TrainingConfiguration(architecture: architecture, schedule: lrSchedule)
         config.globalBatch = batch
+        config.optimizer = SGD(momentum: momentum, weightDecay: weightDecay)
         config.seed = seed
         config.threads = threads
         config.syncBatchNorm = syncBN

@@ -61,4 +61,36 @@ struct CommandLineTests {
         let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
         #expect(text.contains("\"lr\":\(firstRate)"), "\(text)")
     }
+
+    /// The learning rates of a run's first iterations, as metrics.jsonl records them.
+    func learningRates(_ arguments: [String]) throws -> [Double] {
+        let dir = temporaryDirectory("rates")
+        let out = try run(["train", "--arch", "resnet8", "--data", "generated", "--log-every", "1", "--output", dir] + arguments)
+        #expect(out.status == 0, "\(out.stderr)")
+        let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["kind"] as? String == "train" ? object?["lr"] as? Double : nil
+        }
+    }
+
+    @Test func paperRecipeCompressedToTheRunLength() throws {
+        // /10 at 50% and 75% of 8 iterations, as 32k and 48k of 64k.
+        let rates = try learningRates(["--recipe", "paper", "--batch-size", "8", "--iterations", "8"])
+        #expect(rates.count == 8)
+        #expect(rates[0..<4].allSatisfy { $0 == 0.1 }, "\(rates)")
+        #expect(rates[4..<6].allSatisfy { abs($0 - 0.01) < 1e-12 }, "\(rates)")
+        #expect(rates[6..<8].allSatisfy { abs($0 - 0.001) < 1e-12 }, "\(rates)")
+        // Explicit milestones still win.
+        let explicit = try learningRates(["--recipe", "paper", "--batch-size", "8", "--iterations", "8", "--milestones", "2"])
+        #expect(explicit[1] == 0.1 && abs(explicit[2] - 0.01) < 1e-12 && abs(explicit[7] - 0.01) < 1e-12, "\(explicit)")
+    }
+
+    @Test func linearScalingWithWarmupEpochsAndEpochMilestones() throws {
+        // 2,048 generated images at batch 16: 128 iterations an epoch; 1/32 epoch = 4 iterations of ramp.
+        let rates = try learningRates(["--batch-size", "16", "--lr-scaling", "linear", "--reference-batch", "8",
+                                       "--warmup-epochs", "0.03125", "--iterations", "8", "--milestones", "0.5e"])
+        #expect(rates.count == 8)
+        #expect(rates[0] == 0.1 && abs(rates[2] - 0.15) < 1e-12 && rates[4] == 0.2 && rates[7] == 0.2, "\(rates)")
+    }
 }

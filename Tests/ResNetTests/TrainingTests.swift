@@ -60,6 +60,18 @@ struct TrainingTests {
         #expect(state.done)
     }
 
+    @Test func linearRampThenMilestones() {
+        // Goyal et al.: batch 1024 = 8 x 128, lr 0.1 -> 0.8 over 10 iterations, then /10 at 20.
+        let s = LearningRateSchedule(base: 0.8, milestones: [20], iterations: 30, ramp: .init(start: 0.1, iterations: 10))
+        #expect(s.learningRate(iteration: 0, warmupDone: true) == 0.1)
+        #expect(abs(s.learningRate(iteration: 5, warmupDone: true) - 0.45) < 1e-12)
+        #expect(s.learningRate(iteration: 10, warmupDone: true) == 0.8)
+        #expect(abs(s.learningRate(iteration: 20, warmupDone: true) - 0.08) < 1e-12)
+        // Stored and read back exactly (the checkpoint keeps the schedule as JSON).
+        let data = try! JSONEncoder().encode(s)
+        #expect(try! JSONDecoder().decode(LearningRateSchedule.self, from: data) == s)
+    }
+
     @Test func worldSizeMustDivideTheBatch() throws {
         let data = SyntheticData.make(count: 64, seed: 3)
         let group = ThreadGroup(size: 3)

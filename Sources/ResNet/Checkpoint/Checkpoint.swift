@@ -28,12 +28,15 @@ public enum Checkpoint {
         public var schedule: LearningRateSchedule
         public var batchesPerEpoch: Int
         public var syncBatchNorm: Bool
-        public init(globalBatch: Int, worldSize: Int, schedule: LearningRateSchedule, batchesPerEpoch: Int, syncBatchNorm: Bool) {
+        public var optimizer: SGD
+        public init(globalBatch: Int, worldSize: Int, schedule: LearningRateSchedule, batchesPerEpoch: Int,
+                    syncBatchNorm: Bool, optimizer: SGD) {
             self.globalBatch = globalBatch
             self.worldSize = worldSize
             self.schedule = schedule
             self.batchesPerEpoch = batchesPerEpoch
             self.syncBatchNorm = syncBatchNorm
+            self.optimizer = optimizer
         }
     }
 
@@ -90,6 +93,7 @@ public enum Checkpoint {
                     meta["sync_bn"] = String(run.syncBatchNorm)
                     meta["learning_rate"] = String(run.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done))
                     meta["schedule"] = String(decoding: try JSONEncoder().encode(run.schedule), as: UTF8.self)
+                    meta["optimizer"] = String(decoding: try JSONEncoder().encode(run.optimizer), as: UTF8.self)
                 }
                 try SafeTensorsFile.write(all, metadata: meta, to: path)
             }
@@ -127,6 +131,14 @@ public enum Checkpoint {
         }
 
         public var globalBatch: Int? { metadata["global_batch"].flatMap(Int.init) }
+        /// The learning-rate schedule the run was trained with (nil in files that do not record it).
+        public var schedule: LearningRateSchedule? {
+            metadata["schedule"].flatMap { try? JSONDecoder().decode(LearningRateSchedule.self, from: Data($0.utf8)) }
+        }
+        /// Momentum and weight decay of the run (nil in files that do not record them).
+        public var optimizer: SGD? {
+            metadata["optimizer"].flatMap { try? JSONDecoder().decode(SGD.self, from: Data($0.utf8)) }
+        }
         public var worldSize: Int? { metadata["world_size"].flatMap(Int.init) }
 
         /// The normalisation stored with the model, if any.

@@ -1,7 +1,7 @@
 /// SGD with momentum and weight decay, PyTorch semantics, over the store's contiguous buffers:
 /// `v = momentum * v + (g + weightDecay * w)`, `w -= lr * v`. Weight decay applies to every
 /// parameter (BN and biases included), as in the paper.
-public struct SGD: Sendable, Equatable {
+public struct SGD: Sendable, Equatable, Codable {
     public var momentum: Float
     public var weightDecay: Float
 

@@ -1,7 +1,9 @@
 /// The learning rate as a function of the iteration: `base * gamma^k` after the k-th milestone,
 /// with the paper's optional warm-up for very deep nets (lr 0.01 until the training error falls
-/// below 80%, then the base rate).
+/// below 80%, then the base rate), and the large-batch ramp of Goyal et al. (2017): linear from a
+/// smaller rate up to `base` over the first iterations.
 public struct LearningRateSchedule: Sendable, Equatable, Codable {
+    /// The peak rate: after any linear scaling with the batch, before the milestones.
     public var base: Double
     /// Iterations at which the rate is multiplied by `gamma`.
     public var milestones: [Int]
@@ -9,6 +11,19 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     /// Total iterations of the run.
     public var iterations: Int
     public var warmup: Warmup?
+    /// Linear ramp to `base`; nil for none.
+    public var ramp: LinearRamp?
+
+    /// Goyal et al.'s gradual warm-up: the rate rises linearly from `start` at iteration 0 to
+    /// `base` at `iterations`, a step each iteration.
+    public struct LinearRamp: Sendable, Equatable, Codable {
+        public var start: Double
+        public var iterations: Int
+        public init(start: Double, iterations: Int) {
+            self.start = start
+            self.iterations = iterations
+        }
+    }
 
     public struct Warmup: Sendable, Equatable, Codable {
         public var learningRate: Double = 0.01
@@ -17,12 +32,14 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         public init() {}
     }
 
-    public init(base: Double, milestones: [Int], gamma: Double = 0.1, iterations: Int, warmup: Warmup? = nil) {
+    public init(base: Double, milestones: [Int], gamma: Double = 0.1, iterations: Int, warmup: Warmup? = nil,
+                ramp: LinearRamp? = nil) {
         self.base = base
         self.milestones = milestones.sorted()
         self.gamma = gamma
         self.iterations = iterations
         self.warmup = warmup
+        self.ramp = ramp
     }
 
     /// The paper's CIFAR schedule: 0.1, divided by 10 at 32k and 48k, stop at 64k.
@@ -39,6 +56,9 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     public func learningRate(iteration: Int, warmupDone: Bool) -> Double {
         if let warmup, !warmupDone { return warmup.learningRate }
         var lr = base
+        if let ramp, iteration < ramp.iterations {
+            lr = ramp.start + (base - ramp.start) * Double(iteration) / Double(ramp.iterations)
+        }
         for m in milestones where iteration >= m { lr *= gamma }
         return lr
     }

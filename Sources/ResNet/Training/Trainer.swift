@@ -140,6 +140,12 @@ public final class Trainer {
             if let b = resumed.globalBatch, b != config.globalBatch {
                 throw ConfigurationError("\(resumed.path) was trained with global batch \(b), not \(config.globalBatch)")
             }
+            if let stored = resumed.schedule, stored != config.schedule {
+                throw ConfigurationError("\(resumed.path) was trained with another learning-rate schedule (metadata key 'schedule': \(resumed.metadata["schedule"] ?? "")): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)")
+            }
+            if let stored = resumed.optimizer, stored != config.optimizer {
+                throw ConfigurationError("\(resumed.path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)")
+            }
             guard s.seed == config.seed else {
                 throw ConfigurationError("\(resumed.path) was trained with seed \(s.seed), not \(config.seed): resume with --seed \(s.seed)")
             }
@@ -171,7 +177,8 @@ public final class Trainer {
         let metrics = isCoordinator ? try MetricsLog(directory: config.outputDirectory) : nil
         let checkpoints = config.outputDirectory.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         let runInfo = Checkpoint.RunInfo(globalBatch: config.globalBatch, worldSize: world, schedule: config.schedule,
-                                         batchesPerEpoch: perEpoch, syncBatchNorm: config.syncBatchNorm)
+                                         batchesPerEpoch: perEpoch, syncBatchNorm: config.syncBatchNorm,
+                                         optimizer: config.optimizer)
         let evalEvery = config.evalEvery ?? perEpoch
         let progress = ProgressLine(enabled: isCoordinator && config.progress, total: total)
 
