@@ -1,6 +1,8 @@
-/// Sums per-channel statistics across replicas (synchronised batch norm): called with a buffer of
-/// doubles that it replaces, in place, by their sum over all ranks.
-public typealias StatisticsReducer = (UnsafeMutableBufferPointer<Double>) -> Void
+/// Sums per-channel statistics across replicas (synchronised batch norm).
+public protocol StatisticsReducer: AnyObject {
+    /// Replaces `statistics`, in place, by their sum over all replicas (the same bits on every one).
+    func sumOverReplicas(_ statistics: UnsafeMutableBufferPointer<Double>) throws
+}
 
 /// Batch normalisation over float32 NCHW tensors, per channel, with PyTorch semantics:
 /// training mode normalises with the batch mean and biased variance and updates running averages
@@ -33,7 +35,7 @@ public struct BatchNorm: Sendable, Equatable {
                                 savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                 scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                                relu: Bool = false, threads: Int = 1) {
+                                relu: Bool = false, threads: Int = 1) throws {
         let c = channels, hw = spatial, stride = c * hw
         overChannels(threads) { channels in
             for ch in channels { scratch[ch] = 0; scratch[c + ch] = 0 }
@@ -46,7 +48,7 @@ public struct BatchNorm: Sendable, Equatable {
             }
         }
         scratch[2 * c] = Double(batch * hw)
-        if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
+        if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
         for ch in 0..<c {
             let mean = scratch[ch] / count
@@ -126,7 +128,7 @@ public struct BatchNorm: Sendable, Equatable {
                          savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
                          gammaGrad: UnsafeMutablePointer<Float>, betaGrad: UnsafeMutablePointer<Float>,
                          scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                         reluOutput: UnsafePointer<Float>? = nil, threads: Int = 1) {
+                         reluOutput: UnsafePointer<Float>? = nil, threads: Int = 1) throws {
         let c = channels, hw = spatial, stride = c * hw
         // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
         overChannels(threads) { channels in
@@ -148,7 +150,7 @@ public struct BatchNorm: Sendable, Equatable {
             scratch[c + ch] = sumDyXhat
         }
         scratch[2 * c] = Double(batch * hw)
-        if let reduce { reduce(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
+        if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
         overChannels(threads) { channels in
             for n in 0..<batch {

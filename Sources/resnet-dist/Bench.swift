@@ -22,26 +22,28 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("warmup-steps"), help: "Untimed steps first.")
     var warmupSteps = 2
 
+    @Flag(name: .customLong("sync-bn"), help: "Synchronised batch norm, as train --sync-bn.")
+    var syncBN = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    func validate() throws {
+        try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
+        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try require(steps >= 1, "--steps must be at least 1, got \(steps)")
+        try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+    }
+
     func run() throws {
-        let communicator: Communicator
-        do {
-            communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
-        } catch { fail(error) }
-        do {
-            try bench(communicator)
-            (communicator as? MPICommunicator)?.finalize()
-        } catch { fail(error, communicator: communicator) }
+        try withCommunicator { try bench($0) }
     }
 
     func bench(_ communicator: Communicator) throws {
-        BLASThreads.set(1)
         let architecture = try model.architecture()
         let world = communicator.size
         guard batchSize % world == 0 else {
-            throw ConfigurationError("global batch \(batchSize) is not divisible by the world size \(world)")
+            throw CommandFailure("global batch \(batchSize) is not divisible by the world size \(world)")
         }
         let local = batchSize / world
         let network = Network(architecture, batchCapacity: local, threads: threads)
@@ -49,24 +51,19 @@ struct Bench: ParsableCommand {
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
         for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
-        let sgd = SGD()
+        // The trainer's own step: buckets, the loss all-reduce and the batch-norm statistics included.
+        let step = DataParallelStep(network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBN)
         var times: [Double] = [], reduceTimes: [Double] = [], computeTimes: [Double] = []
         let profile = StepProfile()
-        let buckets = GradientBuckets(communicator: communicator, store: network.store)
-        buckets.attach(to: network)
-        for step in 0..<(warmupSteps + steps) {
-            if step == warmupSteps { network.profile = profile }
+        for index in 0..<(warmupSteps + steps) {
+            if index == warmupSteps { network.profile = profile }
             try communicator.barrier()
-            let t0 = monotonicSeconds()
-            buckets.begin()
-            network.trainStep(batch: local, gradScale: 1 / Float(batchSize))
-            let t1 = monotonicSeconds()
-            // What remains of the all-reduce after backward (buckets started during it).
-            try profile.measure(.allReduce) { try buckets.finish() }
-            let t2 = monotonicSeconds()
-            profile.measure(.optimizer) { sgd.step(network.store, learningRate: 0.01) }
-            let t3 = monotonicSeconds()
-            if step >= warmupSteps { times.append(t3 - t0); reduceTimes.append(t2 - t1); computeTimes.append(t1 - t0) }
+            _ = try step.run(images: local, globalImages: batchSize, learningRate: 0.01)
+            if index >= warmupSteps {
+                times.append(step.timing.total)
+                reduceTimes.append(step.timing.reduction)
+                computeTimes.append(step.timing.compute)
+            }
         }
         // The job's step time is its slowest rank's: gather every rank's medians by summing slots.
         let stepMedian = median(times), reduceMedian = median(reduceTimes)
@@ -122,53 +119,3 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// Splits the wait after backward, step by step, without comparing clocks across ranks. The rank
-/// that finishes backward last waits only for the buckets still in flight: the smallest wait of a
-/// step is its exposed communication. What the other ranks wait beyond that is the time they spend
-/// idle until the slowest rank catches up (imbalance), which no all-reduce schedule can hide.
-struct WaitSplit {
-    /// Medians over steps, seconds.
-    let communication: Double, imbalance: Double
-
-    init(_ waits: [Double], communicator: Communicator) throws {
-        let world = communicator.size, steps = waits.count
-        var all = [Double](repeating: 0, count: world * steps)
-        for (step, wait) in waits.enumerated() { all[step * world + communicator.rank] = wait }
-        try all.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        let perStep = (0..<steps).map { all[($0 * world)..<(($0 + 1) * world)] }
-        communication = median(perStep.map { $0.min()! })
-        imbalance = median(perStep.map { $0.max()! - $0.min()! })
-    }
-}
-
-func median(_ values: [Double]) -> Double {
-    let s = values.sorted()
-    guard !s.isEmpty else { return .nan }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
-/// Peak resident set size of this process (VmHWM), bytes.
-func peakResidentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
-        return kb * 1024
-    }
-    return 0
-}
-
-/// Single-thread sgemm rate on a 1024^3 product, best of 3.
-func measureSgemmGFLOPS() -> Double {
-    let n = 1024
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n), b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-    defer { a.deallocate(); b.deallocate(); c.deallocate() }
-    a.initialize(repeating: 0.5, count: n * n); b.initialize(repeating: 0.25, count: n * n); c.initialize(repeating: 0, count: n * n)
-    var best = Double.infinity
-    for _ in 0..<3 {
-        let t0 = monotonicSeconds()
-        sgemm(transposeA: false, transposeB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, beta: 0, c: c, ldc: n)
-        best = min(best, monotonicSeconds() - t0)
-    }
-    return 2 * Double(n * n * n) / best / 1e9
-}

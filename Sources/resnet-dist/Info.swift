@@ -12,8 +12,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         if model.arch.lowercased().hasPrefix("vgg") { return try vgg() }
-        let architecture: Architecture
-        do { architecture = try model.architecture() } catch { fail(error) }
+        let architecture = try model.architecture()
         let network = Network(architecture, batchCapacity: 1)
         let params = network.parameterCount, macs = network.macsPerImage
         let activation = network.activationBytesPerImage
@@ -33,7 +32,7 @@ struct Info: ParsableCommand {
     func vgg() throws {
         let name = model.arch.lowercased().replacingOccurrences(of: "-", with: "_")
         guard name == "vgg19" || name == "vgg19_bn" else {
-            fail(ArchitectureError(description: "unknown architecture '\(model.arch)' (VGG: vgg19 or vgg19_bn)"))
+            throw ResNetError(.architecture, "unknown architecture '\(model.arch)' (VGG: vgg19 or vgg19_bn)")
         }
         let network = VGG(batchNorm: name == "vgg19_bn", batchCapacity: 1)
         if json {

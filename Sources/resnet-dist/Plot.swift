@@ -19,13 +19,11 @@ struct Plot: ParsableCommand {
     var title = "CIFAR-10"
 
     func run() throws {
-        do {
-            let logs = try runs.map { try RunLog(directory: $0) }
-            try AtomicFile.write(Data(ErrorPlot.svg(logs, title: title).utf8), to: output)
-            if let table {
-                let text = ErrorPlot.table(logs)
-                if table == "-" { print(text, terminator: "") } else { try AtomicFile.write(Data(text.utf8), to: table) }
-            }
-        } catch { fail(error) }
+        let logs = try runs.map { try RunLog(directory: $0) }
+        try AtomicFile.write(Data(ErrorPlot.svg(logs, title: title).utf8), to: output)
+        if let table {
+            let text = ErrorPlot.table(logs)
+            if table == "-" { print(text, terminator: "") } else { try AtomicFile.write(Data(text.utf8), to: table) }
+        }
     }
 }

@@ -6,20 +6,101 @@ import ResNet
 
 @main
 struct ResNetDist: ParsableCommand {
+    static let version = "0.4.0"
+
     static let configuration = CommandConfiguration(
         commandName: "resnet-dist",
         abstract: "Data-parallel training of the deep residual networks of He et al. (2015) on CPUs over MPI.",
-        discussion: "Run under mpirun for several processes: mpirun -np N resnet-dist train ...",
-        subcommands: [Train.self, Evaluate.self, Info.self, Bench.self, Plot.self])
+        discussion: """
+            Run under mpirun for several processes: mpirun -np N resnet-dist train ...
+            Exit status: 0 done; 64 bad flags; 65 bad input or a run that cannot go on as asked (data, \
+            checkpoint, divergence: a restart would fail again); 75 stopped by SIGTERM/SIGINT/SIGUSR1 after \
+            writing a checkpoint (resume with --resume auto); 1 any other failure (a lost rank, I/O: a \
+            restart may succeed).
+            """,
+        version: version,
+        subcommands: [Train.self, Evaluate.self, Export.self, Info.self, Bench.self, Plot.self, SelfTestCommand.self])
+
+    /// One error policy for every command: a single `error:` line (from rank 0 alone under
+    /// mpirun, unless only one rank failed) and the documented exit status.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            ErrorPolicy.exit(with: error)
+        }
+    }
 }
 
-/// Prints `error: message` on one line and exits non-zero; under MPI, aborts the whole job so no
-/// rank waits forever in a collective.
-func fail(_ error: Error, communicator: Communicator? = nil) -> Never {
-    let text = String(describing: error)
-    FileHandle.standardError.write(Data("error: \(text)\n".utf8))
-    if let communicator, communicator.size > 1 { communicator.abort(code: 1) }
-    Foundation.exit(1)
+/// Exit statuses, as `resnet-dist --help` documents them.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+    static let badInput: Int32 = 65
+    static let stoppedBySignal: Int32 = 75
+}
+
+enum ErrorPolicy {
+    /// The rank under an MPI launcher, before (or without) MPI_Init; 0 otherwise.
+    static var launcherRank: Int {
+        for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
+            if let text = ProcessInfo.processInfo.environment[key], let rank = Int(text) { return rank }
+        }
+        return 0
+    }
+
+    /// Reports `error` and exits; with `communicator`, ends the whole job cleanly.
+    static func exit(with error: Error, communicator: Communicator? = nil) -> Never {
+        let rank = communicator?.rank ?? launcherRank
+        if let failure = error as? CommandFailure {
+            if rank == 0 { printError(failure) }
+            if let communicator, communicator.size > 1 {
+                // Every rank checked the same flags against the same data.
+                (communicator as? MPICommunicator)?.finalize()
+            }
+            Foundation.exit(ExitStatus.usage)
+        }
+        if error is ExitCode || isParserError(error) {
+            // Flag errors, help and --version: every rank parsed the same flags; rank 0 speaks.
+            if rank == 0 { ResNetDist.exit(withError: error) }
+            Foundation.exit(ResNetDist.exitCode(for: error).rawValue)
+        }
+        let everyRankAgrees = (error as? ResNetError).map { $0.kind != .fileSystem && $0.kind != .injectedFailure } ?? false
+        let status = everyRankAgrees ? ExitStatus.badInput : ExitStatus.failure
+        guard let communicator, communicator.size > 1 else {
+            printError(error)
+            Foundation.exit(status)
+        }
+        if everyRankAgrees {
+            // Every rank met the same error at the same point: rank 0 reports it, all finish MPI
+            // and exit alike (no abort). Should a rank be stuck elsewhere, abort after 20 s.
+            if rank == 0 { printError(error) }
+            Thread.detachNewThread {
+                sleep(20)
+                communicator.abort(code: status)
+            }
+            (communicator as? MPICommunicator)?.finalize()
+            Foundation.exit(status)
+        }
+        printError(error, prefix: "rank \(rank): ")
+        communicator.abort(code: status)
+    }
+
+    static func printError(_ error: Error, prefix: String = "") {
+        FileHandle.standardError.write(Data("error: \(prefix)\(String(describing: error))\n".utf8))
+    }
+
+    static func isParserError(_ error: Error) -> Bool {
+        error is ValidationError || error is CleanExit || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+    }
+}
+
+/// An error the command reports as usage (exit 64), like a failed `validate()`, found only once
+/// the command runs (e.g. a flag that disagrees with the data).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Logging to standard error; ranks other than 0 only warn.

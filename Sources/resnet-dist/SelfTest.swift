@@ -1,11 +1,26 @@
+import ArgumentParser
 import Foundation
 import Logging
 import ResNet
 
-/// `train --test`: the whole training path on one machine in seconds, no launcher, no data files.
-/// A ResNet-8 on a generated data set, 1 replica and 2 in-process replicas, with checks that
-/// must hold on any correct install.
-enum SelfTest {
+/// `selftest` (also `train --test`): the whole training path on one machine in seconds, no
+/// launcher, no data files. A ResNet-8 on a generated data set, 1 replica and 2 in-process
+/// replicas, with checks that must hold on any correct install.
+struct SelfTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest", abstract: "A few seconds of training on generated data, 1 and 2 in-process replicas, with checks; no launcher, no data.")
+
+    @Option(parsing: .unconditional, help: "Threads for the convolutions.")
+    var threads = 1
+
+    func validate() throws {
+        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+    }
+
+    func run() throws {
+        if !Self.run(threads: threads) { throw ExitCode.failure }
+    }
+
     static func run(threads: Int) -> Bool {
         var logger = makeLogger()
         logger.logLevel = .warning

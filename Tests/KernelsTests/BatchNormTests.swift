@@ -9,7 +9,7 @@ struct BatchNormTests {
         var y = [Float](repeating: 0, count: x.count)
         var mean = [Float](repeating: 0, count: 3), invStd = mean, rm = mean, rv = [Float](repeating: 1, count: 3)
         var scratch = [Double](repeating: 0, count: norm.scratchCount)
-        norm.forwardTraining(input: x, output: &y, batch: batch, gamma: gamma, beta: beta, savedMean: &mean,
+        try! norm.forwardTraining(input: x, output: &y, batch: batch, gamma: gamma, beta: beta, savedMean: &mean,
                              savedInvStd: &invStd, runningMean: &rm, runningVar: &rv, scratch: &scratch)
         return (y, mean, invStd, rm, rv)
     }
@@ -30,14 +30,14 @@ struct BatchNormTests {
         }
     }
 
-    @Test func trainingBackwardMatchesFiniteDifferences() {
+    @Test func trainingBackwardMatchesFiniteDifferences() throws {
         var x = randomValues(batch * 15, seed: 12).map { $0 * 2 + 0.5 }
         var gamma: [Float] = [1.5, 0.7, -0.8], beta: [Float] = [0.1, -0.2, 0.3]
         let r = randomValues(x.count, seed: 13)
         let f = forward(x, gamma, beta)
         var dx = [Float](repeating: 0, count: x.count), dg = [Float](repeating: 0, count: 3), db = dg
         var scratch = [Double](repeating: 0, count: norm.scratchCount)
-        norm.backward(input: x, outputGrad: r, inputGrad: &dx, batch: batch, gamma: gamma, savedMean: f.mean,
+        try norm.backward(input: x, outputGrad: r, inputGrad: &dx, batch: batch, gamma: gamma, savedMean: f.mean,
                       savedInvStd: f.invStd, gammaGrad: &dg, betaGrad: &db, scratch: &scratch)
         let g0 = gamma, b0 = beta, x0 = x
         let ex = finiteDifferenceError(values: &x, analytic: dx, epsilon: 1e-3) { weightedSum(forward($0, g0, b0).y, r) }
@@ -48,17 +48,17 @@ struct BatchNormTests {
         #expect(eb < 1e-3, "beta gradient relative error \(eb)")
     }
 
-    @Test func backwardInPlaceEqualsOutOfPlace() {
+    @Test func backwardInPlaceEqualsOutOfPlace() throws {
         let x = randomValues(batch * 15, seed: 14), gamma: [Float] = [1, 2, 3], beta: [Float] = [0, 0, 0]
         let f = forward(x, gamma, beta)
         let r = randomValues(x.count, seed: 15)
         var out = [Float](repeating: 0, count: x.count), inPlace = r
         var dg = [Float](repeating: 0, count: 3), db = dg
         var scratch = [Double](repeating: 0, count: norm.scratchCount)
-        norm.backward(input: x, outputGrad: r, inputGrad: &out, batch: batch, gamma: gamma, savedMean: f.mean,
+        try norm.backward(input: x, outputGrad: r, inputGrad: &out, batch: batch, gamma: gamma, savedMean: f.mean,
                       savedInvStd: f.invStd, gammaGrad: &dg, betaGrad: &db, scratch: &scratch)
-        inPlace.withUnsafeMutableBufferPointer { p in
-            norm.backward(input: x, outputGrad: p.baseAddress!, inputGrad: p.baseAddress!, batch: batch, gamma: gamma,
+        try inPlace.withUnsafeMutableBufferPointer { p in
+            try norm.backward(input: x, outputGrad: p.baseAddress!, inputGrad: p.baseAddress!, batch: batch, gamma: gamma,
                           savedMean: f.mean, savedInvStd: f.invStd, gammaGrad: &dg, betaGrad: &db, scratch: &scratch)
         }
         #expect(out == inPlace)

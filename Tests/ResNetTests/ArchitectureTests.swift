@@ -42,7 +42,7 @@ struct ArchitectureTests {
 
     @Test("depths that are not 6n+2 are refused", arguments: ["resnet21", "resnet2", "plain7", "vgg16", "resnet"])
     func badDepth(name: String) {
-        #expect(throws: ArchitectureError.self) { try Architecture.parse(name) }
+        #expect { try Architecture.parse(name) } throws: { ($0 as? ResNetError)?.kind == .architecture }
     }
 
     @Test func heInitialisation() throws {

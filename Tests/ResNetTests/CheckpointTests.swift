@@ -16,7 +16,7 @@ struct CheckpointTests {
         let net = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
         net.initialize(seed: 1)
         let path = dir + "/model.safetensors"
-        try Checkpoint.save(net, normalization: .pytorchCIFAR10, state: nil, run: nil, to: path)
+        try Checkpoint.save(net, normalization: .pytorchCIFAR10, run: nil, to: path)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         let header = try JSONSerialization.jsonObject(with: bytes[8..<(8 + headerLength)]) as! [String: Any]
@@ -35,7 +35,7 @@ struct CheckpointTests {
         let loaded = try Checkpoint.load(path)
         try loaded.apply(to: other, optimizer: false)
         #expect(other.digest() == net.digest())
-        #expect(loaded.normalization == .pytorchCIFAR10)
+        #expect(try loaded.normalization() == .pytorchCIFAR10)
     }
 
     @Test func resumeIsBitIdentical() throws {
@@ -62,7 +62,7 @@ struct CheckpointTests {
         config.stopAfter = 6
         _ = try train(config, replicas: 2)
         let written = try Checkpoint.load(dir + "/checkpoint-00000006.safetensors")
-        #expect(written.worldSize == 2 && written.state?.iteration == 6)
+        #expect(written.run?.worldSize == 2 && written.run?.iteration == 6)
         for ranks in [1, 3] {
             let copy = temporaryDirectory("elastic\(ranks)")
             try FileManager.default.copyItem(atPath: dir + "/checkpoint-00000006.safetensors",
@@ -74,7 +74,7 @@ struct CheckpointTests {
             let result = try train(resumed, replicas: ranks)
             #expect(result.iterations == 12 && result.losses.count == 6, "\(ranks) ranks continue from iteration 6")
             let final = try Checkpoint.load(copy + "/checkpoint-00000012.safetensors")
-            #expect(final.state?.iteration == 12 && final.worldSize == ranks && final.globalBatch == 12)
+            #expect(final.run?.iteration == 12 && final.run?.worldSize == ranks && final.run?.globalBatch == 12)
         }
     }
 
@@ -91,7 +91,7 @@ struct CheckpointTests {
         #expect { try Checkpoint.load(newest) } throws: { "\($0)".contains(newest) && "\($0)".contains("checksum") }
         var warnings: [String] = []
         let picked = try CheckpointDirectory(path: dir).latestGood(expected: config.architecture) { warnings.append($0) }
-        #expect(picked?.state?.iteration == 3)
+        #expect(picked?.run?.iteration == 3)
         #expect(warnings.count == 1 && warnings[0].contains(newest))
 
         let cut = dir + "/cut.safetensors"
@@ -104,7 +104,7 @@ struct CheckpointTests {
     @Test func checkpointOfAnotherArchitectureIsRefused() throws {
         let dir = temporaryDirectory()
         let net = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
-        try Checkpoint.save(net, normalization: .pytorchCIFAR10, state: nil, run: nil, to: dir + "/a.safetensors")
+        try Checkpoint.save(net, normalization: .pytorchCIFAR10, run: nil, to: dir + "/a.safetensors")
         #expect { try Checkpoint.load(dir + "/a.safetensors", expected: try Architecture.parse("resnet32")) } throws: {
             "\($0)".contains("resnet20/A, not resnet32/A")
         }

@@ -46,7 +46,7 @@ struct CommandLineTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         bytes[bytes.count / 2] ^= 1
         try bytes.write(to: URL(fileURLWithPath: file))
-        expectOneLineError(try run(["eval", "--checkpoint", file, "--data", "generated"]), containing: file)
+        expectOneLineError(try run(["eval", "--checkpoint", file, "--data", dir + "/no-data-needed-first"]), containing: file)
     }
 
     @Test("--recipe paper: warm-up at 0.01 for ResNet-110, 0.1 from the start for ResNet-20",

@@ -27,7 +27,7 @@ struct ImageNetTests {
         for i in 0..<(2 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }
         net.inputLabels[0] = 3
         net.inputLabels[1] = 997
-        let (loss, _) = net.trainStep(batch: 2, gradScale: 0.5)
+        let (loss, _) = try net.trainStep(batch: 2, gradScale: 0.5)
         // Near chance at initialisation: log(1000) = 6.9 per image.
         #expect(loss / 2 > 5 && loss / 2 < 10)
         let directional = try directionalDerivativeError(net, batch: 2, epsilon: 1e-3)
@@ -40,7 +40,7 @@ struct ImageNetTests {
         var rng = SplitMix64(seed: 6)
         for i in 0..<(4 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }
         for i in 0..<4 { net.inputLabels[i] = Int32(i * 3) }
-        net.trainStep(batch: 4, gradScale: 0.25)
+        try net.trainStep(batch: 4, gradScale: 0.25)
         #expect(try directionalDerivativeError(net, batch: 4) < 1e-2)
     }
 
@@ -54,13 +54,13 @@ struct ImageNetTests {
         let analytic = norm // g . (g / |g|)
         let saved = Array(UnsafeBufferPointer(start: store.values, count: count))
         let buffers = Array(UnsafeBufferPointer(start: store.bufferValues, count: store.bufferCount))
-        func loss(_ epsilon: Float) -> Double {
+        func loss(_ epsilon: Float) throws -> Double {
             for i in 0..<count { store.values[i] = saved[i] + epsilon * direction[i] }
-            let l = net.trainStep(batch: batch, gradScale: 1 / Float(batch)).lossSum / Double(batch)
+            let l = try net.trainStep(batch: batch, gradScale: 1 / Float(batch)).lossSum / Double(batch)
             store.bufferValues.update(from: buffers, count: buffers.count)
             return l
         }
-        let numeric = (loss(e) - loss(-e)) / Double(2 * e)
+        let numeric = (try loss(e) - loss(-e)) / Double(2 * e)
         store.values.update(from: saved, count: count)
         return abs(numeric - analytic) / abs(analytic)
     }
@@ -76,13 +76,13 @@ struct VGGTests {
         #expect(net.store.spec(named: "classifier.0.weight")?.spec.shape == [4096, 25088])
     }
 
-    @Test func forwardAndBackwardAt224() {
+    @Test func forwardAndBackwardAt224() throws {
         let net = VGG(batchNorm: true, batchCapacity: 1)
         net.initialize(seed: 1)
         var rng = SplitMix64(seed: 3)
         for i in 0..<net.imageFloats { net.inputImages[i] = rng.nextNormal() }
         net.inputLabels[0] = 7
-        let loss = net.trainStep(batch: 1, gradScale: 1)
+        let loss = try net.trainStep(batch: 1, gradScale: 1)
         #expect(loss.isFinite && loss > 0)
         // Gradients reach the first layer.
         let first = net.store.spec(named: "features.0.weight")!.spec

@@ -1,48 +1,17 @@
 import Foundation
 
-/// Where a run stands: everything besides the tensors that an exact resume needs. Data order and
-/// augmentation are functions of (seed, epoch, position), so the iteration fixes them.
-public struct TrainingState: Sendable, Equatable {
-    /// Iterations completed.
-    public var iteration: Int
-    public var warmup: WarmupState
-    public var seed: UInt64
-
-    public init(iteration: Int = 0, warmup: WarmupState, seed: UInt64) {
-        self.iteration = iteration
-        self.warmup = warmup
-        self.seed = seed
-    }
-}
-
 /// Model checkpoints as safetensors with torchvision names (`conv1.weight`, `layer1.0.bn1.running_mean`,
 /// `fc.bias`, ...), momentum as `optimizer.momentum.<name>`, the input normalisation as
-/// `normalization.mean` / `normalization.std`, and the run's state in `__metadata__`.
+/// `normalization.mean` / `normalization.std`, and the run's record (`CheckpointMetadata`) in
+/// `__metadata__`. A file without the run record (and without momentum) is a model: what
+/// `pretrained/` ships and what PyTorch loads.
 public enum Checkpoint {
     public static let formatVersion = "1"
 
-    /// Everything `train` puts in the metadata besides the state.
-    public struct RunInfo: Sendable {
-        public var globalBatch: Int
-        public var worldSize: Int
-        public var schedule: LearningRateSchedule
-        public var batchesPerEpoch: Int
-        public var syncBatchNorm: Bool
-        public var optimizer: SGD
-        public init(globalBatch: Int, worldSize: Int, schedule: LearningRateSchedule, batchesPerEpoch: Int,
-                    syncBatchNorm: Bool, optimizer: SGD) {
-            self.globalBatch = globalBatch
-            self.worldSize = worldSize
-            self.schedule = schedule
-            self.batchesPerEpoch = batchesPerEpoch
-            self.syncBatchNorm = syncBatchNorm
-            self.optimizer = optimizer
-        }
-    }
-
-    /// Writes `network` (and its optimizer state) with `normalization`, `state` and `run` atomically to `path`.
-    public static func save(_ network: Network, normalization: Normalization, state: TrainingState?,
-                            run: RunInfo?, to path: String) throws {
+    /// Writes `network` with `normalization` atomically to `path`; with `run`, also its momentum
+    /// and the run record (a training checkpoint), without it the model alone.
+    public static func save(_ network: Network, normalization: Normalization, run: CheckpointMetadata?,
+                            to path: String) throws {
         let store = network.store
         var tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
         // torchvision's state_dict order: parameters and buffers interleaved per layer.
@@ -51,7 +20,7 @@ public enum Checkpoint {
             let base = isParameter ? store.values : store.bufferValues
             tensors.append((name, spec.shape, UnsafeBufferPointer(start: base + spec.offset, count: spec.count)))
         }
-        if state != nil {
+        if run != nil {
             for spec in store.parameters {
                 tensors.append(("optimizer.momentum.\(spec.name)", spec.shape,
                                 UnsafeBufferPointer(start: store.momentum + spec.offset, count: spec.count)))
@@ -77,24 +46,7 @@ public enum Checkpoint {
                     "classes": String(network.architecture.classes),
                     "normalization": normalization.kind,
                 ]
-                if let state {
-                    meta["iteration"] = String(state.iteration)
-                    meta["seed"] = String(state.seed)
-                    meta["warmup_done"] = String(state.warmup.done)
-                    meta["warmup_smoothed_error_bits"] = String(state.warmup.smoothedError.bitPattern, radix: 16)
-                    meta["rng"] = "stateless: SplitMix64 streams of (seed, purpose, epoch, position)"
-                }
-                if let run, let state {
-                    meta["global_batch"] = String(run.globalBatch)
-                    meta["world_size"] = String(run.worldSize)
-                    meta["batches_per_epoch"] = String(run.batchesPerEpoch)
-                    meta["epoch"] = String(state.iteration / run.batchesPerEpoch)
-                    meta["batch_in_epoch"] = String(state.iteration % run.batchesPerEpoch)
-                    meta["sync_bn"] = String(run.syncBatchNorm)
-                    meta["learning_rate"] = String(run.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done))
-                    meta["schedule"] = String(decoding: try JSONEncoder().encode(run.schedule), as: UTF8.self)
-                    meta["optimizer"] = String(decoding: try JSONEncoder().encode(run.optimizer), as: UTF8.self)
-                }
+                if let run { meta.merge(run.strings) { _, new in new } }
                 try SafeTensorsFile.write(all, metadata: meta, to: path)
             }
         }
@@ -115,43 +67,35 @@ public enum Checkpoint {
         return modules.flatMap { members[$0]! }
     }
 
-    /// A read checkpoint, validated.
+    /// A read checkpoint, validated: structure, checksum, architecture and run record.
     public struct Loaded {
         public let file: SafeTensorsFile
         public let architecture: Architecture
+        /// The run record; nil for a model file or a bare state dict.
+        public let run: CheckpointMetadata?
         public var path: String { file.path }
         public var metadata: [String: String] { file.metadata }
 
-        /// The run state, when the file is a training checkpoint (not a bare state dict).
-        public var state: TrainingState? {
-            guard let it = metadata["iteration"].flatMap(Int.init), let seed = metadata["seed"].flatMap(UInt64.init) else { return nil }
-            let done = metadata["warmup_done"] == "true"
-            let bits = metadata["warmup_smoothed_error_bits"].flatMap { UInt64($0, radix: 16) }
-            return TrainingState(iteration: it, warmup: WarmupState(done: done, smoothedError: bits.map(Double.init(bitPattern:)) ?? 0.9), seed: seed)
-        }
-
-        public var globalBatch: Int? { metadata["global_batch"].flatMap(Int.init) }
-        /// The learning-rate schedule the run was trained with (nil in files that do not record it).
-        public var schedule: LearningRateSchedule? {
-            metadata["schedule"].flatMap { try? JSONDecoder().decode(LearningRateSchedule.self, from: Data($0.utf8)) }
-        }
-        /// Momentum and weight decay of the run (nil in files that do not record them).
-        public var optimizer: SGD? {
-            metadata["optimizer"].flatMap { try? JSONDecoder().decode(SGD.self, from: Data($0.utf8)) }
-        }
-        public var worldSize: Int? { metadata["world_size"].flatMap(Int.init) }
-
         /// The normalisation stored with the model, if any.
-        public var normalization: Normalization? {
+        public func normalization() throws -> Normalization? {
             guard let mean = file.tensors["normalization.mean"] else { return nil }
-            var m = [Float](repeating: 0, count: mean.shape.reduce(1, *))
-            guard (try? m.withUnsafeMutableBufferPointer { try file.read("normalization.mean", shape: mean.shape, into: $0.baseAddress!) }) != nil else { return nil }
-            if let std = file.tensors["normalization.std"] {
-                var s = [Float](repeating: 0, count: std.shape.reduce(1, *))
-                guard (try? s.withUnsafeMutableBufferPointer { try file.read("normalization.std", shape: std.shape, into: $0.baseAddress!) }) != nil else { return nil }
-                return .perChannel(mean: m, std: s)
+            let isPerChannel = file.tensors["normalization.std"] != nil
+            let meanShape = isPerChannel ? [3] : [3, 32, 32]
+            var m = [Float](repeating: 0, count: isPerChannel ? 3 : LabeledImages.imageBytes)
+            guard mean.shape == meanShape else {
+                throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.mean' has shape \(mean.shape), expected \(meanShape)")
             }
-            return m.count == LabeledImages.imageBytes ? .perPixelMean(mean: m) : nil
+            try m.withUnsafeMutableBufferPointer { try file.read("normalization.mean", shape: meanShape, into: $0.baseAddress!) }
+            guard m.allSatisfy(\.isFinite) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.mean' holds a non-finite value")
+            }
+            guard isPerChannel else { return .perPixelMean(mean: m) }
+            var s = [Float](repeating: 0, count: 3)
+            try s.withUnsafeMutableBufferPointer { try file.read("normalization.std", shape: [3], into: $0.baseAddress!) }
+            guard s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.std' must hold finite values > 0")
+            }
+            return .perChannel(mean: m, std: s)
         }
 
         /// Copies model tensors (and, with `optimizer`, the momentum) into `network`. Every model
@@ -180,18 +124,21 @@ public enum Checkpoint {
         let file = try SafeTensorsFile(path: path)
         let meta = file.metadata
         var arch: Architecture
-        if let name = meta["arch"], let shortcut = meta["shortcut"].flatMap(ShortcutOption.init(rawValue:)) {
+        if let name = meta["arch"] {
+            guard let shortcut = meta["shortcut"].flatMap(ShortcutOption.init(rawValue:)) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'shortcut' is '\(meta["shortcut"] ?? "missing")', not A or B")
+            }
             do { arch = try Architecture.parse(name, shortcut: shortcut) } catch {
-                throw CheckpointError("\(path): unknown architecture '\(name)' in metadata")
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'arch' names an unknown architecture '\(name.prefix(80))'")
             }
             if let expected, expected != arch {
-                throw CheckpointError("\(path): checkpoint is \(arch), not \(expected)")
+                throw ResNetError(.mismatchedCheckpoint, "\(path): checkpoint is \(arch), not \(expected)")
             }
         } else if let expected {
             arch = expected
         } else {
-            throw CheckpointError("\(path): no architecture in the metadata; pass --arch (and --shortcut)")
+            throw ResNetError(.configuration, "\(path): no architecture in the metadata; pass --arch (and --shortcut)")
         }
-        return Loaded(file: file, architecture: arch)
+        return Loaded(file: file, architecture: arch, run: try CheckpointMetadata(meta, path: path))
     }
 }

@@ -27,14 +27,20 @@ public struct CheckpointDirectory {
         }.sorted { $0.0 > $1.0 }
     }
 
-    /// Saves a checkpoint for `state.iteration`, points `latest` at it and removes the oldest beyond `keep`.
-    public func save(_ network: Network, normalization: Normalization, state: TrainingState,
-                     run: Checkpoint.RunInfo) throws -> String {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let target = file(iteration: state.iteration)
-        try Checkpoint.save(network, normalization: normalization, state: state, run: run, to: target)
+    /// Saves a training checkpoint of `run.iteration`, points `latest` at it and removes the
+    /// oldest others beyond `keep` (never the one just written).
+    public func save(_ network: Network, normalization: Normalization, run: CheckpointMetadata) throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw ResNetError(.fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
+        }
+        let target = file(iteration: run.iteration)
+        try Checkpoint.save(network, normalization: normalization, run: run, to: target)
         try AtomicFile.write(Data(((target as NSString).lastPathComponent + "\n").utf8), to: latestPointer)
-        for old in existing().dropFirst(keep) { try? FileManager.default.removeItem(atPath: old.path) }
+        for old in existing().filter({ $0.path != target }).dropFirst(keep - 1) {
+            try? FileManager.default.removeItem(atPath: old.path)
+        }
         return target
     }
 
@@ -51,8 +57,7 @@ public struct CheckpointDirectory {
         for candidate in candidates {
             do {
                 return try Checkpoint.load(candidate, expected: expected)
-            } catch let error as CheckpointError {
-                if expected != nil, error.description.contains("checkpoint is") { throw error }
+            } catch let error as ResNetError where error.kind == .damagedCheckpoint {
                 warn("skipping \(error.description); falling back to an older checkpoint")
             }
         }

@@ -1,11 +1,5 @@
 import Foundation
 
-/// A checkpoint file that cannot be used: unreadable, corrupt, truncated, or of another model.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// The safetensors format: an 8-byte little-endian header length, a JSON header mapping each
 /// tensor name to `{dtype, shape, data_offsets}` (plus a `__metadata__` map of strings), then the
 /// raw little-endian tensor bytes. Only float32 (`F32`) tensors are written; F32 is read.
@@ -29,45 +23,62 @@ public struct SafeTensorsFile {
     public init(path: String) throws {
         self.path = path
         guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError("\(path): cannot read checkpoint")
+            throw ResNetError(.damagedCheckpoint, "\(path): cannot read checkpoint")
         }
-        guard bytes.count >= 8 else { throw CheckpointError("\(path): truncated (\(bytes.count) bytes)") }
+        guard bytes.count >= 8 else { throw ResNetError(.damagedCheckpoint, "\(path): truncated (\(bytes.count) bytes)") }
         let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
-            throw CheckpointError("\(path): truncated or not a safetensors file (header of \(headerLength) bytes in a \(bytes.count)-byte file)")
+            throw ResNetError(.damagedCheckpoint, "\(path): truncated or not a safetensors file (header of \(headerLength) bytes in a \(bytes.count)-byte file)")
         }
         let headerEnd = 8 + Int(headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: bytes[8..<headerEnd]) as? [String: Any] else {
-            throw CheckpointError("\(path): corrupt safetensors header")
+            throw ResNetError(.damagedCheckpoint, "\(path): corrupt safetensors header")
         }
         data = bytes.subdata(in: headerEnd ..< bytes.count)
         var metadata: [String: String] = [:]
         var tensors: [String: Tensor] = [:]
         for (key, value) in json {
             if key == "__metadata__" {
-                guard let map = value as? [String: String] else { throw CheckpointError("\(path): corrupt __metadata__") }
+                guard let map = value as? [String: String] else { throw ResNetError(.damagedCheckpoint, "\(path): corrupt __metadata__") }
                 metadata = map
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2,
                   offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw CheckpointError("\(path): corrupt header entry for '\(key)'")
+                throw ResNetError(.damagedCheckpoint, "\(path): corrupt header entry for '\(key)'")
             }
             guard offsets[1] <= data.count else {
-                throw CheckpointError("\(path): truncated: tensor '\(key)' ends at byte \(offsets[1]) of a \(data.count)-byte data section")
+                throw ResNetError(.damagedCheckpoint, "\(path): truncated: tensor '\(key)' ends at byte \(offsets[1]) of a \(data.count)-byte data section")
             }
             let width = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1][dtype] ?? 0
-            guard width > 0, shape.reduce(1, *) * width == offsets[1] - offsets[0] else {
-                throw CheckpointError("\(path): tensor '\(key)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtype)")
+            guard width > 0 else { throw ResNetError(.damagedCheckpoint, "\(path): tensor '\(key)' has unknown dtype '\(dtype)'") }
+            guard let bytes = Self.byteCount(shape: shape, width: width) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): tensor '\(key)' has an impossible shape \(shape)")
+            }
+            guard bytes == offsets[1] - offsets[0] else {
+                throw ResNetError(.damagedCheckpoint, "\(path): tensor '\(key)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtype)")
             }
             tensors[key] = Tensor(name: key, dtype: dtype, shape: shape, range: offsets[0] ..< offsets[1])
         }
         self.metadata = metadata
         self.tensors = tensors
         if let expected = metadata[Self.checksumKey], expected != String(fnv1a64(data), radix: 16) {
-            throw CheckpointError("\(path): corrupt: checksum of the tensor data does not match its header")
+            throw ResNetError(.damagedCheckpoint, "\(path): corrupt: checksum of the tensor data does not match its header")
         }
+    }
+
+    /// Bytes of a tensor of `shape` with elements of `width` bytes; nil for a negative dimension
+    /// or a product past Int.max.
+    static func byteCount(shape: [Int], width: Int) -> Int? {
+        var total = width
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            if overflow { return nil }
+            total = product
+        }
+        return total
     }
 
     /// Metadata key of the FNV-1a 64 checksum of the data section (written by `write`; files
@@ -76,11 +87,11 @@ public struct SafeTensorsFile {
 
     /// Copies a float32 tensor into `destination` (which holds `count` floats); the error names the key.
     public func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws {
-        guard let t = tensors[name] else { throw CheckpointError("\(path): missing tensor '\(name)'") }
+        guard let t = tensors[name] else { throw ResNetError(.damagedCheckpoint, "\(path): missing tensor '\(name)'") }
         guard t.shape == shape else {
-            throw CheckpointError("\(path): tensor '\(name)' has shape \(t.shape), expected \(shape)")
+            throw ResNetError(.damagedCheckpoint, "\(path): tensor '\(name)' has shape \(t.shape), expected \(shape)")
         }
-        guard t.dtype == "F32" else { throw CheckpointError("\(path): tensor '\(name)' is \(t.dtype), expected F32") }
+        guard t.dtype == "F32" else { throw ResNetError(.damagedCheckpoint, "\(path): tensor '\(name)' is \(t.dtype), expected F32") }
         data.withUnsafeBytes { raw in
             let src = raw.baseAddress! + t.range.lowerBound
             UnsafeMutableRawPointer(destination).copyMemory(from: src, byteCount: t.range.count)
@@ -100,12 +111,12 @@ public struct SafeTensorsFile {
         var metadata = metadata
         metadata[checksumKey] = String(fnv1a64(body), radix: 16)
         var header = "{\"__metadata__\":{"
-        header += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+        header += metadata.keys.sorted().map { "\(JSON.quoted($0)):\(JSON.quoted(metadata[$0]!))" }.joined(separator: ",")
         header += "}"
         var offset = 0
         for t in tensors {
             let bytes = t.values.count * 4
-            header += ",\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            header += ",\(JSON.quoted(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         header += "}"
@@ -116,61 +127,5 @@ public struct SafeTensorsFile {
         out.append(contentsOf: Array(header.utf8))
         out.append(body)
         try AtomicFile.write(out, to: path)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
-    }
-}
-
-/// Crash-safe file replacement.
-public enum AtomicFile {
-    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
-    /// fsyncs the directory.
-    public static func write(_ data: Data, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CheckpointError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
-        var ok = data.withUnsafeBytes { raw -> Bool in
-            var written = 0
-            while written < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n <= 0 { return false }
-                written += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok else {
-            unlink(temporary)
-            throw CheckpointError("\(temporary): write failed (\(String(cString: strerror(errno))))")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CheckpointError("\(path): rename failed (\(String(cString: strerror(errno))))")
-        }
-        let dfd = open(directory, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-    }
-}
-
-/// 64-bit FNV-1a over the bytes (the checkpoint's integrity check).
-public func fnv1a64(_ data: Data) -> UInt64 {
-    data.withUnsafeBytes { raw in
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in raw.bindMemory(to: UInt8.self) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
     }
 }

@@ -1,11 +1,5 @@
 import Foundation
 
-/// A data file that is missing, truncated or holds an impossible value.
-public struct DataError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Labelled 32x32 RGB images kept as bytes: `images` is [count, 3, 32, 32] (planes R, G, B,
 /// each row-major), `labels` one byte 0-9 per image.
 public struct LabeledImages: Sendable {
@@ -65,16 +59,16 @@ public enum CIFAR10 {
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
                 if FileManager.default.fileExists(atPath: path + ".xz") {
-                    throw DataError("\(path): missing (found \(path).xz: unpack it with shared/data/cifar10/unpack.sh DIR)")
+                    throw ResNetError(.data, "\(path): missing (found \(path).xz: unpack it with shared/data/cifar10/unpack.sh DIR)")
                 }
-                throw DataError("\(path): missing or unreadable CIFAR-10 file")
+                throw ResNetError(.data, "\(path): missing or unreadable CIFAR-10 file")
             }
             let name = (path as NSString).lastPathComponent
             let standard = trainFiles.contains(name) || testFiles.contains(name)
             if data.count == 0 || data.count % recordBytes != 0 || (standard && data.count != recordsPerFile * recordBytes) {
                 let expected = standard ? "\(recordsPerFile * recordBytes) bytes (\(recordsPerFile) records of \(recordBytes))"
                                         : "a non-zero multiple of \(recordBytes) bytes"
-                throw DataError("\(path): truncated or wrong size: \(data.count) bytes, expected \(expected)")
+                throw ResNetError(.data, "\(path): truncated or wrong size: \(data.count) bytes, expected \(expected)")
             }
             let records = data.count / recordBytes
             images.reserveCapacity(images.count + records * LabeledImages.imageBytes)
@@ -84,7 +78,7 @@ public enum CIFAR10 {
                     let base = r * recordBytes
                     let label = bytes[base]
                     guard label < classes else {
-                        throw DataError("\(path): record \(r) has label \(label), expected 0-9")
+                        throw ResNetError(.data, "\(path): record \(r) has label \(label), expected 0-9")
                     }
                     labels.append(label)
                     images.append(contentsOf: bytes[(base + 1) ..< (base + recordBytes)])

@@ -1,9 +1,3 @@
-/// A bad model description from the user.
-public struct ArchitectureError: Error, CustomStringConvertible {
-    public let description: String
-    public init(description: String) { self.description = description }
-}
-
 /// Which network: the paper's CIFAR ResNets and plain nets, depth 6n+2 (n basic blocks per
 /// stage, 2 layers each, plus the first conv and the fc), or its ImageNet ResNet-18/34 and
 /// plain-18/34 (Table 1: 7x7/2 conv, 3x3/2 max pool, four stages of basic blocks, option-B
@@ -28,7 +22,7 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
             return
         }
         guard depth >= 8, (depth - 2) % 6 == 0 else {
-            throw ArchitectureError(description: "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)")
+            throw ResNetError(.architecture, "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)")
         }
         self.family = family
         self.depth = depth
@@ -54,20 +48,20 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     public static func parse(_ name: String, depth: Int? = nil, shortcut: ShortcutOption = .A) throws -> Architecture {
         let lower = name.lowercased()
         guard let family = [Family.resnet, .plain].first(where: { lower.hasPrefix($0.rawValue) }) else {
-            throw ArchitectureError(description: "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
+            throw ResNetError(.architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
         }
         let digits = lower.dropFirst(family.rawValue.count).filter { $0 != "-" && $0 != "_" }
         var d = depth
         if !digits.isEmpty {
             guard let parsed = Int(digits) else {
-                throw ArchitectureError(description: "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
+                throw ResNetError(.architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
             }
             if let depth, depth != parsed {
-                throw ArchitectureError(description: "--arch \(name) and --depth \(depth) disagree")
+                throw ResNetError(.architecture, "--arch \(name) and --depth \(depth) disagree")
             }
             d = parsed
         }
-        guard let d else { throw ArchitectureError(description: "--arch \(name) needs a depth (e.g. \(name)20 or --depth 20)") }
+        guard let d else { throw ResNetError(.architecture, "--arch \(name) needs a depth (e.g. \(name)20 or --depth 20)") }
         return try Architecture(family: family, depth: d, shortcut: shortcut)
     }
 

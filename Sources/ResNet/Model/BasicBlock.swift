@@ -68,13 +68,13 @@ final class BasicBlock {
         return [conv1, conv2]
     }
 
-    func forward(input: UnsafePointer<Float>, batch: Int, training: Bool) {
+    func forward(input: UnsafePointer<Float>, batch: Int, training: Bool) throws {
         let h = context.arena[hidden], y = context.arena[output]
-        conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
-        conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
+        try conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
+        try conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
         let profile = context.profile, count = batch * outputSize, threads = context.threads
         // The shortcut addition and the block's final ReLU, fused into one pass where possible.
-        profile.measure(.shortcut) {
+        try profile.measure(.shortcut) {
             switch shortcut {
             case .none: ReLU.forward(input: y, output: y, count: count, threads: threads)
             case .identity: ReLU.addForward(input, into: y, count: count, threads: threads)
@@ -83,7 +83,7 @@ final class BasicBlock {
                 ReLU.forward(input: y, output: y, count: count, threads: threads)
             case .projection(let projection):
                 let p = context.arena[projectionOutput]
-                projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
+                try projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
                 ReLU.addForward(p, into: y, count: count, threads: threads)
             }
         }
@@ -92,12 +92,12 @@ final class BasicBlock {
     /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
     /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
     func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
-                  inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) {
+                  inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) throws {
         let count = batch * outputSize, threads = context.threads
         let profile = context.profile
         var inputWritten = true
         // The final ReLU's mask, in place, and in the same pass the gradient down an identity shortcut.
-        profile.measure(.shortcut) {
+        try profile.measure(.shortcut) {
             let y = context.arena[output]
             switch shortcut {
             case .none:
@@ -113,13 +113,13 @@ final class BasicBlock {
                 // The projection's BN works in place: give it its own copy of the gradient.
                 ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
                               count: count, threads: threads)
-                projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
+                try projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
             }
         }
         // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
-        conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
+        try conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
                        accumulate: false, batch: batch)
-        conv1.backward(input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
+        try conv1.backward(input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
                        accumulate: inputWritten, batch: batch)
     }
 }

@@ -47,16 +47,16 @@ final class ConvBN {
 
     /// `output = [relu](bn(conv(input)))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
-                 training: Bool, relu: Bool) {
+                 training: Bool, relu: Bool) throws {
         let c = context, y = c.arena[convOutput]
         let flops = 2 * Double(conv.macsPerImage * batch)
         c.profile.measure(.convForward, flops: flops) {
             conv.forward(input: input, weight: c.parameter(weight), output: y, batch: batch,
                          threads: c.threads, workspace: c.workspace)
         }
-        c.profile.measure(.batchNorm) {
+        try c.profile.measure(.batchNorm) {
             if training {
-                norm.forwardTraining(input: y, output: output, batch: batch,
+                try norm.forwardTraining(input: y, output: output, batch: batch,
                                      gamma: c.parameter(gamma), beta: c.parameter(beta),
                                      savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
@@ -77,11 +77,11 @@ final class ConvBN {
     /// parameter gradients, and `inputGrad` unless it is nil (the first layer needs none).
     func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
                   reluOutput: UnsafePointer<Float>? = nil,
-                  inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) {
+                  inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) throws {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
-        c.profile.measure(.batchNorm) {
-            norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
+        try c.profile.measure(.batchNorm) {
+            try norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
                           gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
                           gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
                           scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,

@@ -53,6 +53,9 @@ public final class Network {
     public var imageFloats: Int { Self.imageChannels * architecture.inputSize * architecture.inputSize }
 
     public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1) {
+        // The layers split work over `threads` themselves; BLAS stays at one thread (a spinning
+        // BLAS pool collapses when ranks share cores).
+        BLASThreads.set(1)
         self.architecture = architecture
         let context = NetworkContext(batchCapacity: batchCapacity, threads: threads)
         self.context = context
@@ -117,15 +120,10 @@ public final class Network {
         set { context.profile = newValue }
     }
 
-    /// Called during backward with an offset into the gradient buffer from which on every gradient
-    /// is final (parameters are stored in forward order and backward runs in reverse), so that
-    /// their all-reduce can start while backward goes on. Set once; calling it allocates nothing.
-    public var gradientsReady: ((Int) -> Void)?
-
-    /// Sums batch-norm statistics over replicas when set (synchronised BN).
-    public var statisticsReducer: StatisticsReducer? {
-        get { context.statisticsReducer }
-        set { context.statisticsReducer = newValue }
+    /// The other replicas of a data-parallel run (set by `DataParallelStep`); nil when alone.
+    public var replicas: ReplicaLink? {
+        get { context.replicas }
+        set { context.replicas = newValue }
     }
 
     /// Where the caller writes the batch: images [batch, 3, size, size] float32, normalised.
@@ -151,17 +149,17 @@ public final class Network {
 
     /// Forward pass over the first `batch` images of `inputImages`; returns the logits.
     @discardableResult
-    public func forward(batch: Int, training: Bool) -> UnsafePointer<Float> {
+    public func forward(batch: Int, training: Bool) throws -> UnsafePointer<Float> {
         precondition(batch >= 1 && batch <= batchCapacity)
         let a = context.arena
-        stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
+        try stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
         var x = a[stemOutput]
         if let stemPool {
             stemPool.forward(input: x, output: a[stemPoolOutput], argmax: stemPoolArgmax, batch: batch)
             x = a[stemPoolOutput]
         }
         for block in blocks {
-            block.forward(input: x, batch: batch, training: training)
+            try block.forward(input: x, batch: batch, training: training)
             x = a[block.output]
         }
         let last = blocks.last!
@@ -175,7 +173,7 @@ public final class Network {
     }
 
     /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones).
-    func backward(batch: Int) {
+    func backward(batch: Int) throws {
         let a = context.arena
         let last = blocks.last!
         // The gradient of the current block's output and of its input, swapped after each block.
@@ -188,37 +186,37 @@ public final class Network {
             GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: outputGrad, batch: batch,
                                        channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
         }
-        gradientsReady?(fcWeight)
+        try replicas?.gradientsReady(from: fcWeight)
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blockInput = i > 0 ? a[blocks[i - 1].output] : stemPool == nil ? a[stemOutput] : a[stemPoolOutput]
-            blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
+            try blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
             swap(&outputGrad, &inputGrad)
-            gradientsReady?(blocks[i].conv1.weight)
+            try replicas?.gradientsReady(from: blocks[i].conv1.weight)
         }
         if let stemPool {
             stemPool.backward(outputGrad: outputGrad, argmax: stemPoolArgmax, inputGrad: inputGrad, batch: batch)
             swap(&outputGrad, &inputGrad)
         }
-        stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
-        gradientsReady?(0)
+        try stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
+        try replicas?.gradientsReady(from: 0)
     }
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.
     /// The loss is `sum of cross-entropies * gradScale` (use 1/global batch for a mean over all
     /// replicas). Returns the summed loss and the number of correct predictions, unscaled.
     @discardableResult
-    public func trainStep(batch: Int, gradScale: Float) -> (lossSum: Double, correct: Int) {
-        forward(batch: batch, training: true)
+    public func trainStep(batch: Int, gradScale: Float) throws -> (lossSum: Double, correct: Int) {
+        try forward(batch: batch, training: true)
         let result = SoftmaxCrossEntropy.forwardBackward(
             logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
             logitsGrad: context.arena[logitsGrad], gradScale: gradScale)
-        backward(batch: batch)
+        try backward(batch: batch)
         return result
     }
 
     /// Eval-mode forward (running BN statistics): summed loss and correct count.
-    public func evaluate(batch: Int) -> (lossSum: Double, correct: Int) {
-        forward(batch: batch, training: false)
+    public func evaluate(batch: Int) throws -> (lossSum: Double, correct: Int) {
+        try forward(batch: batch, training: false)
         return SoftmaxCrossEntropy.forwardBackward(
             logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
             logitsGrad: nil, gradScale: 0)

@@ -76,7 +76,8 @@ public final class ParameterStore {
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: parameterCount) }
     public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: parameterCount) }
     public var momentumBuffer: UnsafeMutableBufferPointer<Float> { .init(start: momentum, count: parameterCount) }
-    public var bufferBuffer: UnsafeMutableBufferPointer<Float> { .init(start: bufferValues, count: bufferCount) }
+    /// Every non-trainable value (the batch-norm running statistics) as one buffer.
+    public var runningStatistics: UnsafeMutableBufferPointer<Float> { .init(start: bufferValues, count: bufferCount) }
 
     /// The parameter or buffer spec with this name.
     public func spec(named name: String) -> (spec: TensorSpec, isParameter: Bool)? {

@@ -119,7 +119,7 @@ public final class VGG {
 
     /// One training step (training-mode BN) on the first `batch` images; returns the summed loss.
     @discardableResult
-    public func trainStep(batch: Int, gradScale: Float) -> Double {
+    public func trainStep(batch: Int, gradScale: Float) throws -> Double {
         let c = context, a = c.arena
         var x = UnsafeMutablePointer(a[input])
         var inputs: [UnsafeMutablePointer<Float>] = []
@@ -132,7 +132,7 @@ public final class VGG {
                              threads: 1, workspace: c.workspace)
                 addBias(a[convOutput], c.parameter(bias), batch: batch, channels: conv.outChannels, spatial: conv.outPixels)
                 if let norm {
-                    norm.forwardTraining(input: a[convOutput], output: a[output], batch: batch, gamma: c.parameter(gamma),
+                    try norm.forwardTraining(input: a[convOutput], output: a[output], batch: batch, gamma: c.parameter(gamma),
                                          beta: c.parameter(beta), savedMean: a[savedMean], savedInvStd: a[savedInvStd],
                                          runningMean: c.buffer(mean), runningVar: c.buffer(variance),
                                          scratch: c.statistics, relu: true, threads: c.threads)
@@ -170,7 +170,7 @@ public final class VGG {
             case .conv(let conv, let norm, let weight, let bias, let gamma, let beta, _, _, let convOutput, let output,
                        let savedMean, let savedInvStd):
                 if let norm {
-                    norm.backward(input: a[convOutput], outputGrad: dy, inputGrad: dy, batch: batch, gamma: c.parameter(gamma),
+                    try norm.backward(input: a[convOutput], outputGrad: dy, inputGrad: dy, batch: batch, gamma: c.parameter(gamma),
                                   savedMean: a[savedMean], savedInvStd: a[savedInvStd], gammaGrad: c.gradient(gamma),
                                   betaGrad: c.gradient(beta), scratch: c.statistics,
                                   reluOutput: a[output], threads: c.threads)

@@ -5,44 +5,34 @@ import Distributed
 /// and whenever at least `bucketFloats` finished gradients have accumulated they go out as one
 /// non-blocking all-reduce. Bucket boundaries depend only on the layer offsets, so every rank
 /// reduces the same buckets in the same order. `finish()` sends the rest and waits for all.
-public final class GradientBuckets {
+final class GradientBuckets {
     let communicator: Communicator
     let gradients: UnsafeMutablePointer<Float>
     let count: Int
     let bucketFloats: Int
     private var pendingEnd = 0
     private var started = 0
-    private var failure: Error?
 
     /// 256 Ki floats (1 MiB) per bucket by default.
-    public init(communicator: Communicator, store: ParameterStore, bucketFloats: Int = 1 << 18) {
+    init(communicator: Communicator, store: ParameterStore, bucketFloats: Int = 1 << 18) {
         self.communicator = communicator
         gradients = store.gradients
         count = store.parameterCount
         self.bucketFloats = max(1, bucketFloats)
     }
 
-    /// Attaches to `network`'s backward pass (only when there is more than one rank).
-    public func attach(to network: Network) {
-        guard communicator.size > 1 else { return }
-        network.gradientsReady = { [unowned self] offset in self.ready(offset) }
-    }
-
     /// Call before each backward pass.
-    public func begin() {
+    func begin() {
         pendingEnd = count
         started = 0
-        failure = nil
     }
 
-    func ready(_ offset: Int) {
-        guard failure == nil else { return }
-        do {
-            if pendingEnd - offset >= bucketFloats && started < maxPendingReductions - 1 {
-                try start(offset)
-            }
-            try communicator.pollReductions()
-        } catch { failure = error }
+    /// Gradients from `offset` on are final: start a bucket if enough have gathered.
+    func ready(from offset: Int) throws {
+        if pendingEnd - offset >= bucketFloats && started < maxPendingReductions - 1 {
+            try start(offset)
+        }
+        try communicator.pollReductions()
     }
 
     private func start(_ offset: Int) throws {
@@ -53,9 +43,7 @@ public final class GradientBuckets {
     }
 
     /// Sends what is left and waits until every gradient holds its sum over ranks.
-    public func finish() throws {
-        if let failure { throw failure }
-        guard communicator.size > 1 else { return }
+    func finish() throws {
         if pendingEnd > 0 { try start(0) }
         for slot in 0..<started { try communicator.waitReduction(slot: slot) }
     }

@@ -11,7 +11,7 @@ public final class MetricsLog {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw DataError("\(path): cannot open for writing") }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw ResNetError(.data, "\(path): cannot open for writing") }
         h.seekToEndOfFile()
         handle = h
     }
@@ -24,20 +24,13 @@ public final class MetricsLog {
         let body = fields.map { key, value -> String in
             let v: String
             switch value {
-            case let s as String: v = SafeTensorsFile.jsonString(s)
+            case let s as String: v = JSON.quoted(s)
             case let b as Bool: v = b ? "true" : "false"
             case let d as Double: v = d.isFinite ? String(d) : "null"
             default: v = "\(value)"
             }
-            return "\(SafeTensorsFile.jsonString(key)):\(v)"
+            return "\(JSON.quoted(key)):\(v)"
         }.joined(separator: ",")
         handle.write(Data(("{" + body + "}\n").utf8))
     }
-}
-
-/// Monotonic seconds.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

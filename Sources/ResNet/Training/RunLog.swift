@@ -13,13 +13,13 @@ public struct RunLog {
         name = (directory as NSString).lastPathComponent
         let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DataError("\(path): cannot read (is \(directory) a run's --output directory?)")
+            throw ResNetError(.data, "\(path): cannot read (is \(directory) a run's --output directory?)")
         }
         var train: [Int: Double] = [:], test: [Int: Double] = [:]
         for (number, line) in text.split(separator: "\n").enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let kind = object["kind"] as? String, let iteration = object["iteration"] as? Int else {
-                throw DataError("\(path): line \(number + 1) is not a metrics record")
+                throw ResNetError(.data, "\(path): line \(number + 1) is not a metrics record")
             }
             if kind == "train", let e = object["error"] as? Double { train[iteration] = e }
             if kind == "eval", let e = object["test_error"] as? Double { test[iteration] = e }

@@ -1,0 +1,94 @@
+import Foundation
+
+/// A training checkpoint's record of where its run stood, as plain values: the checkpoint
+/// layer owns this and knows nothing of training types. Read from `__metadata__` (strings),
+/// every key checked for type and range, errors naming the file and the key.
+public struct CheckpointMetadata: Sendable, Equatable {
+    /// Iterations completed.
+    public var iteration: Int
+    public var seed: UInt64
+    public var warmupDone: Bool
+    /// The paper's warm-up: the smoothed training error so far (bit-exact).
+    public var warmupSmoothedError: Double
+    public var globalBatch: Int
+    public var worldSize: Int
+    public var batchesPerEpoch: Int
+    public var syncBatchNorm: Bool
+    /// The rate of the next iteration (for people reading the file).
+    public var learningRate: Double
+    /// The learning-rate schedule and the optimizer settings, as JSON written by the trainer.
+    public var schedule: String
+    public var optimizer: String?
+
+    public init(iteration: Int, seed: UInt64, warmupDone: Bool, warmupSmoothedError: Double, globalBatch: Int,
+                worldSize: Int, batchesPerEpoch: Int, syncBatchNorm: Bool, learningRate: Double, schedule: String,
+                optimizer: String?) {
+        self.iteration = iteration
+        self.seed = seed
+        self.warmupDone = warmupDone
+        self.warmupSmoothedError = warmupSmoothedError
+        self.globalBatch = globalBatch
+        self.worldSize = worldSize
+        self.batchesPerEpoch = batchesPerEpoch
+        self.syncBatchNorm = syncBatchNorm
+        self.learningRate = learningRate
+        self.schedule = schedule
+        self.optimizer = optimizer
+    }
+
+    /// The strings a checkpoint stores.
+    var strings: [String: String] {
+        var meta: [String: String] = [
+            "iteration": String(iteration),
+            "seed": String(seed),
+            "warmup_done": String(warmupDone),
+            "warmup_smoothed_error_bits": String(warmupSmoothedError.bitPattern, radix: 16),
+            "rng": "stateless: SplitMix64 streams of (seed, purpose, epoch, position)",
+            "global_batch": String(globalBatch),
+            "world_size": String(worldSize),
+            "batches_per_epoch": String(batchesPerEpoch),
+            "epoch": String(iteration / batchesPerEpoch),
+            "batch_in_epoch": String(iteration % batchesPerEpoch),
+            "sync_bn": String(syncBatchNorm),
+            "learning_rate": String(learningRate),
+            "schedule": schedule,
+        ]
+        if let optimizer { meta["optimizer"] = optimizer }
+        return meta
+    }
+
+    /// Reads the run record of `path`'s metadata; nil when the file has none (a bare state dict).
+    init?(_ meta: [String: String], path: String) throws {
+        guard meta["iteration"] != nil else { return nil }
+        func value<T>(_ key: String, _ parse: (String) -> T?, _ rule: String, _ valid: (T) -> Bool = { _ in true }) throws -> T {
+            guard let text = meta[key] else {
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key '\(key)' is missing")
+            }
+            guard let parsed = parse(text), valid(parsed) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key '\(key)' is '\(text.prefix(80))', not \(rule)")
+            }
+            return parsed
+        }
+        let bool = { (text: String) -> Bool? in Bool(text) }
+        iteration = try value("iteration", { Int($0) }, "an iteration count >= 0") { $0 >= 0 }
+        seed = try value("seed", { UInt64($0) }, "a seed 0...2^64-1")
+        warmupDone = try value("warmup_done", bool, "true or false")
+        warmupSmoothedError = try value("warmup_smoothed_error_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
+                                        "the hex bits of an error in [0, 1]") { $0 >= 0 && $0 <= 1 }
+        let batch = try value("global_batch", { Int($0) }, "a batch size >= 1") { $0 >= 1 }
+        globalBatch = batch
+        worldSize = try value("world_size", { Int($0) }, "a world size 1...global_batch") { $0 >= 1 && $0 <= batch }
+        batchesPerEpoch = try value("batches_per_epoch", { Int($0) }, "a count >= 1") { $0 >= 1 }
+        syncBatchNorm = try value("sync_bn", bool, "true or false")
+        learningRate = try value("learning_rate", { Double($0) }, "a finite learning rate") { $0.isFinite }
+        schedule = try value("schedule", { $0 }, "a schedule")
+        optimizer = meta["optimizer"]
+        let epoch = iteration / batchesPerEpoch, position = iteration % batchesPerEpoch
+        if let stored = meta["epoch"], stored != String(epoch) {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'epoch' is '\(stored)', but iteration \(iteration) at \(batchesPerEpoch) batches an epoch is in epoch \(epoch)")
+        }
+        if let stored = meta["batch_in_epoch"], stored != String(position) {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'batch_in_epoch' is '\(stored)', not \(position)")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Crash-safe file replacement.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
+    /// fsyncs the directory.
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ResNetError(.fileSystem, "\(temporary): cannot create (\(String(cString: strerror(errno))))") }
+        var ok = data.withUnsafeBytes { raw -> Bool in
+            var written = 0
+            while written < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n <= 0 { return false }
+                written += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw ResNetError(.fileSystem, "\(temporary): write failed (\(String(cString: strerror(errno))))")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ResNetError(.fileSystem, "\(path): rename failed (\(String(cString: strerror(errno))))")
+        }
+        let dfd = open(directory, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}
+
+/// 64-bit FNV-1a over the bytes (the checkpoint's integrity check).
+public func fnv1a64(_ data: Data) -> UInt64 {
+    data.withUnsafeBytes { raw in
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in raw.bindMemory(to: UInt8.self) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}

@@ -1,0 +1,30 @@
+/// Every error of the ResNet library: one line for the user (it names the flag, file or key at
+/// fault) and a kind for code that must tell errors apart. Never branch on the text.
+public struct ResNetError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// A model description that names no network of the paper.
+        case architecture
+        /// Settings that do not fit together, or a value out of range.
+        case configuration
+        /// A data, metrics or configuration file that is missing or malformed.
+        case data
+        /// A checkpoint that does not read or verify (cut short, corrupt, impossible values).
+        case damagedCheckpoint
+        /// A sound checkpoint of another model or run (architecture, batch, seed, schedule).
+        case mismatchedCheckpoint
+        /// A file or directory that cannot be written.
+        case fileSystem
+        /// A failure injected on purpose (`--inject-failure`, for fault-handling tests).
+        case injectedFailure
+        /// The loss became non-finite or exceeded its bound.
+        case diverged
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+extension Trainer {
+    /// Fresh weights, a checkpoint's weights, or a whole resumed state; replicas synchronised
+    /// from rank 0.
+    func start() throws -> TrainingState {
+        if config.resume == .none, let directory = config.outputDirectory {
+            try onCoordinator { try RunDirectory(path: directory).prepareNewRun(overwrite: config.overwriteOutput) }
+        }
+        var state = TrainingState(warmup: WarmupState(done: config.schedule.warmup == nil), seed: config.seed)
+        network.initialize(seed: config.seed)
+        if let resumed = try checkpointToResume() {
+            state = try resumedState(resumed)
+            try resumed.apply(to: network, optimizer: true)
+            if isCoordinator {
+                let ranks = { (n: Int) in "\(n) rank\(n == 1 ? "" : "s")" }
+                logger.info("resuming from \(resumed.path) at iteration \(state.iteration) (written by \(ranks(resumed.run!.worldSize))) on \(ranks(communicator.size))")
+            }
+        } else if let path = config.initFrom {
+            try Checkpoint.load(path, expected: config.architecture).apply(to: network, optimizer: false)
+            if isCoordinator { logger.info("initialised weights from \(path)") }
+        }
+        // Rank 0's replica is the truth: broadcast parameters, buffers and momentum.
+        let store = network.store
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(store.valueBuffer), root: 0)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(store.runningStatistics), root: 0)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(store.momentumBuffer), root: 0)
+        let hosts = try gatherHostnames()
+        if let directory = config.outputDirectory {
+            let resumedAt = state.iteration > 0 ? state.iteration : nil
+            try onCoordinator {
+                try RunDirectory(path: directory).writeConfiguration(configurationJSON(startIteration: state.iteration, hosts: hosts),
+                                                                     resumedAt: resumedAt)
+            }
+        }
+        return state
+    }
+
+    func checkpointToResume() throws -> Checkpoint.Loaded? {
+        switch config.resume {
+        case .none: return nil
+        case .file(let path): return try Checkpoint.load(path, expected: config.architecture)
+        case .auto:
+            guard let directory = config.outputDirectory else { return nil }
+            let found = try CheckpointDirectory(path: directory).latestGood(expected: config.architecture) { message in
+                if isCoordinator { logger.warning("\(message)") }
+            }
+            if found == nil && isCoordinator {
+                logger.notice("--resume auto: no checkpoint in \(directory); starting a new run there")
+            }
+            return found
+        }
+    }
+
+    /// The state a checkpoint records, after checking that it belongs to this run's recipe.
+    func resumedState(_ resumed: Checkpoint.Loaded) throws -> TrainingState {
+        let path = resumed.path
+        guard let run = resumed.run else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path): not a training checkpoint (no run record in its metadata): use --init-from to start from its weights")
+        }
+        guard run.globalBatch == config.globalBatch else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with global batch \(run.globalBatch), not \(config.globalBatch)")
+        }
+        guard run.seed == config.seed else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with seed \(run.seed), not \(config.seed): resume with --seed \(run.seed)")
+        }
+        guard let schedule = try? JSONDecoder().decode(LearningRateSchedule.self, from: Data(run.schedule.utf8)) else {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'schedule' is not a learning-rate schedule")
+        }
+        guard schedule == config.schedule else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with another learning-rate schedule (metadata key 'schedule': \(run.schedule)): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)")
+        }
+        guard run.iteration <= schedule.iterations else {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'iteration' is \(run.iteration), past the schedule's \(schedule.iterations) iterations")
+        }
+        if let text = run.optimizer {
+            guard let stored = try? JSONDecoder().decode(SGD.self, from: Data(text.utf8)) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'optimizer' is not momentum and weight decay")
+            }
+            guard stored == config.optimizer else {
+                throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)")
+            }
+        }
+        return TrainingState(iteration: run.iteration,
+                             warmup: WarmupState(done: run.warmupDone, smoothedError: run.warmupSmoothedError),
+                             seed: run.seed)
+    }
+
+    /// The run record a checkpoint of `state` carries.
+    func checkpointRecord(_ state: TrainingState) throws -> CheckpointMetadata {
+        func json<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
+        return CheckpointMetadata(
+            iteration: state.iteration, seed: state.seed, warmupDone: state.warmup.done,
+            warmupSmoothedError: state.warmup.smoothedError, globalBatch: config.globalBatch,
+            worldSize: communicator.size, batchesPerEpoch: batches.batchesPerEpoch, syncBatchNorm: config.syncBatchNorm,
+            learningRate: config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done),
+            schedule: try json(config.schedule), optimizer: try json(config.optimizer))
+    }
+}

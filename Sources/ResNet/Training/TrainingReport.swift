@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+
+/// What the coordinator reports while it trains: a line of metrics.jsonl per logged window and
+/// per evaluation, the live terminal line, and the log. Other ranks report nothing.
+final class TrainingReport {
+    let metrics: MetricsLog?
+    let progress: ProgressLine
+    let logger: Logger
+    let batchesPerEpoch: Int
+    let runStart: Double
+    /// The steps since the last logged window, and when that window started (training time only).
+    private var window = StepStats()
+    private var windowStart: Double
+    private(set) var lastTrainError: Double?
+
+    init(enabled: Bool, directory: String?, progress: Bool, total: Int, batchesPerEpoch: Int, logger: Logger) throws {
+        metrics = enabled ? try MetricsLog(directory: directory) : nil
+        self.progress = ProgressLine(enabled: enabled && progress, total: total)
+        self.logger = logger
+        self.batchesPerEpoch = batchesPerEpoch
+        runStart = monotonicSeconds()
+        windowStart = runStart
+    }
+
+    func record(_ step: StepStats) { window += step }
+
+    /// Ends the window after `iteration`: metrics line and live line.
+    func logWindow(iteration: Int, learningRate: Double, remainingIterations: Int, globalBatch: Int) {
+        let now = monotonicSeconds()
+        let rate = window.images / max(now - windowStart, 1e-9)
+        lastTrainError = window.error
+        metrics?.write(["kind": "train", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
+                        "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
+                        "time_s": now - runStart])
+        progress.update(iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
+                        imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
+        window = StepStats()
+        windowStart = monotonicSeconds()
+    }
+
+    func logEvaluation(iteration: Int, _ result: StepStats) {
+        metrics?.write(["kind": "eval", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
+                        "test_loss": result.loss, "test_error": result.error, "test_accuracy": 1 - result.error])
+        logger.info("iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))")
+    }
+
+    /// Time spent away from training (evaluation, checkpoints) does not count towards the rate.
+    func excludeFromRate(seconds: Double) { windowStart += seconds }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import ResNet
+
+/// Batch, length, learning-rate schedule and optimizer: the training recipe.
+struct ScheduleOptions: ParsableArguments {
+    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. Flags given explicitly (e.g. --milestones) still win.")
+    var recipe: Recipe?
+
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Global batch size (all ranks together).")
+    var batchSize = 128
+
+    @Option(parsing: .unconditional, help: "Iterations to train (default: the schedule's, 64k for paper).")
+    var iterations: Int?
+
+    @Option(parsing: .unconditional, help: "Epochs to train (instead of --iterations); an epoch is ceil(train images / batch) iterations.")
+    var epochs: Int?
+
+    @Option(parsing: .unconditional, help: "Base learning rate (at --reference-batch when --lr-scaling linear).")
+    var lr = 0.1
+
+    @Option(name: .customLong("lr-scaling"), help: "none, or linear: lr = base lr x global batch / reference batch (Goyal et al. 2017).")
+    var lrScaling: LearningRateScaling = .none
+
+    @Option(name: .customLong("reference-batch"), parsing: .unconditional, help: "The batch at which --lr holds, for --lr-scaling linear.")
+    var referenceBatch = 128
+
+    @Option(name: .customLong("warmup-epochs"), parsing: .unconditional, help: "Ramp the lr linearly, every iteration, from the base lr to the scaled lr over the first K epochs (fractions allowed; 0: none).")
+    var warmupEpochs = 0.0
+
+    @Option(help: "paper (/10 at 32k and 48k), scaled (/10 at 50% and 75% of the run), constant.")
+    var schedule: ScheduleKind = .paper
+
+    @Option(help: "Where the lr is divided by 10, comma-separated: iterations, or epochs with a suffix e (e.g. 15e,23e; epochs stay epochs at any batch). Overrides --schedule.")
+    var milestones: String?
+
+    @Option(help: "The paper's warm-up at lr 0.01 until the training error < 80%: auto (ResNet-110 and deeper), on, off.")
+    var warmup: WarmupMode = .auto
+
+    @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1).")
+    var momentum: Float = 0.9
+
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay on every parameter.")
+    var weightDecay: Float = 1e-4
+
+    enum Recipe: String, ExpressibleByArgument, CaseIterable { case paper }
+    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable { case paper, scaled, constant }
+    enum WarmupMode: String, ExpressibleByArgument, CaseIterable { case auto, on, off }
+    enum LearningRateScaling: String, ExpressibleByArgument, CaseIterable { case none, linear }
+
+    func validate() throws {
+        try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
+        try require(iterations == nil || epochs == nil, "give --iterations or --epochs, not both")
+        try require((iterations ?? 1) >= 1, "--iterations must be at least 1, got \(iterations!)")
+        try require((epochs ?? 1) >= 1, "--epochs must be at least 1, got \(epochs!)")
+        try require(lr.isFinite && lr >= 0, "--lr must be a finite number >= 0, got \(lr)")
+        try require(referenceBatch >= 1, "--reference-batch must be at least 1, got \(referenceBatch)")
+        try require(warmupEpochs.isFinite && warmupEpochs >= 0, "--warmup-epochs must be a finite number >= 0, got \(warmupEpochs)")
+        try require(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum)")
+        try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
+        if let milestones { _ = try Self.parseMilestones(milestones, batchesPerEpoch: 1) }
+    }
+
+    /// The schedule for a training set of `batchesPerEpoch` batches and `architecture`.
+    func makeSchedule(batchesPerEpoch: Int, architecture: Architecture) throws -> LearningRateSchedule {
+        let length = iterations ?? epochs.map { $0 * batchesPerEpoch }
+        let useWarmup = warmup == .on || (warmup == .auto && architecture.depth >= 110)
+        let peak = lrScaling == .linear ? lr * Double(batchSize) / Double(referenceBatch) : lr
+        var result: LearningRateSchedule
+        switch recipe == .paper ? .paper : schedule {
+        case .paper:
+            if let length, recipe == .paper {
+                // The paper's shape compressed to the requested length: /10 at 50% and 75%, as 32k/48k of 64k.
+                result = .scaled(iterations: length, base: peak, warmup: useWarmup)
+            } else {
+                result = .paper(warmup: useWarmup)
+                result.base = peak
+                if let length { result.iterations = length }
+            }
+        case .scaled:
+            result = .scaled(iterations: length ?? 64_000, base: peak, warmup: useWarmup)
+        case .constant:
+            result = .init(base: peak, milestones: [], iterations: length ?? 64_000, warmup: useWarmup ? .init() : nil)
+        }
+        if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
+        if warmupEpochs > 0 {
+            result.ramp = .init(start: lr, iterations: max(1, Int((warmupEpochs * Double(batchesPerEpoch)).rounded())))
+        }
+        return result
+    }
+
+    func makeOptimizer() -> SGD { SGD(momentum: momentum, weightDecay: weightDecay) }
+
+    /// `15e,23e` or `32000,48000`: iterations, sorted.
+    static func parseMilestones(_ text: String, batchesPerEpoch: Int) throws -> [Int] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item -> Int in
+            let entry = item.trimmingCharacters(in: .whitespaces)
+            if entry.hasSuffix("e"), let epochs = Double(entry.dropLast()), epochs.isFinite, epochs >= 0, epochs < 1e9 {
+                return Int((epochs * Double(batchesPerEpoch)).rounded())
+            }
+            guard let iteration = Int(entry), iteration >= 0 else {
+                throw ValidationError("--milestones: '\(entry)' is not an iteration count >= 0 or a number of epochs like 15e")
+            }
+            return iteration
+        }.sorted()
+    }
+}
+
+/// Throws a `ValidationError` with `message` unless `condition` holds.
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ValidationError(message()) }
+}
