@@ -54,6 +54,10 @@ let package = Package(
             "ResNet", "Distributed", "Kernels",
             .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
         ]),
+        // The checkpoint reader as a libFuzzer target (bench/fuzz-checkpoint.sh builds it with
+        // -sanitize=fuzzer -DFUZZING); the plain build replays corpus files through the reader.
+        .executableTarget(name: "checkpoint-fuzz", dependencies: ["ResNet"],
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ResNetTests", dependencies: ["ResNet", "Kernels", "Distributed"]),
     ],

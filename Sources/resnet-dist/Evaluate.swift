@@ -23,6 +23,11 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the convolutions.")
     var threads = 1
 
+    @Option(help: "Convolution kernels: auto (Winograd where it applies) or im2col (GEMM everywhere).")
+    var convolution: ConvolutionChoice = .auto
+
+    enum ConvolutionChoice: String, ExpressibleByArgument, CaseIterable { case auto, im2col }
+
     @Flag(help: "Print one JSON object: correct, total, accuracy, error, loss.")
     var json = false
 
@@ -50,7 +55,8 @@ struct Evaluate: ParsableCommand {
         } catch let error as ValidationError {
             throw CommandFailure(error.message)
         }
-        let network = Network(loaded.architecture, batchCapacity: batchSize, threads: threads)
+        let network = Network(loaded.architecture, batchCapacity: batchSize, threads: threads,
+                              convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
         let result = try Evaluation.run(network, on: test, range: 0..<test.count, normalization: normalization)
         let correct = Int(result.correct)

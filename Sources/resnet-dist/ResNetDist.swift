@@ -21,6 +21,12 @@ struct ResNetDist: ParsableCommand {
         version: version,
         subcommands: [Train.self, Evaluate.self, Export.self, Info.self, Bench.self, Plot.self, SelfTestCommand.self])
 
+    /// Without a subcommand: the help, and a failure status (nothing was done).
+    func run() throws {
+        FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+        throw ExitCode(ExitStatus.usage)
+    }
+
     /// One error policy for every command: a single `error:` line (from rank 0 alone under
     /// mpirun, unless only one rank failed) and the documented exit status.
     static func main() {

@@ -26,6 +26,9 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation.")
     var noAugment = false
 
+    @Option(help: "The crop's 4-pixel border: black (pixels, normalised like the rest) or zero (after normalisation).")
+    var padding: BatchLoader.Padding = .black
+
     @Flag(name: .customLong("validation-split"), help: "Train on the first 45k training images and evaluate on the last 5k (the paper's 45k/5k split).")
     var validationSplit = false
 
@@ -88,6 +91,7 @@ struct Train: ParsableCommand {
         config.threads = threads
         config.syncBatchNorm = syncBN
         config.augment = !noAugment
+        config.padding = padding
         config.evalEvery = runOptions.evalEvery
         config.logEvery = runOptions.logEvery
         config.checkpointEvery = runOptions.checkpointEvery

@@ -93,6 +93,13 @@ func mpirun(_ ranks: Int, _ arguments: [String], extra: [String] = [], timeout: 
                           timeout: timeout)
 }
 
+/// `command` (for /usr/bin/env) started with no signal blocked: Foundation's Process starts
+/// children with most signals blocked, and an mpirun started so never sees (or forwards) SIGTERM
+/// or SIGUSR1, unlike one started from a shell or by Slurm.
+func withSignalsUnblocked(_ command: [String]) -> [String] {
+    ["perl", "-e", "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die", "--"] + command
+}
+
 var mpirunAvailable: Bool {
     (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
         FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")

@@ -127,7 +127,11 @@ struct MPITests {
         #expect(a.count > 30 && a == b)
     }
 
-    @Test func supervisorRestartsAfterSIGKILLAndFinishesIdentically() throws {
+    /// Kills one rank (SIGKILL) at three points of a supervised run: after the first checkpoint,
+    /// in the middle of an epoch, and inside a checkpoint write (between the complete temporary
+    /// file and its rename). The supervisor restarts from the newest good checkpoint each time;
+    /// the final weights, statistics and momentum equal the uninterrupted run's, byte for byte.
+    @Test func supervisorRestartsAfterSIGKILLAtThreePointsAndFinishesIdentically() throws {
         try requireLauncher()
         let dir = temporaryDirectory()
         let exe = try #require(executablePath())
@@ -135,30 +139,143 @@ struct MPITests {
         let reference = try mpirun(2, args + ["--output", dir + "/reference"])
         #expect(reference.status == 0)
 
-        // The supervised job, killed (one rank, SIGKILL) once it has written a checkpoint.
         let env = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "RESNET_DIST": exe]
+                   "RESNET_DIST": exe, "RESNET_DIST_TEST_WRITE_PAUSE_MS": "150"]
         let output = dir + "/supervised"
+        let kills = Locked<[String]>([])
+        @Sendable func ranks() -> [Int32] {
+            // The rank processes themselves (their command line starts with the binary), not mpirun.
+            let ps = try? runProcess("/usr/bin/pgrep", ["-f", "^[^ ]*resnet-dist train .*\(output)"])
+            return (ps?.stdout ?? "").split(separator: "\n").compactMap { Int32($0) }
+        }
+        @Sendable func iterationsLogged() -> Int {
+            let text = (try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line -> Int? in
+                guard let range = line.range(of: "\"iteration\":") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }.max() ?? 0
+        }
         let killer = Thread {
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline {
-                if FileManager.default.fileExists(atPath: output + "/checkpoint-00000040.safetensors") {
-                    // Rank processes are the resnet-dist processes whose arguments name this output.
-                    let ps = try? runProcess("/usr/bin/pgrep", ["-f", "resnet-dist train .*\(output)"])
-                    let pids = (ps?.stdout ?? "").split(separator: "\n").compactMap { Int32($0) }
-                    if let victim = pids.last { kill(victim, SIGKILL); return }
+            let deadline = Date().addingTimeInterval(240)
+            var stage = 0
+            while Date() < deadline && stage < 3 {
+                let pids = ranks()
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+                var victim: Int32?, point = ""
+                switch stage {
+                case 0 where files.contains("checkpoint-00000040.safetensors"):
+                    victim = pids.last; point = "after the checkpoint of iteration 40"
+                case 1 where iterationsLogged() >= 130 && iterationsLogged() % 20 != 0:
+                    victim = pids.last; point = "in the middle of epoch 2 (iteration \(iterationsLogged()))"
+                case 2 where iterationsLogged() >= 200 && files.contains { $0.contains(".tmp-") && $0.hasPrefix(".checkpoint-") }:
+                    victim = pids.first; point = "during a checkpoint write"
+                default: break
                 }
-                usleep(5_000)
+                if let victim, pids.count == 2 {
+                    kill(victim, SIGKILL)
+                    kills.update { $0.append(point) }
+                    stage += 1
+                    // Wait for the restart before looking for the next point.
+                    while Date() < deadline && ranks().count > 0 { usleep(20_000) }
+                }
+                usleep(2_000)
             }
         }
         killer.start()
         let supervised = try runProcess(packageRoot + "/launch/supervise.sh",
-                                        ["--max-restarts", "3", "--", packageRoot + "/launch/local.sh", "2"] + args + ["--output", output],
-                                        environment: env, timeout: 300)
+                                        ["--max-restarts", "5", "--max-backoff", "1", "--", packageRoot + "/launch/local.sh", "2"]
+                                            + args + ["--output", output],
+                                        environment: env, timeout: 400)
         #expect(supervised.status == 0, "\(supervised.stderr.suffix(3000))")
-        #expect(supervised.stderr.contains("restart 1"), "the job was killed and restarted")
+        #expect(kills.value.count == 3, "killed at: \(kills.value)")
+        #expect(supervised.stderr.contains("restart 3"), "three restarts; killed at: \(kills.value)")
         let a = try tensorBytes(dir + "/reference/checkpoint-00000300.safetensors")
         let b = try tensorBytes(output + "/checkpoint-00000300.safetensors")
         #expect(a.count > 30 && a == b, "final weights, statistics and momentum byte-identical")
+    }
+
+    /// SIGTERM to mpirun in the middle of an epoch: every rank finishes its step, they agree on
+    /// the stop, rank 0 writes a checkpoint of that iteration, and the job ends within 10 s. The
+    /// run resumed from it ends byte-identical to an uninterrupted one.
+    @Test func sigtermUnderMpirunCheckpointsAndResumesIdentically() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let exe = try #require(executablePath())
+        let args = common + ["--batch-size", "16", "--iterations", "400", "--log-every", "1"]
+        let straight = try mpirun(2, args + ["--output", dir + "/straight"])
+        #expect(straight.status == 0, "\(straight.stderr.suffix(2000))")
+
+        let output = dir + "/stopped"
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = withSignalsUnblocked(["mpirun", "-np", "2", "--oversubscribe", exe] + args + ["--output", output])
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                           "OPENBLAS_NUM_THREADS": "1"]) { $1 }
+        job.environment = environment
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = FileHandle.nullDevice
+        try job.run()
+        // Wait until the run is past the first epoch (128 iterations) and not on a checkpoint.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)) ?? ""
+            if text.contains("\"iteration\":150,") { break }
+            usleep(5_000)
+        }
+        let signalled = Date()
+        kill(job.processIdentifier, SIGTERM)
+        while job.isRunning && Date().timeIntervalSince(signalled) < 30 { usleep(10_000) }
+        let took = Date().timeIntervalSince(signalled)
+        #expect(!job.isRunning && took < 10, "the job took \(took) s to end")
+        if job.isRunning { kill(job.processIdentifier, SIGKILL) }
+        let written = try CheckpointDirectory(path: output).existing()
+        let stop = try #require(written.first?.iteration)
+        #expect(stop > 150 && stop < 400 && stop % 128 != 0, "checkpoint at the stop iteration, not an epoch's end: \(stop)")
+        let record = try Checkpoint.load(written.first!.path).run
+        #expect(record?.iteration == stop)
+
+        let resumed = try mpirun(2, args + ["--output", output, "--resume", "auto"])
+        #expect(resumed.status == 0 && resumed.stderr.contains("resuming from"), "\(resumed.stderr.suffix(2000))")
+        let a = try tensorBytes(dir + "/straight/checkpoint-00000400.safetensors")
+        let b = try tensorBytes(output + "/checkpoint-00000400.safetensors")
+        #expect(a.count > 30 && a == b, "byte-identical to the uninterrupted run")
+    }
+
+    @Test func usr1UnderMpirunStopsWithStatus75() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let exe = try #require(executablePath())
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = withSignalsUnblocked(["mpirun", "-np", "2", "--oversubscribe", exe] + common
+            + ["--batch-size", "16", "--iterations", "100000", "--log-every", "1", "--output", dir])
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
+        job.environment = environment
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = FileHandle.nullDevice
+        try job.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains("\"iteration\":30,") {
+            usleep(5_000)
+        }
+        kill(job.processIdentifier, SIGUSR1) // what Slurm's --signal=USR1@120 sends
+        job.waitUntilExit()
+        #expect(job.terminationStatus == 75)
+        let newest = CheckpointDirectory(path: dir).existing().first?.iteration ?? 0
+        #expect(newest >= 30)
+    }
+
+    @Test func anArgumentErrorUnderMpirunIsOneLineWithoutAbortBanner() throws {
+        try requireLauncher()
+        let bad = try mpirun(2, common + ["--lr", "-1"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.components(separatedBy: "Error:").count - 1 == 1, "\(bad.stderr)")
+        #expect(!bad.stderr.contains("MPI_ABORT"), "\(bad.stderr)")
+        let missing = try mpirun(2, common.filter { $0 != "generated" && $0 != "--data" } + ["--data", "/nowhere"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.components(separatedBy: "error:").count - 1 == 1, "\(missing.stderr)")
+        #expect(!missing.stderr.contains("MPI_ABORT"), "\(missing.stderr)")
     }
 }

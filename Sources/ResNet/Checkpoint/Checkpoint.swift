@@ -121,8 +121,12 @@ public enum Checkpoint {
     /// Reads and validates `path`. The architecture comes from the metadata, or, for a bare
     /// state dict (e.g. written by PyTorch), from `expected`; a mismatch is an error.
     public static func load(_ path: String, expected: Architecture? = nil) throws -> Loaded {
-        let file = try SafeTensorsFile(path: path)
-        let meta = file.metadata
+        try load(SafeTensorsFile(path: path), expected: expected)
+    }
+
+    /// Validates a read file as `load` does.
+    public static func load(_ file: SafeTensorsFile, expected: Architecture? = nil) throws -> Loaded {
+        let path = file.path, meta = file.metadata
         var arch: Architecture
         if let name = meta["arch"] {
             guard let shortcut = meta["shortcut"].flatMap(ShortcutOption.init(rawValue:)) else {

@@ -21,10 +21,16 @@ public struct SafeTensorsFile {
     /// Reads and validates the structure: header length and JSON, every tensor inside the data,
     /// sizes consistent with shapes. Errors name the file.
     public init(path: String) throws {
-        self.path = path
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw ResNetError(.damagedCheckpoint, "\(path): cannot read checkpoint")
         }
+        try self.init(bytes: bytes, path: path)
+    }
+
+    /// Parses the bytes of a file; `path` names it in errors.
+    public init(bytes: Data, path: String) throws {
+        self.path = path
+        let bytes = bytes.startIndex == 0 ? bytes : Data(bytes)
         guard bytes.count >= 8 else { throw ResNetError(.damagedCheckpoint, "\(path): truncated (\(bytes.count) bytes)") }
         let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {

@@ -8,13 +8,25 @@ public struct BatchLoader {
     public let globalBatch: Int
     public let seed: UInt64
     public let augment: Bool
+    public let padding: Padding
     let scale: [Float], offset: [Float]
 
-    public init(data: LabeledImages, globalBatch: Int, seed: UInt64, augment: Bool, normalization: Normalization) {
+    /// What the 4-pixel border of the crop holds.
+    public enum Padding: String, Sendable, CaseIterable {
+        /// Black pixels, normalised like any other (torchvision's RandomCrop(32, padding=4) before
+        /// Normalize; the default).
+        case black
+        /// Zeros after normalisation (the mean, where the per-pixel mean is subtracted).
+        case zero
+    }
+
+    public init(data: LabeledImages, globalBatch: Int, seed: UInt64, augment: Bool, normalization: Normalization,
+                padding: Padding = .black) {
         self.data = data
         self.globalBatch = globalBatch
         self.seed = seed
         self.augment = augment
+        self.padding = padding
         (scale, offset) = normalization.affine()
     }
 
@@ -48,7 +60,7 @@ public struct BatchLoader {
     @discardableResult
     public func fill(epoch: Int, order: [Int32], positions: Range<Int>,
                      images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
-        let size = LabeledImages.imageBytes
+        let size = LabeledImages.imageBytes, zeroPadding = padding == .zero
         data.images.withUnsafeBufferPointer { raw in
             scale.withUnsafeBufferPointer { scale in
                 offset.withUnsafeBufferPointer { offset in
@@ -72,10 +84,11 @@ public struct BatchLoader {
                                 for x in 0..<32 {
                                     let i = c * 1024 + y * 32 + x
                                     let sx = (flip ? 31 - x : x) + dx
-                                    // Zero padding is a black pixel, normalised like any other.
-                                    let pixel: Float = (sy >= 0 && sy < 32 && sx >= 0 && sx < 32)
-                                        ? Float(src[c * 1024 + sy * 32 + sx]) : 0
-                                    dst[i] = pixel * scale[i] + offset[i]
+                                    if sy >= 0 && sy < 32 && sx >= 0 && sx < 32 {
+                                        dst[i] = Float(src[c * 1024 + sy * 32 + sx]) * scale[i] + offset[i]
+                                    } else {
+                                        dst[i] = zeroPadding ? 0 : 0 * scale[i] + offset[i]
+                                    }
                                 }
                             }
                         }

@@ -24,11 +24,15 @@ public final class NetworkContext {
     var statistics: UnsafeMutablePointer<Double>
     var statisticsCount = 0
 
-    init(batchCapacity: Int, threads: Int) {
+    /// The convolution algorithm every layer uses: nil picks Winograd wherever it applies.
+    public let convolution: Convolution.Algorithm?
+
+    init(batchCapacity: Int, threads: Int, convolution: Convolution.Algorithm? = nil) {
         store = ParameterStore()
         arena = ActivationArena()
         self.batchCapacity = batchCapacity
         self.threads = max(1, threads)
+        self.convolution = convolution
         workspace = .allocate(capacity: 1)
         statistics = .allocate(capacity: 1)
     }

@@ -16,7 +16,8 @@ final class ConvBN {
          inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, inSize: (Int, Int)) {
         self.context = context
         conv = Convolution(inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
-                           stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1)
+                           stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1,
+                           algorithm: context.convolution)
         norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
         let store = context.store
         weight = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])

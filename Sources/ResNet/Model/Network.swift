@@ -52,12 +52,14 @@ public final class Network {
     /// Floats of one input image, `3 * size * size`.
     public var imageFloats: Int { Self.imageChannels * architecture.inputSize * architecture.inputSize }
 
-    public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1) {
+    /// `convolution` nil uses Winograd wherever it applies (the fast default); `.im2col` forces
+    /// the GEMM path everywhere (a check that results do not hang on one kernel).
+    public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1, convolution: Convolution.Algorithm? = nil) {
         // The layers split work over `threads` themselves; BLAS stays at one thread (a spinning
         // BLAS pool collapses when ranks share cores).
         BLASThreads.set(1)
         self.architecture = architecture
-        let context = NetworkContext(batchCapacity: batchCapacity, threads: threads)
+        let context = NetworkContext(batchCapacity: batchCapacity, threads: threads, convolution: convolution)
         self.context = context
         let size = (architecture.inputSize, architecture.inputSize)
         let first = architecture.stem

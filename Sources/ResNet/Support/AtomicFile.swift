@@ -2,6 +2,11 @@ import Foundation
 
 /// Crash-safe file replacement.
 public enum AtomicFile {
+    /// Fault-injection for crash tests: `RESNET_DIST_TEST_WRITE_PAUSE_MS` holds every write this
+    /// long between the complete temporary file and its rename, so a test can kill the writer there.
+    static let renamePauseMicroseconds: UInt32? = ProcessInfo.processInfo.environment["RESNET_DIST_TEST_WRITE_PAUSE_MS"]
+        .flatMap { UInt32($0) }.map { $0 * 1000 }
+
     /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
     /// fsyncs the directory.
     public static func write(_ data: Data, to path: String) throws {
@@ -24,6 +29,7 @@ public enum AtomicFile {
             unlink(temporary)
             throw ResNetError(.fileSystem, "\(temporary): write failed (\(String(cString: strerror(errno))))")
         }
+        if let pause = renamePauseMicroseconds { usleep(pause) }
         guard rename(temporary, path) == 0 else {
             unlink(temporary)
             throw ResNetError(.fileSystem, "\(path): rename failed (\(String(cString: strerror(errno))))")

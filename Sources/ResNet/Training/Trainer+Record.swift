@@ -46,6 +46,7 @@ extension Trainer {
         add("seed", "\(config.seed)")
         add("sync_bn", config.syncBatchNorm)
         add("augment", config.augment)
+        add("padding", config.padding.rawValue)
         fields.append(("schedule", (try? encoder.encode(config.schedule)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
         fields.append(("optimizer", (try? encoder.encode(config.optimizer)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
         add("training_images", batches.loader.data.count)

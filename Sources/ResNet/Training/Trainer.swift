@@ -39,7 +39,7 @@ public final class Trainer {
         step = DataParallelStep(network: network, communicator: communicator, optimizer: config.optimizer,
                                 syncBatchNorm: config.syncBatchNorm)
         let loader = BatchLoader(data: train, globalBatch: config.globalBatch, seed: config.seed,
-                                 augment: config.augment, normalization: normalization)
+                                 augment: config.augment, normalization: normalization, padding: config.padding)
         batches = ShardedBatches(loader: loader, rank: communicator.rank, worldSize: world)
     }
 

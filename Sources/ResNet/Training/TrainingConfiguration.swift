@@ -11,6 +11,8 @@ public struct TrainingConfiguration: Sendable {
     /// Synchronised batch norm: statistics over the global batch instead of each rank's shard.
     public var syncBatchNorm = false
     public var augment = true
+    /// The border of the augmentation's crop.
+    public var padding: BatchLoader.Padding = .black
     /// Evaluate on the test set every this many iterations (and at the end); nil: once per epoch.
     public var evalEvery: Int?
     public var logEvery = 20

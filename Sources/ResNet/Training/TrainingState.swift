@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a run stands: everything besides the tensors that an exact resume needs. Data order and
 /// augmentation are functions of (seed, epoch, position), so the iteration fixes them.
 public struct TrainingState: Sendable, Equatable {
@@ -16,5 +18,39 @@ public struct TrainingState: Sendable, Equatable {
     mutating func advance(after step: StepStats, schedule: LearningRateSchedule) {
         if let warmup = schedule.warmup { self.warmup.record(error: step.error, threshold: warmup.errorThreshold) }
         iteration += 1
+    }
+
+    /// The state a checkpoint records, after checking that it belongs to the run `config` describes
+    /// (batch, seed, schedule, optimizer) and that its record agrees with its own schedule.
+    public init(resuming resumed: Checkpoint.Loaded, config: TrainingConfiguration) throws {
+        let path = resumed.path
+        guard let run = resumed.run else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path): not a training checkpoint (no run record in its metadata): use --init-from to start from its weights")
+        }
+        guard run.globalBatch == config.globalBatch else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with global batch \(run.globalBatch), not \(config.globalBatch)")
+        }
+        guard run.seed == config.seed else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with seed \(run.seed), not \(config.seed): resume with --seed \(run.seed)")
+        }
+        guard let schedule = try? JSONDecoder().decode(LearningRateSchedule.self, from: Data(run.schedule.utf8)) else {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'schedule' is not a learning-rate schedule")
+        }
+        guard schedule == config.schedule else {
+            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with another learning-rate schedule (metadata key 'schedule': \(run.schedule)): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)")
+        }
+        guard run.iteration <= schedule.iterations else {
+            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'iteration' is \(run.iteration), past the schedule's \(schedule.iterations) iterations")
+        }
+        if let text = run.optimizer {
+            guard let stored = try? JSONDecoder().decode(SGD.self, from: Data(text.utf8)) else {
+                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'optimizer' is not momentum and weight decay")
+            }
+            guard stored == config.optimizer else {
+                throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)")
+            }
+        }
+        self.init(iteration: run.iteration, warmup: WarmupState(done: run.warmupDone, smoothedError: run.warmupSmoothedError),
+                  seed: run.seed)
     }
 }

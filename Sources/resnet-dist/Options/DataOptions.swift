@@ -70,3 +70,5 @@ struct DataOptions: ParsableArguments {
         return CIFAR10.defaultDirectory()
     }
 }
+
+extension BatchLoader.Padding: ExpressibleByArgument {}

@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+@testable import ResNet
+
+/// Issue 12's findings, each turned into a clear one-line error or the safe behaviour, driven
+/// through the built `resnet-dist` as users run it.
+struct RobustnessTests {
+    let tiny = ["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16"]
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        return try runProcess(exe, arguments, environment: environment, timeout: 120)
+    }
+
+    func expectOneLineError(_ out: ProcessOutput, status: Int32, containing text: String,
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(out.status == status, "status \(out.status); stderr: \(out.stderr)", sourceLocation: sourceLocation)
+        let errors = out.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }
+        #expect(errors.count == 1, "stderr: \(out.stderr)", sourceLocation: sourceLocation)
+        #expect(out.stderr.contains(text), "stderr: \(out.stderr)", sourceLocation: sourceLocation)
+        #expect(!out.stderr.contains("Program crashed") && !out.stderr.contains("Fatal error"),
+                sourceLocation: sourceLocation)
+    }
+
+    func checkpoints(_ dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("checkpoint-") }.sorted()
+    }
+
+    @Test("flags out of range are refused before anything runs", arguments: [
+        (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+        (["--eval-every", "0"], "--eval-every must be at least 1"),
+        (["--lr=nan"], "--lr must be a finite number"),
+        (["--lr=inf"], "--lr must be a finite number"),
+        (["--lr", "-1"], "--lr must be a finite number >= 0, got -1.0"),
+        (["--normalization", "per-channel", "--mean", "0.5,0.5,0.5", "--std", "0,0,0"], "--std takes finite numbers > 0"),
+        (["--mean", "0.5,0.5,0.5", "--std", "-0.2,0.2,0.2"], "--std takes finite numbers > 0"),
+        (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+        (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
+        (["--keep", "0"], "--keep must be at least 1"),
+        (["--milestones", "15x"], "--milestones: '15x'"),
+    ])
+    func badFlags(flags: [String], message: String) throws {
+        let out = try run(tiny + ["--iterations", "2"] + flags)
+        expectOneLineError(out, status: 64, containing: message)
+    }
+
+    @Test func outputDirectoryOfAnotherRunIsRefusedAndNothingIsLost() throws {
+        let dir = temporaryDirectory()
+        let first = try run(tiny + ["--iterations", "20", "--checkpoint-every", "5", "--keep", "3", "--output", dir])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(checkpoints(dir) == ["checkpoint-00000010.safetensors", "checkpoint-00000015.safetensors",
+                                     "checkpoint-00000020.safetensors"])
+        let before = try tensorBytes(dir + "/checkpoint-00000020.safetensors")
+        // A new run into the same directory, without --resume: refused, the old run untouched.
+        let second = try run(tiny + ["--iterations", "5", "--output", dir])
+        expectOneLineError(second, status: 65, containing: "holds another run")
+        let after = try tensorBytes(dir + "/checkpoint-00000020.safetensors")
+        #expect(checkpoints(dir).count == 3 && after == before)
+        // --overwrite replaces it: one run's files only, and `latest` names the new checkpoint.
+        let replaced = try run(tiny + ["--iterations", "5", "--output", dir, "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(checkpoints(dir) == ["checkpoint-00000005.safetensors"])
+        let latest = try String(contentsOfFile: dir + "/latest", encoding: .utf8)
+        #expect(latest == "checkpoint-00000005.safetensors\n")
+        let metrics = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
+        #expect(!metrics.contains("\"iteration\":20"), "metrics of the old run are gone, not mixed in")
+        // The configuration of the run is written beside it.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run-config.json"))) as! [String: Any]
+        #expect(config["world_size"] as? Int == 1 && config["global_batch"] as? Int == 16)
+        #expect((config["hosts"] as? [String])?.count == 1 && config["version"] as? String != nil)
+    }
+
+    @Test func pruningKeepsTheCheckpointJustWritten() throws {
+        // A directory whose newer checkpoints belong to an older run (as before this check existed).
+        let dir = temporaryDirectory()
+        let net = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
+        let record = { (iteration: Int) in
+            CheckpointMetadata(iteration: iteration, seed: 1, warmupDone: true, warmupSmoothedError: 0.5, globalBatch: 16,
+                               worldSize: 1, batchesPerEpoch: 128, syncBatchNorm: false, learningRate: 0.1,
+                               schedule: "{}", optimizer: nil)
+        }
+        let directory = CheckpointDirectory(path: dir, keep: 2)
+        for iteration in [10, 15, 20] { _ = try directory.save(net, normalization: .pytorchCIFAR10, run: record(iteration)) }
+        let written = try directory.save(net, normalization: .pytorchCIFAR10, run: record(5))
+        #expect(FileManager.default.fileExists(atPath: written))
+        #expect(checkpoints(dir) == ["checkpoint-00000005.safetensors", "checkpoint-00000020.safetensors"])
+        #expect(try String(contentsOfFile: dir + "/latest", encoding: .utf8) == "checkpoint-00000005.safetensors\n")
+    }
+
+    @Test func resumeAutoInAnEmptyDirectorySaysSo() throws {
+        let dir = temporaryDirectory() + "/new"
+        let out = try run(tiny + ["--iterations", "2", "--output", dir, "--resume", "auto"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stderr.contains("--resume auto: no checkpoint in \(dir); starting a new run there"))
+    }
+
+    @Test func metadataWithoutChecksumAndANegativeIterationIsRefused() throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.copyItem(atPath: packageRoot + "/Tests/Fuzz/checkpoint-corpus/no-checksum-negative-iteration.safetensors",
+                                         toPath: dir + "/checkpoint-00000002.safetensors")
+        let out = try run(tiny + ["--iterations", "12", "--schedule", "constant", "--output", dir, "--resume", "auto"])
+        // auto passes over the damaged file (saying why) and starts afresh; an explicit file is an error.
+        #expect(out.status == 0 && out.stderr.contains("metadata key 'iteration' is '-5'"), "\(out.stderr)")
+        let explicit = try run(tiny + ["--iterations", "12", "--schedule", "constant",
+                                       "--resume", dir + "/checkpoint-00000002.safetensors"])
+        expectOneLineError(explicit, status: 65, containing: "metadata key 'iteration' is '-5', not an iteration count >= 0")
+    }
+
+    @Test func headerWhoseShapeOverflowsIsRefused() throws {
+        let path = packageRoot + "/Tests/Fuzz/checkpoint-corpus/shape-overflow.safetensors"
+        #expect { try SafeTensorsFile(path: path) } throws: { "\($0)".contains("tensor 'x' has an impossible shape") }
+    }
+
+    @Test func theFuzzCorpusReplaysWithoutACrash() throws {
+        let exe = try #require(executablePath()).replacingOccurrences(of: "/resnet-dist", with: "/checkpoint-fuzz")
+        let corpus = packageRoot + "/Tests/Fuzz/checkpoint-corpus"
+        let files = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted().map { corpus + "/" + $0 }
+        let out = try runProcess(exe, files)
+        #expect(out.status == 0, "\(out.stderr)")
+        // The training checkpoint, the exported model and the bare state dict are accepted; the rest refused.
+        #expect(out.stdout.contains("\"inputs\":\(files.count),\"accepted\":3"), "\(out.stdout)")
+    }
+
+    @Test func divergenceStopsTheRunAndKeepsTheLastGoodCheckpoint() throws {
+        let dir = temporaryDirectory()
+        let out = try run(tiny + ["--iterations", "200", "--lr", "1e6", "--checkpoint-every", "1", "--keep", "100",
+                                  "--output", dir])
+        expectOneLineError(out, status: 65, containing: "training diverged at iteration")
+        for name in checkpoints(dir) {
+            let tensors = try tensorBytes(dir + "/" + name)
+            let values = tensors.values.flatMap { data in data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+            let finite = values.allSatisfy { $0.isFinite }
+            #expect(finite, "\(name) holds a non-finite value")
+        }
+        // --allow-nonfinite opts out: the same run goes to the end.
+        let through = try run(tiny + ["--iterations", "20", "--lr", "1e6", "--allow-nonfinite"])
+        #expect(through.status == 0, "\(through.stderr)")
+    }
+
+    @Test func slurmTasksThatAreNotOneMPIWorldAreRefused() throws {
+        let out = try run(tiny + ["--iterations", "2"], environment: ["SLURM_NTASKS": "4"])
+        expectOneLineError(out, status: 65, containing: "SLURM_NTASKS=4 but this process's MPI world has 1 rank")
+    }
+
+    @Test func supervisorDoesNotRestartABadFlag() throws {
+        let exe = try #require(executablePath())
+        let out = try runProcess(packageRoot + "/launch/supervise.sh", ["--", exe] + tiny + ["--lr", "-1"], timeout: 60)
+        #expect(out.status == 64)
+        #expect(!out.stderr.contains("restart 1"), "\(out.stderr)")
+        #expect(out.stderr.contains("not restarting"))
+    }
+
+    @Test func noArgumentsPrintsHelpAndFails() throws {
+        let out = try run([])
+        #expect(out.status != 0)
+        #expect(out.stdout.contains("SUBCOMMANDS") || out.stderr.contains("SUBCOMMANDS"))
+    }
+}
