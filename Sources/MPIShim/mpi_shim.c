@@ -38,7 +38,6 @@ static int allreduce(void *buffer, int64_t count, MPI_Datatype type, size_t widt
 int rd_mpi_allreduce_sum_f32(float *b, int64_t n) { return allreduce(b, n, MPI_FLOAT, 4, MPI_SUM); }
 int rd_mpi_allreduce_sum_f64(double *b, int64_t n) { return allreduce(b, n, MPI_DOUBLE, 8, MPI_SUM); }
 int rd_mpi_allreduce_sum_i64(int64_t *b, int64_t n) { return allreduce(b, n, MPI_INT64_T, 8, MPI_SUM); }
-int rd_mpi_allreduce_max_f64(double *b, int64_t n) { return allreduce(b, n, MPI_DOUBLE, 8, MPI_MAX); }
 
 int rd_mpi_bcast_bytes(void *buffer, int64_t count, int root) {
     char *p = (char *)buffer;
@@ -81,16 +80,4 @@ void rd_mpi_error_string(int code, char *buffer, int capacity) {
         strncpy(buffer, text, (size_t)capacity - 1);
         buffer[capacity - 1] = 0;
     }
-}
-
-int rd_mpi_processor_name(char *buffer, int capacity) {
-    char name[MPI_MAX_PROCESSOR_NAME];
-    int len = 0;
-    int rc = MPI_Get_processor_name(name, &len);
-    if (rc != MPI_SUCCESS) return rc;
-    if (capacity > 0) {
-        strncpy(buffer, name, (size_t)capacity - 1);
-        buffer[capacity - 1] = 0;
-    }
-    return MPI_SUCCESS;
 }

@@ -18,8 +18,6 @@ int rd_mpi_size(int *size);
 int rd_mpi_allreduce_sum_f32(float *buffer, int64_t count);
 int rd_mpi_allreduce_sum_f64(double *buffer, int64_t count);
 int rd_mpi_allreduce_sum_i64(int64_t *buffer, int64_t count);
-/// In-place maximum over all ranks.
-int rd_mpi_allreduce_max_f64(double *buffer, int64_t count);
 /// Broadcast of raw bytes from `root`.
 int rd_mpi_bcast_bytes(void *buffer, int64_t count, int root);
 int rd_mpi_barrier(void);
@@ -35,7 +33,5 @@ int rd_mpi_test(void *request, int *done);
 int rd_mpi_wait(void *request);
 /// Writes MPI's description of `code` into `buffer` (NUL-terminated).
 void rd_mpi_error_string(int code, char *buffer, int capacity);
-/// Name of this host as MPI sees it.
-int rd_mpi_processor_name(char *buffer, int capacity);
 
 #endif

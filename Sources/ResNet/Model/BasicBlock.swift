@@ -9,8 +9,8 @@ public enum ShortcutOption: String, Sendable, CaseIterable, Codable {
     case B
 }
 
-/// How a block's input reaches its output.
-enum Shortcut {
+/// How a block's input reaches its output: the shortcut connection of Fig. 2.
+enum ShortcutPath {
     /// A plain network's block: no shortcut.
     case none
     case identity
@@ -25,7 +25,7 @@ enum Shortcut {
 final class BasicBlock {
     let conv1: ConvBN
     let conv2: ConvBN
-    let shortcut: Shortcut
+    let shortcut: ShortcutPath
     /// Arena slices: relu(bn1(conv1 x)) and the block output.
     let hidden: Int, output: Int
     /// Arena slice for the projection's BN output (option B blocks that reshape; else unused).

@@ -6,7 +6,9 @@ import Kernels
 final class ConvBN {
     let conv: Convolution
     let norm: BatchNorm
-    let weight: Int, gamma: Int, beta: Int, runningMean: Int, runningVar: Int
+    /// Offsets of the layer's tensors in the parameter store (weights, BN scale and shift) and
+    /// its buffers (BN running statistics).
+    let weightOffset: Int, gammaOffset: Int, betaOffset: Int, runningMeanOffset: Int, runningVarOffset: Int
     /// Arena slices: conv output [batch, Cout, Hout, Wout], saved mean and 1/std [Cout].
     let convOutput: Int, savedMean: Int, savedInvStd: Int
     unowned let context: NetworkContext
@@ -20,11 +22,11 @@ final class ConvBN {
                            algorithm: context.convolution)
         norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
         let store = context.store
-        weight = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
-        gamma = store.addParameter("\(bnName).weight", shape: [outChannels])
-        beta = store.addParameter("\(bnName).bias", shape: [outChannels])
-        runningMean = store.addBuffer("\(bnName).running_mean", shape: [outChannels])
-        runningVar = store.addBuffer("\(bnName).running_var", shape: [outChannels])
+        weightOffset = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        gammaOffset = store.addParameter("\(bnName).weight", shape: [outChannels])
+        betaOffset = store.addParameter("\(bnName).bias", shape: [outChannels])
+        runningMeanOffset = store.addBuffer("\(bnName).running_mean", shape: [outChannels])
+        runningVarOffset = store.addBuffer("\(bnName).running_var", shape: [outChannels])
         convOutput = context.arena.reserve(context.batchCapacity * conv.outputSize)
         savedMean = context.arena.reserve(outChannels)
         savedInvStd = context.arena.reserve(outChannels)
@@ -38,12 +40,12 @@ final class ConvBN {
     /// He initialisation (Kaiming normal, fan-out) for the conv; BN weight 1, bias 0, running mean 0, var 1.
     func initialize(_ rng: inout SplitMix64) {
         let std = (2.0 / Float(conv.outChannels * conv.kernelSize * conv.kernelSize)).squareRoot()
-        let w = context.parameter(weight)
+        let w = context.parameter(weightOffset)
         for i in 0..<conv.weightCount { w[i] = rng.nextNormal() * std }
-        context.parameter(gamma).update(repeating: 1, count: norm.channels)
-        context.parameter(beta).update(repeating: 0, count: norm.channels)
-        context.buffer(runningMean).update(repeating: 0, count: norm.channels)
-        context.buffer(runningVar).update(repeating: 1, count: norm.channels)
+        context.parameter(gammaOffset).update(repeating: 1, count: norm.channels)
+        context.parameter(betaOffset).update(repeating: 0, count: norm.channels)
+        context.buffer(runningMeanOffset).update(repeating: 0, count: norm.channels)
+        context.buffer(runningVarOffset).update(repeating: 1, count: norm.channels)
     }
 
     /// `output = [relu](bn(conv(input)))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
@@ -52,21 +54,21 @@ final class ConvBN {
         let c = context, y = c.arena[convOutput]
         let flops = 2 * Double(conv.macsPerImage * batch)
         c.profile.measure(.convForward, flops: flops) {
-            conv.forward(input: input, weight: c.parameter(weight), output: y, batch: batch,
+            conv.forward(input: input, weight: c.parameter(weightOffset), output: y, batch: batch,
                          threads: c.threads, workspace: c.workspace)
         }
         try c.profile.measure(.batchNorm) {
             if training {
                 try norm.forwardTraining(input: y, output: output, batch: batch,
-                                     gamma: c.parameter(gamma), beta: c.parameter(beta),
+                                     gamma: c.parameter(gammaOffset), beta: c.parameter(betaOffset),
                                      savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                                     runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar),
+                                     runningMean: c.buffer(runningMeanOffset), runningVar: c.buffer(runningVarOffset),
                                      scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
                                      threads: c.threads)
             } else {
                 norm.forwardInference(input: y, output: output, batch: batch,
-                                      gamma: c.parameter(gamma), beta: c.parameter(beta),
-                                      runningMean: c.buffer(runningMean), runningVar: c.buffer(runningVar), relu: relu,
+                                      gamma: c.parameter(gammaOffset), beta: c.parameter(betaOffset),
+                                      runningMean: c.buffer(runningMeanOffset), runningVar: c.buffer(runningVarOffset), relu: relu,
                                       threads: c.threads)
             }
         }
@@ -83,18 +85,18 @@ final class ConvBN {
         let flops = 2 * Double(conv.macsPerImage * batch)
         try c.profile.measure(.batchNorm) {
             try norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
-                          gamma: c.parameter(gamma), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                          gammaGrad: c.gradient(gamma), betaGrad: c.gradient(beta),
+                          gamma: c.parameter(gammaOffset), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
+                          gammaGrad: c.gradient(gammaOffset), betaGrad: c.gradient(betaOffset),
                           scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
                           threads: c.threads)
         }
         c.profile.measure(.convBackwardWeights, flops: flops) {
-            conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weight), batch: batch,
+            conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weightOffset), batch: batch,
                                  threads: c.threads, workspace: c.workspace)
         }
         if let inputGrad {
             c.profile.measure(.convBackwardData, flops: flops) {
-                conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weight), inputGrad: inputGrad,
+                conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weightOffset), inputGrad: inputGrad,
                                   batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
             }
         }

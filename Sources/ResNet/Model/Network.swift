@@ -193,7 +193,7 @@ public final class Network {
             let blockInput = i > 0 ? a[blocks[i - 1].output] : stemPool == nil ? a[stemOutput] : a[stemPoolOutput]
             try blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
             swap(&outputGrad, &inputGrad)
-            try replicas?.gradientsReady(from: blocks[i].conv1.weight)
+            try replicas?.gradientsReady(from: blocks[i].conv1.weightOffset)
         }
         if let stemPool {
             stemPool.backward(outputGrad: outputGrad, argmax: stemPoolArgmax, inputGrad: inputGrad, batch: batch)

@@ -1,4 +1,5 @@
-/// Where a training step's time goes, by kind of work; the bench's per-layer-type breakdown.
+/// Where a training step's time goes, by kind of work (layers, the all-reduce wait, the optimizer):
+/// the bench's breakdown.
 /// Off by default (a nil profile costs one branch per layer).
 public final class StepProfile {
     public enum Kind: String, CaseIterable, Sendable {
@@ -12,7 +13,6 @@ public final class StepProfile {
         case head = "pool + fc + loss"
         case allReduce = "all-reduce"
         case optimizer = "optimizer"
-        case data = "data"
     }
 
     public private(set) var seconds: [Kind: Double] = [:]
