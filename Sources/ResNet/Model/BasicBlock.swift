@@ -16,8 +16,8 @@ enum ShortcutPath {
     case identity
     /// Option A where the shape changes.
     case paddedIdentity(PaddedIdentity)
-    /// Option B where the shape changes.
-    case projection(ConvBN)
+    /// Option B where the shape changes: the 1x1 conv + BN and the arena slice of its output.
+    case projection(ConvBN, output: Int)
 }
 
 /// Two 3x3 conv-BN layers with ReLU between and after, plus the shortcut (He et al., Fig. 2):
@@ -28,8 +28,6 @@ final class BasicBlock {
     let shortcut: ShortcutPath
     /// Arena slices: relu(bn1(conv1 x)) and the block output.
     let hidden: Int, output: Int
-    /// Arena slice for the projection's BN output (option B blocks that reshape; else unused).
-    let projectionOutput: Int
     unowned let context: NetworkContext
 
     init(_ context: NetworkContext, name: String, inChannels: Int, outChannels: Int, stride: Int,
@@ -48,23 +46,19 @@ final class BasicBlock {
             shortcut = .paddedIdentity(PaddedIdentity(inChannels: inChannels, outChannels: outChannels,
                                                       inHeight: inSize.0, inWidth: inSize.1, stride: stride))
         } else {
-            shortcut = .projection(ConvBN(context, convName: "\(name).downsample.0", bnName: "\(name).downsample.1",
-                                          inChannels: inChannels, outChannels: outChannels, kernelSize: 1,
-                                          stride: stride, inSize: inSize))
+            let projection = ConvBN(context, convName: "\(name).downsample.0", bnName: "\(name).downsample.1",
+                                    inChannels: inChannels, outChannels: outChannels, kernelSize: 1,
+                                    stride: stride, inSize: inSize)
+            shortcut = .projection(projection, output: context.arena.reserve(context.batchCapacity * projection.outputSize))
         }
         hidden = context.arena.reserve(context.batchCapacity * conv1.outputSize)
         output = context.arena.reserve(context.batchCapacity * conv2.outputSize)
-        if case .projection = shortcut {
-            projectionOutput = context.arena.reserve(context.batchCapacity * conv2.outputSize)
-        } else {
-            projectionOutput = -1
-        }
     }
 
     var outputSize: Int { conv2.outputSize }
     var outSize: (Int, Int) { conv2.outSize }
     var layers: [ConvBN] {
-        if case .projection(let p) = shortcut { return [conv1, conv2, p] }
+        if case .projection(let p, _) = shortcut { return [conv1, conv2, p] }
         return [conv1, conv2]
     }
 
@@ -81,8 +75,8 @@ final class BasicBlock {
             case .paddedIdentity(let pad):
                 pad.addForward(input: input, output: y, batch: batch)
                 ReLU.forward(input: y, output: y, count: count, threads: threads)
-            case .projection(let projection):
-                let p = context.arena[projectionOutput]
+            case .projection(let projection, let output):
+                let p = context.arena[output]
                 try projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
                 ReLU.addForward(p, into: y, count: count, threads: threads)
             }
@@ -109,7 +103,7 @@ final class BasicBlock {
             case .paddedIdentity(let pad):
                 ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, count: count, threads: threads)
                 pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
-            case .projection(let projection):
+            case .projection(let projection, _):
                 // The projection's BN works in place: give it its own copy of the gradient.
                 ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
                               count: count, threads: threads)

@@ -1,54 +1,80 @@
 import Kernels
 
 /// A convolution followed by batch normalisation and, optionally, ReLU: the unit every layer of the
-/// paper's networks is made of ("BN right after each convolution and before activation").
+/// paper's networks is made of ("BN right after each convolution and before activation"). VGG's
+/// layers are the same unit with a conv bias, and without BN in plain VGG-19.
 /// Keeps the convolution's output (pre-BN) of the last forward pass for the backward pass.
 final class ConvBN {
     let conv: Convolution
-    let norm: BatchNorm
-    /// Offsets of the layer's tensors in the parameter store (weights, BN scale and shift) and
-    /// its buffers (BN running statistics).
-    let weightOffset: Int, gammaOffset: Int, betaOffset: Int, runningMeanOffset: Int, runningVarOffset: Int
-    /// Arena slices: conv output [batch, Cout, Hout, Wout], saved mean and 1/std [Cout].
-    let convOutput: Int, savedMean: Int, savedInvStd: Int
+    /// nil: no batch norm (plain VGG), the conv output goes straight to the ReLU.
+    let norm: BatchNorm?
+    /// Offsets of the conv's tensors in the parameter store; the bias only for VGG.
+    let weightOffset: Int, biasOffset: Int?
+    /// The batch norm's tensors, when there is one.
+    let bn: BatchNormTensors?
+    /// Arena slice of the conv output [batch, Cout, Hout, Wout] (with its bias).
+    let convOutput: Int
     unowned let context: NetworkContext
 
-    /// `convName` and `bnName` are the torchvision prefixes, e.g. `layer1.0.conv1` and `layer1.0.bn1`.
-    init(_ context: NetworkContext, convName: String, bnName: String,
-         inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, inSize: (Int, Int)) {
+    /// Offsets of one batch norm's scale and shift (parameters), running statistics (buffers) and
+    /// saved mean and 1/std (arena).
+    struct BatchNormTensors {
+        let gammaOffset: Int, betaOffset: Int, runningMeanOffset: Int, runningVarOffset: Int
+        let savedMean: Int, savedInvStd: Int
+    }
+
+    /// `convName` and `bnName` are the torchvision prefixes, e.g. `layer1.0.conv1` and `layer1.0.bn1`
+    /// (VGG: `features.0` and `features.1`).
+    init(_ context: NetworkContext, convName: String, bnName: String, inChannels: Int, outChannels: Int,
+         kernelSize: Int, stride: Int, inSize: (Int, Int), bias: Bool = false, batchNorm: Bool = true) {
         self.context = context
         conv = Convolution(inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
                            stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1,
                            algorithm: context.convolution)
-        norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
         let store = context.store
         weightOffset = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
-        gammaOffset = store.addParameter("\(bnName).weight", shape: [outChannels])
-        betaOffset = store.addParameter("\(bnName).bias", shape: [outChannels])
-        runningMeanOffset = store.addBuffer("\(bnName).running_mean", shape: [outChannels])
-        runningVarOffset = store.addBuffer("\(bnName).running_var", shape: [outChannels])
+        biasOffset = bias ? store.addParameter("\(convName).bias", shape: [outChannels]) : nil
+        var parameters: (gamma: Int, beta: Int, mean: Int, variance: Int)?
+        if batchNorm {
+            parameters = (store.addParameter("\(bnName).weight", shape: [outChannels]),
+                          store.addParameter("\(bnName).bias", shape: [outChannels]),
+                          store.addBuffer("\(bnName).running_mean", shape: [outChannels]),
+                          store.addBuffer("\(bnName).running_var", shape: [outChannels]))
+        }
         convOutput = context.arena.reserve(context.batchCapacity * conv.outputSize)
-        savedMean = context.arena.reserve(outChannels)
-        savedInvStd = context.arena.reserve(outChannels)
+        if let parameters {
+            let norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
+            self.norm = norm
+            bn = BatchNormTensors(gammaOffset: parameters.gamma, betaOffset: parameters.beta,
+                                  runningMeanOffset: parameters.mean, runningVarOffset: parameters.variance,
+                                  savedMean: context.arena.reserve(outChannels), savedInvStd: context.arena.reserve(outChannels))
+            context.requireStatistics(norm.scratchCount)
+        } else {
+            norm = nil
+            bn = nil
+        }
         context.requireWorkspace(conv.workspaceCount(threads: context.threads))
-        context.requireStatistics(norm.scratchCount)
     }
 
     var outputSize: Int { conv.outputSize }
     var outSize: (Int, Int) { (conv.outHeight, conv.outWidth) }
 
-    /// He initialisation (Kaiming normal, fan-out) for the conv; BN weight 1, bias 0, running mean 0, var 1.
+    /// He initialisation (Kaiming normal, fan-out) for the conv, bias 0; BN weight 1, bias 0,
+    /// running mean 0, var 1.
     func initialize(_ rng: inout SplitMix64) {
         let std = (2.0 / Float(conv.outChannels * conv.kernelSize * conv.kernelSize)).squareRoot()
         let w = context.parameter(weightOffset)
         for i in 0..<conv.weightCount { w[i] = rng.nextNormal() * std }
-        context.parameter(gammaOffset).update(repeating: 1, count: norm.channels)
-        context.parameter(betaOffset).update(repeating: 0, count: norm.channels)
-        context.buffer(runningMeanOffset).update(repeating: 0, count: norm.channels)
-        context.buffer(runningVarOffset).update(repeating: 1, count: norm.channels)
+        if let biasOffset { context.parameter(biasOffset).update(repeating: 0, count: conv.outChannels) }
+        if let bn {
+            context.parameter(bn.gammaOffset).update(repeating: 1, count: conv.outChannels)
+            context.parameter(bn.betaOffset).update(repeating: 0, count: conv.outChannels)
+            context.buffer(bn.runningMeanOffset).update(repeating: 0, count: conv.outChannels)
+            context.buffer(bn.runningVarOffset).update(repeating: 1, count: conv.outChannels)
+        }
     }
 
-    /// `output = [relu](bn(conv(input)))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
+    /// `output = [relu](bn(conv(input) [+ bias]))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
                  training: Bool, relu: Bool) throws {
         let c = context, y = c.arena[convOutput]
@@ -56,20 +82,30 @@ final class ConvBN {
         c.profile.measure(.convForward, flops: flops) {
             conv.forward(input: input, weight: c.parameter(weightOffset), output: y, batch: batch,
                          threads: c.threads, workspace: c.workspace)
+            if let biasOffset { conv.addBias(c.parameter(biasOffset), to: y, batch: batch) }
+        }
+        guard let norm, let bn else {
+            if relu {
+                ReLU.forward(input: y, output: output, count: batch * conv.outputSize)
+            } else {
+                output.update(from: y, count: batch * conv.outputSize)
+            }
+            return
         }
         try c.profile.measure(.batchNorm) {
             if training {
                 try norm.forwardTraining(input: y, output: output, batch: batch,
-                                     gamma: c.parameter(gammaOffset), beta: c.parameter(betaOffset),
-                                     savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                                     runningMean: c.buffer(runningMeanOffset), runningVar: c.buffer(runningVarOffset),
-                                     scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
-                                     threads: c.threads)
+                                         gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
+                                         savedMean: c.arena[bn.savedMean], savedInvStd: c.arena[bn.savedInvStd],
+                                         runningMean: c.buffer(bn.runningMeanOffset),
+                                         runningVar: c.buffer(bn.runningVarOffset),
+                                         scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
+                                         threads: c.threads)
             } else {
                 norm.forwardInference(input: y, output: output, batch: batch,
-                                      gamma: c.parameter(gammaOffset), beta: c.parameter(betaOffset),
-                                      runningMean: c.buffer(runningMeanOffset), runningVar: c.buffer(runningVarOffset), relu: relu,
-                                      threads: c.threads)
+                                      gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
+                                      runningMean: c.buffer(bn.runningMeanOffset), runningVar: c.buffer(bn.runningVarOffset),
+                                      relu: relu, threads: c.threads)
             }
         }
     }
@@ -83,14 +119,20 @@ final class ConvBN {
                   inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) throws {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
-        try c.profile.measure(.batchNorm) {
-            try norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
-                          gamma: c.parameter(gammaOffset), savedMean: c.arena[savedMean], savedInvStd: c.arena[savedInvStd],
-                          gammaGrad: c.gradient(gammaOffset), betaGrad: c.gradient(betaOffset),
-                          scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
-                          threads: c.threads)
+        if let norm, let bn {
+            try c.profile.measure(.batchNorm) {
+                try norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
+                                  gamma: c.parameter(bn.gammaOffset), savedMean: c.arena[bn.savedMean],
+                                  savedInvStd: c.arena[bn.savedInvStd],
+                                  gammaGrad: c.gradient(bn.gammaOffset), betaGrad: c.gradient(bn.betaOffset),
+                                  scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
+                                  threads: c.threads)
+            }
+        } else if let reluOutput {
+            ReLU.backward(output: reluOutput, outputGrad: outputGrad, inputGrad: outputGrad, count: batch * conv.outputSize)
         }
         c.profile.measure(.convBackwardWeights, flops: flops) {
+            if let biasOffset { conv.biasGradient(outputGrad, into: c.gradient(biasOffset), batch: batch) }
             conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weightOffset), batch: batch,
                                  threads: c.threads, workspace: c.workspace)
         }

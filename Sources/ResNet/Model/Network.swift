@@ -35,9 +35,8 @@ public final class Network {
     public let architecture: Architecture
     let context: NetworkContext
     let stem: ConvBN
-    /// The ImageNet networks' 3x3/2 max pool after the first layer.
-    let stemPool: MaxPool?
-    let stemPoolOutput: Int, stemPoolArgmax: UnsafeMutablePointer<Int32>
+    /// The ImageNet networks' 3x3/2 max pool after the first layer (nil for the CIFAR networks).
+    let stemPool: MaxPoolLayer?
     let stages: [Stage]
     let classifier: Linear
     let fcWeight: Int, fcBias: Int
@@ -67,16 +66,11 @@ public final class Network {
                       outChannels: first.width, kernelSize: first.kernel, stride: first.stride, inSize: size)
         var channels = first.width, mapSize = stem.outSize
         if first.maxPool {
-            let pool = MaxPool(channels: channels, inHeight: mapSize.0, inWidth: mapSize.1, kernelSize: 3, stride: 2, padding: 1)
+            let pool = MaxPoolLayer(context, channels: channels, inSize: mapSize, kernelSize: 3, stride: 2, padding: 1)
             stemPool = pool
-            stemPoolOutput = context.arena.reserve(batchCapacity * pool.outputSize)
-            stemPoolArgmax = .allocate(capacity: batchCapacity * pool.outputSize)
-            stemPoolArgmax.initialize(repeating: 0, count: batchCapacity * pool.outputSize)
-            mapSize = (pool.outHeight, pool.outWidth)
+            mapSize = (pool.pool.outHeight, pool.pool.outWidth)
         } else {
             stemPool = nil
-            stemPoolOutput = -1
-            stemPoolArgmax = .allocate(capacity: 1)
         }
         var stages: [Stage] = []
         for (i, width) in architecture.stageWidths.enumerated() {
@@ -109,7 +103,6 @@ public final class Network {
 
     deinit {
         labels.deallocate()
-        stemPoolArgmax.deallocate()
     }
 
     public var store: ParameterStore { context.store }
@@ -157,8 +150,8 @@ public final class Network {
         try stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
         var x = a[stemOutput]
         if let stemPool {
-            stemPool.forward(input: x, output: a[stemPoolOutput], argmax: stemPoolArgmax, batch: batch)
-            x = a[stemPoolOutput]
+            stemPool.pool.forward(input: x, output: a[stemPool.output], argmax: stemPool.argmax, batch: batch)
+            x = a[stemPool.output]
         }
         for block in blocks {
             try block.forward(input: x, batch: batch, training: training)
@@ -189,14 +182,15 @@ public final class Network {
                                        channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
         }
         try replicas?.gradientsReady(from: fcWeight)
+        let stemResult = a[stemPool?.output ?? stemOutput]
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
-            let blockInput = i > 0 ? a[blocks[i - 1].output] : stemPool == nil ? a[stemOutput] : a[stemPoolOutput]
+            let blockInput = i > 0 ? a[blocks[i - 1].output] : stemResult
             try blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
             swap(&outputGrad, &inputGrad)
             try replicas?.gradientsReady(from: blocks[i].conv1.weightOffset)
         }
         if let stemPool {
-            stemPool.backward(outputGrad: outputGrad, argmax: stemPoolArgmax, inputGrad: inputGrad, batch: batch)
+            stemPool.pool.backward(outputGrad: outputGrad, argmax: stemPool.argmax, inputGrad: inputGrad, batch: batch)
             swap(&outputGrad, &inputGrad)
         }
         try stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
