@@ -100,6 +100,19 @@ func withSignalsUnblocked(_ command: [String]) -> [String] {
     ["perl", "-e", "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die", "--"] + command
 }
 
+/// Starts `mpirun -np ranks command...` in the background, with signals unblocked, output discarded.
+func startMpirun(_ ranks: Int, _ command: [String]) throws -> Process {
+    let job = Process()
+    job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    job.arguments = withSignalsUnblocked(["mpirun", "-np", "\(ranks)", "--oversubscribe"] + command)
+    job.environment = ProcessInfo.processInfo.environment.merging(
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1"]) { $1 }
+    job.standardOutput = FileHandle.nullDevice
+    job.standardError = FileHandle.nullDevice
+    try job.run()
+    return job
+}
+
 var mpirunAvailable: Bool {
     (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
         FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")

@@ -206,16 +206,7 @@ struct MPITests {
         #expect(straight.status == 0, "\(straight.stderr.suffix(2000))")
 
         let output = dir + "/stopped"
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        job.arguments = withSignalsUnblocked(["mpirun", "-np", "2", "--oversubscribe", exe] + args + ["--output", output])
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-                           "OPENBLAS_NUM_THREADS": "1"]) { $1 }
-        job.environment = environment
-        job.standardOutput = FileHandle.nullDevice
-        job.standardError = FileHandle.nullDevice
-        try job.run()
+        let job = try startMpirun(2, [exe] + args + ["--output", output])
         // Wait until the run is past the first epoch (128 iterations) and not on a checkpoint.
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
@@ -246,16 +237,8 @@ struct MPITests {
         try requireLauncher()
         let dir = temporaryDirectory()
         let exe = try #require(executablePath())
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        job.arguments = withSignalsUnblocked(["mpirun", "-np", "2", "--oversubscribe", exe] + common
-            + ["--batch-size", "16", "--iterations", "100000", "--log-every", "1", "--output", dir])
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
-        job.environment = environment
-        job.standardOutput = FileHandle.nullDevice
-        job.standardError = FileHandle.nullDevice
-        try job.run()
+        let job = try startMpirun(2, [exe] + common + ["--batch-size", "16", "--iterations", "100000", "--log-every", "1",
+                                                        "--output", dir])
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains("\"iteration\":30,") {
             usleep(5_000)

@@ -40,19 +40,20 @@ public final class ParameterStore {
 
     /// Registers a trainable tensor; returns its offset in `values`, `gradients` and `momentum`.
     public func addParameter(_ name: String, shape: [Int]) -> Int {
-        precondition(!allocated, "parameters are registered before allocation")
-        let spec = TensorSpec(name: name, shape: shape, offset: parameterCount)
-        parameters.append(spec)
-        parameterCount += spec.count
-        return spec.offset
+        Self.register(name, shape: shape, in: &parameters, count: &parameterCount, allocated: allocated)
     }
 
     /// Registers a non-trainable tensor; returns its offset in `bufferValues`.
     public func addBuffer(_ name: String, shape: [Int]) -> Int {
-        precondition(!allocated, "buffers are registered before allocation")
-        let spec = TensorSpec(name: name, shape: shape, offset: bufferCount)
-        buffers.append(spec)
-        bufferCount += spec.count
+        Self.register(name, shape: shape, in: &buffers, count: &bufferCount, allocated: allocated)
+    }
+
+    private static func register(_ name: String, shape: [Int], in specs: inout [TensorSpec], count: inout Int,
+                                 allocated: Bool) -> Int {
+        precondition(!allocated, "tensors are registered before allocation")
+        let spec = TensorSpec(name: name, shape: shape, offset: count)
+        specs.append(spec)
+        count += spec.count
         return spec.offset
     }
 
