@@ -1,4 +1,5 @@
 import MPIShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,8 @@ public final class MPICommunicator: Communicator {
     /// Initialises MPI (a singleton when not launched by mpirun) and reads rank and size.
     public init() throws {
         if rd_mpi_is_initialized() == 0 { try Self.check(rd_mpi_init(), "MPI_Init") }
-        var r: Int32 = 0, s: Int32 = 0
+        var r: Int32 = 0
+        var s: Int32 = 0
         try Self.check(rd_mpi_rank(&r), "MPI_Comm_rank")
         try Self.check(rd_mpi_size(&s), "MPI_Comm_size")
         rank = Int(r)
@@ -60,7 +62,8 @@ public final class MPICommunicator: Communicator {
     public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws {
         guard let p = buffer.baseAddress, size > 1 else { return }
         precondition(!inFlight[slot], "reduction slot \(slot) is in use")
-        try Self.check(rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
+        try Self.check(
+            rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
         inFlight[slot] = true
     }
     public func pollReductions() throws {

@@ -4,8 +4,10 @@ public enum ReLU {
     typealias L = Vector.Lanes
 
     /// `output = max(0, input)`; `output` may alias `input` (in place).
-    public static func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
-                               threads: Int = 1) {
+    public static func forward(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
+        threads: Int = 1
+    ) {
         Elementwise.split(count, threads) { range in
             let zero = L(repeating: 0)
             var i = range.lowerBound
@@ -13,13 +15,18 @@ public enum ReLU {
                 Vector.store(pointwiseMax(Vector.load(input + i), zero), output + i)
                 i += L.scalarCount
             }
-            while i < range.upperBound { output[i] = max(0, input[i]); i += 1 }
+            while i < range.upperBound {
+                output[i] = max(0, input[i])
+                i += 1
+            }
         }
     }
 
     /// `y = max(0, y + x)`: a residual block's shortcut addition and final ReLU in one pass.
-    public static func addForward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
-                                  threads: Int = 1) {
+    public static func addForward(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+        threads: Int = 1
+    ) {
         Elementwise.split(count, threads) { range in
             let zero = L(repeating: 0)
             var i = range.lowerBound
@@ -27,16 +34,21 @@ public enum ReLU {
                 Vector.store(pointwiseMax(Vector.load(y + i) + Vector.load(x + i), zero), y + i)
                 i += L.scalarCount
             }
-            while i < range.upperBound { y[i] = max(0, y[i] + x[i]); i += 1 }
+            while i < range.upperBound {
+                y[i] = max(0, y[i] + x[i])
+                i += 1
+            }
         }
     }
 
     /// `inputGrad = outputGrad where output > 0, else 0`, from the forward *output*;
     /// `inputGrad` may alias `outputGrad`. With `copy`, the result is also written there (the gradient
     /// a residual block passes down its identity shortcut), in the same pass.
-    public static func backward(output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-                                inputGrad: UnsafeMutablePointer<Float>, copy: UnsafeMutablePointer<Float>? = nil,
-                                count: Int, threads: Int = 1) {
+    public static func backward(
+        output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, copy: UnsafeMutablePointer<Float>? = nil,
+        count: Int, threads: Int = 1
+    ) {
         Elementwise.split(count, threads) { range in
             let zero = L(repeating: 0)
             var i = range.lowerBound
@@ -66,7 +78,7 @@ public enum Elementwise {
         let blocks = (count + 63) / 64
         parallelChunks(chunks) { t in
             let r = chunkRange(t, of: chunks, count: blocks)
-            body(r.lowerBound * 64 ..< min(count, r.upperBound * 64))
+            body(r.lowerBound * 64..<min(count, r.upperBound * 64))
         }
     }
 }

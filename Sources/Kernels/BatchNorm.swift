@@ -30,15 +30,22 @@ public struct BatchNorm: Sendable, Equatable {
     /// double). Saves mean and 1/sqrt(var+eps) per channel for the backward pass; `output` must not
     /// alias `input` (the backward pass reads the input). With `reduce`, mean and variance are those
     /// of the whole global batch over all ranks.
-    public func forwardTraining(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
-                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                                savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                                runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
-                                scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                                relu: Bool = false, threads: Int = 1) throws {
-        let c = channels, hw = spatial, stride = c * hw
+    public func forwardTraining(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
+        runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
+        relu: Bool = false, threads: Int = 1
+    ) throws {
+        let c = channels
+        let hw = spatial
+        let stride = c * hw
         overChannels(threads) { channels in
-            for ch in channels { scratch[ch] = 0; scratch[c + ch] = 0 }
+            for ch in channels {
+                scratch[ch] = 0
+                scratch[c + ch] = 0
+            }
             for n in 0..<batch {
                 for ch in channels {
                     let (s, q) = Vector.sumAndSquares(input + n * stride + ch * hw, hw)
@@ -80,11 +87,15 @@ public struct BatchNorm: Sendable, Equatable {
     }
 
     /// Eval forward with the running statistics, optionally with ReLU. `output` may alias `input`.
-    public func forwardInference(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
-                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                                 runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
-                                 relu: Bool = false, threads: Int = 1) {
-        let c = channels, hw = spatial, stride = c * hw
+    public func forwardInference(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
+        relu: Bool = false, threads: Int = 1
+    ) {
+        let c = channels
+        let hw = spatial
+        let stride = c * hw
         overChannels(threads) { channels in
             for n in 0..<batch {
                 for ch in channels {
@@ -97,23 +108,34 @@ public struct BatchNorm: Sendable, Equatable {
     }
 
     @inline(__always)
-    static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
-                       _ scale: Float, _ shift: Float, _ relu: Bool) {
+    static func affine(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
+        _ scale: Float, _ shift: Float, _ relu: Bool
+    ) {
         typealias L = Vector.Lanes
-        let s = L(repeating: scale), t = L(repeating: shift), zero = L(repeating: 0)
+        let s = L(repeating: scale)
+        let t = L(repeating: shift)
+        let zero = L(repeating: 0)
         var i = 0
         if relu {
             while i + L.scalarCount <= count {
                 Vector.store(pointwiseMax(Vector.load(x + i) * s + t, zero), y + i)
                 i += L.scalarCount
             }
-            while i < count { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0; i += 1 }
+            while i < count {
+                let v = x[i] * scale + shift
+                y[i] = v > 0 ? v : 0
+                i += 1
+            }
         } else {
             while i + L.scalarCount <= count {
                 Vector.store(Vector.load(x + i) * s + t, y + i)
                 i += L.scalarCount
             }
-            while i < count { y[i] = x[i] * scale + shift; i += 1 }
+            while i < count {
+                y[i] = x[i] * scale + shift
+                i += 1
+            }
         }
     }
 
@@ -122,17 +144,24 @@ public struct BatchNorm: Sendable, Equatable {
     /// when `reluOutput` is given (BN fused with the ReLU after it), `outputGrad` where
     /// `reluOutput > 0` and 0 elsewhere. `inputGrad` may alias `outputGrad`.
     /// With `reduce`, the means are over the global batch (synchronised batch norm).
-    public func backward(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-                         inputGrad: UnsafeMutablePointer<Float>, batch: Int,
-                         gamma: UnsafePointer<Float>,
-                         savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
-                         gammaGrad: UnsafeMutablePointer<Float>, betaGrad: UnsafeMutablePointer<Float>,
-                         scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
-                         reluOutput: UnsafePointer<Float>? = nil, threads: Int = 1) throws {
-        let c = channels, hw = spatial, stride = c * hw
+    public func backward(
+        input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, batch: Int,
+        gamma: UnsafePointer<Float>,
+        savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
+        gammaGrad: UnsafeMutablePointer<Float>, betaGrad: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Double>, reduce: StatisticsReducer? = nil,
+        reluOutput: UnsafePointer<Float>? = nil, threads: Int = 1
+    ) throws {
+        let c = channels
+        let hw = spatial
+        let stride = c * hw
         // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
         overChannels(threads) { channels in
-            for ch in channels { scratch[ch] = 0; scratch[c + ch] = 0 }
+            for ch in channels {
+                scratch[ch] = 0
+                scratch[c + ch] = 0
+            }
             for n in 0..<batch {
                 for ch in channels {
                     let o = n * stride + ch * hw
@@ -163,9 +192,14 @@ public struct BatchNorm: Sendable, Equatable {
                     let b = -scale * meanDyXhat * invStd
                     let k = -scale * meanDy - b * savedMean[ch]
                     let o = n * stride + ch * hw
-                    let x = input + o, dy = outputGrad + o, dx = inputGrad + o
+                    let x = input + o
+                    let dy = outputGrad + o
+                    let dx = inputGrad + o
                     typealias L = Vector.Lanes
-                    let vs = L(repeating: scale), vb = L(repeating: b), vk = L(repeating: k), zero = L(repeating: 0)
+                    let vs = L(repeating: scale)
+                    let vb = L(repeating: b)
+                    let vk = L(repeating: k)
+                    let zero = L(repeating: 0)
                     var i = 0
                     if let mask = reluOutput.map({ $0 + o }) {
                         while i + L.scalarCount <= hw {
@@ -173,13 +207,20 @@ public struct BatchNorm: Sendable, Equatable {
                             Vector.store(vs * g + vb * Vector.load(x + i) + vk, dx + i)
                             i += L.scalarCount
                         }
-                        while i < hw { let g = mask[i] > 0 ? dy[i] : 0; dx[i] = scale * g + b * x[i] + k; i += 1 }
+                        while i < hw {
+                            let g = mask[i] > 0 ? dy[i] : 0
+                            dx[i] = scale * g + b * x[i] + k
+                            i += 1
+                        }
                     } else {
                         while i + L.scalarCount <= hw {
                             Vector.store(vs * Vector.load(dy + i) + vb * Vector.load(x + i) + vk, dx + i)
                             i += L.scalarCount
                         }
-                        while i < hw { dx[i] = scale * dy[i] + b * x[i] + k; i += 1 }
+                        while i < hw {
+                            dx[i] = scale * dy[i] + b * x[i] + k
+                            i += 1
+                        }
                     }
                 }
             }

@@ -25,8 +25,10 @@ public struct Convolution: Sendable, Equatable {
     public let algorithm: Algorithm
 
     /// `algorithm` nil picks Winograd where it applies; asking for it where it does not gives im2col.
-    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int,
-                inHeight: Int, inWidth: Int, algorithm: Algorithm? = nil) {
+    public init(
+        inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+        inHeight: Int, inWidth: Int, algorithm: Algorithm? = nil
+    ) {
         precondition(kernelSize > 0 && stride > 0 && padding >= 0)
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -35,7 +37,8 @@ public struct Convolution: Sendable, Equatable {
         self.padding = padding
         self.inHeight = inHeight
         self.inWidth = inWidth
-        let winogradApplies = kernelSize == 3 && stride == 1 && padding == 1 && inHeight % 2 == 0
+        let winogradApplies =
+            kernelSize == 3 && stride == 1 && padding == 1 && inHeight % 2 == 0
             && inWidth % 2 == 0 && inHeight >= 2 && inWidth >= 2
         self.algorithm = algorithm != .im2col && winogradApplies ? .winograd : .im2col
     }
@@ -49,17 +52,21 @@ public struct Convolution: Sendable, Equatable {
 
     /// `output (+)= conv(input)` by Winograd with `weight` in its [Cout][Cin][3][3] layout; `u` holds
     /// `transformedWeightCount` floats for the transformed weights.
-    func winogradForward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                         batch: Int, accumulate: Bool, threads: Int, workspace: UnsafeMutablePointer<Float>,
-                         u: UnsafeMutablePointer<Float>) {
+    func winogradForward(
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        batch: Int, accumulate: Bool, threads: Int, workspace: UnsafeMutablePointer<Float>,
+        u: UnsafeMutablePointer<Float>
+    ) {
         if let winograd4 {
             Winograd4.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
-            winograd4.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
-                              threads: threads, workspace: workspace)
+            winograd4.forward(
+                input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
+                threads: threads, workspace: workspace)
         } else if let winograd {
             Winograd.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
-            winograd.forward(input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
-                             threads: threads, workspace: workspace)
+            winograd.forward(
+                input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
+                threads: threads, workspace: workspace)
         }
     }
 
@@ -83,8 +90,9 @@ public struct Convolution: Sendable, Equatable {
 
     /// The convolution that computes backward-data when `backwardDataAsConvolution`.
     var transposed: Convolution {
-        Convolution(inChannels: outChannels, outChannels: inChannels, kernelSize: kernelSize, stride: 1,
-                    padding: padding, inHeight: outHeight, inWidth: outWidth, algorithm: algorithm)
+        Convolution(
+            inChannels: outChannels, outChannels: inChannels, kernelSize: kernelSize, stride: 1,
+            padding: padding, inHeight: outHeight, inWidth: outWidth, algorithm: algorithm)
     }
 
     /// Floats of one thread's slice of the workspace.
@@ -108,14 +116,17 @@ public struct Convolution: Sendable, Equatable {
     }
 
     /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
-    public func forward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, batch: Int,
-                        threads: Int, workspace: UnsafeMutablePointer<Float>) {
+    public func forward(
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, batch: Int,
+        threads: Int, workspace: UnsafeMutablePointer<Float>
+    ) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if winograd != nil {
-            winogradForward(input: input, weight: weight, output: output, batch: batch, accumulate: false,
-                            threads: threads, workspace: workspace, u: workspace + threads * perThread)
+            winogradForward(
+                input: input, weight: weight, output: output, batch: batch, accumulate: false,
+                threads: threads, workspace: workspace, u: workspace + threads * perThread)
             return
         }
         parallelChunks(chunks) { t in
@@ -128,12 +139,14 @@ public struct Convolution: Sendable, Equatable {
                     b = UnsafePointer(column)
                 }
                 if tileProductFits(rows: outChannels) {
-                    TileProduct.multiply(rows: outChannels, inner: columnRows, tiles: outPixels, u: weight, v: b,
-                                         m: output + n * outputSize)
+                    TileProduct.multiply(
+                        rows: outChannels, inner: columnRows, tiles: outPixels, u: weight, v: b,
+                        m: output + n * outputSize)
                 } else {
-                    sgemm(transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
-                          a: weight, lda: columnRows, b: b, ldb: outPixels,
-                          beta: 0, c: output + n * outputSize, ldc: outPixels)
+                    sgemm(
+                        transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
+                        a: weight, lda: columnRows, b: b, ldb: outPixels,
+                        beta: 0, c: output + n * outputSize, ldc: outPixels)
                 }
             }
         }
@@ -141,16 +154,20 @@ public struct Convolution: Sendable, Equatable {
 
     /// Backward to the input: `inputGrad[n] (+)= col2im(W^T * outputGrad[n])`.
     /// With `accumulate` the result is added to what `inputGrad` holds.
-    public func backwardData(outputGrad: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                             inputGrad: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
-                             threads: Int, workspace: UnsafeMutablePointer<Float>) {
+    public func backwardData(
+        outputGrad: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
+        threads: Int, workspace: UnsafeMutablePointer<Float>
+    ) {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if winograd != nil {
-            let u = workspace + threads * perThread, flipped = u + transformedWeightCount
+            let u = workspace + threads * perThread
+            let flipped = u + transformedWeightCount
             flipTransposed(weight, into: flipped)
-            transposed.winogradForward(input: outputGrad, weight: flipped, output: inputGrad, batch: batch,
-                                       accumulate: accumulate, threads: threads, workspace: workspace, u: u)
+            transposed.winogradForward(
+                input: outputGrad, weight: flipped, output: inputGrad, batch: batch,
+                accumulate: accumulate, threads: threads, workspace: workspace, u: u)
             return
         }
         if backwardDataAsConvolution {
@@ -161,9 +178,10 @@ public struct Convolution: Sendable, Equatable {
                 let column = workspace + th * perThread
                 for n in chunkRange(th, of: chunks, count: batch) {
                     t.im2col(outputGrad + n * outputSize, column, planes: column + t.columnFloats)
-                    sgemm(transposeA: false, transposeB: false, m: inChannels, n: t.outPixels, k: t.columnRows,
-                          a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
-                          beta: accumulate ? 1 : 0, c: inputGrad + n * inputSize, ldc: t.outPixels)
+                    sgemm(
+                        transposeA: false, transposeB: false, m: inChannels, n: t.outPixels, k: t.columnRows,
+                        a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
+                        beta: accumulate ? 1 : 0, c: inputGrad + n * inputSize, ldc: t.outPixels)
                 }
             }
             return
@@ -183,19 +201,22 @@ public struct Convolution: Sendable, Equatable {
                 let dx = inputGrad + n * inputSize
                 if usesColumns {
                     if useTileProduct {
-                        TileProduct.multiply(rows: columnRows, inner: outChannels, tiles: outPixels,
-                                             u: transposedWeight, v: dy, m: column)
+                        TileProduct.multiply(
+                            rows: columnRows, inner: outChannels, tiles: outPixels,
+                            u: transposedWeight, v: dy, m: column)
                     } else {
-                        sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
-                              a: weight, lda: columnRows, b: dy, ldb: outPixels,
-                              beta: 0, c: column, ldc: outPixels)
+                        sgemm(
+                            transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                            a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                            beta: 0, c: column, ldc: outPixels)
                     }
                     if !accumulate { dx.update(repeating: 0, count: inputSize) }
                     col2im(column, dx, planes: column + columnFloats)
                 } else {
-                    sgemm(transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
-                          a: weight, lda: columnRows, b: dy, ldb: outPixels,
-                          beta: accumulate ? 1 : 0, c: dx, ldc: outPixels)
+                    sgemm(
+                        transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                        a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                        beta: accumulate ? 1 : 0, c: dx, ldc: outPixels)
                 }
             }
         }
@@ -203,12 +224,15 @@ public struct Convolution: Sendable, Equatable {
 
     /// Backward to the weights: `weightGrad = sum_n outputGrad[n] * col(input[n])^T` (overwrites).
     /// Per-thread partial sums are added in thread order, so the result is deterministic.
-    public func backwardWeights(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-                                weightGrad: UnsafeMutablePointer<Float>, batch: Int,
-                                threads: Int, workspace: UnsafeMutablePointer<Float>) {
+    public func backwardWeights(
+        input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+        weightGrad: UnsafeMutablePointer<Float>, batch: Int,
+        threads: Int, workspace: UnsafeMutablePointer<Float>
+    ) {
         if let winograd {
-            winograd.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: weightGrad, batch: batch,
-                                     threads: threads, workspace: workspace)
+            winograd.backwardWeights(
+                input: input, outputGrad: outputGrad, weightGrad: weightGrad, batch: batch,
+                threads: threads, workspace: workspace)
             return
         }
         let chunks = max(1, min(threads, batch))
@@ -225,9 +249,10 @@ public struct Convolution: Sendable, Equatable {
                     im2col(x, column, planes: column + columnFloats)
                     b = UnsafePointer(column)
                 }
-                sgemm(transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
-                      a: outputGrad + n * outputSize, lda: outPixels, b: b, ldb: outPixels,
-                      beta: first ? 0 : 1, c: partial, ldc: columnRows)
+                sgemm(
+                    transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
+                    a: outputGrad + n * outputSize, lda: outPixels, b: b, ldb: outPixels,
+                    beta: first ? 0 : 1, c: partial, ldc: columnRows)
                 first = false
             }
             if first { partial.update(repeating: 0, count: weightCount) }
@@ -238,137 +263,6 @@ public struct Convolution: Sendable, Equatable {
                 let partial = workspace + t * perThread + columnCount
                 for i in 0..<weightCount { weightGrad[i] += partial[i] }
             }
-        }
-    }
-
-    /// The weights of the transposed convolution (backward-data as a forward pass):
-    /// `W'[ci, co, ky, kx] = W[co, ci, k-1-ky, k-1-kx]`.
-    func flipTransposed(_ weight: UnsafePointer<Float>, into flipped: UnsafeMutablePointer<Float>) {
-        let k2 = kernelSize * kernelSize
-        for co in 0..<outChannels {
-            for ci in 0..<inChannels {
-                let src = weight + (co * inChannels + ci) * k2, dst = flipped + (ci * outChannels + co) * k2
-                for j in 0..<k2 { dst[j] = src[k2 - 1 - j] }
-            }
-        }
-    }
-
-    /// The output columns `lo..<hi` whose input column `ox*stride - padding + kj` is inside the image.
-    @inline(__always)
-    func validColumns(_ kj: Int) -> (Int, Int) {
-        var lo = 0
-        while lo < outWidth && lo * stride - padding + kj < 0 { lo += 1 }
-        var hi = outWidth
-        while hi > lo && (hi - 1) * stride - padding + kj >= inWidth { hi -= 1 }
-        return (lo, hi)
-    }
-
-    /// `out[i] = line[i * stride]` for `i < count`; `room` floats of the input row are readable at `line`.
-    /// Stride 2 takes eight outputs from the even lanes of sixteen inputs while the row has room.
-    @inline(__always)
-    func gatherColumns(_ line: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int, room: Int) {
-        var i = 0
-        if stride == 1 {
-            out.update(from: line, count: count)
-            return
-        }
-        if stride == 2 {
-            while i + 8 <= count && 2 * i + 16 <= room {
-                let v = UnsafeRawPointer(line + 2 * i).loadUnaligned(as: SIMD16<Float>.self)
-                UnsafeMutableRawPointer(out + i).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                i += 8
-            }
-        }
-        while i < count { out[i] = line[i * stride]; i += 1 }
-    }
-
-    /// `line[i * stride] += src[i]` for `i < count`: the adjoint of `gatherColumns`.
-    @inline(__always)
-    func scatterAddColumns(_ src: UnsafePointer<Float>, _ line: UnsafeMutablePointer<Float>, _ count: Int, room: Int) {
-        var i = 0
-        if stride == 2 {
-            while i + 8 <= count && 2 * i + 16 <= room {
-                let p = UnsafeMutableRawPointer(line + 2 * i)
-                var v = p.loadUnaligned(as: SIMD16<Float>.self)
-                v.evenHalf += UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                p.storeBytes(of: v, as: SIMD16<Float>.self)
-                i += 8
-            }
-        }
-        while i < count { line[i * stride] += src[i]; i += 1 }
-    }
-
-    /// Unrolls one image [Cin, H, W] into col[Cin*k*k, Hout*Wout], zeros where the window is in the padding.
-    /// Stride 2 goes through the phase planes (`planes`: `phaseCount` floats).
-    @inline(__always)
-    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
-        if stride == 2 { return im2colByPhases(x, col, planes: planes) }
-        let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
-        var row = col
-        for c in 0..<inChannels {
-            let plane = x + c * h * w
-            for ki in 0..<k {
-                for kj in 0..<k {
-                    let (lo, hi) = validColumns(kj)
-                    let first = lo * stride - padding + kj  // input column of output column lo
-                    for oy in 0..<oh {
-                        let iy = oy * stride - padding + ki
-                        let out = row + oy * ow
-                        if iy < 0 || iy >= h {
-                            out.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        out.update(repeating: 0, count: lo)
-                        (out + hi).update(repeating: 0, count: ow - hi)
-                        gatherColumns(plane + iy * w + first, out + lo, hi - lo, room: w - first)
-                    }
-                    row += oh * ow
-                }
-            }
-        }
-    }
-
-    /// Adds col[Cin*k*k, Hout*Wout] back into an image [Cin, H, W] (the adjoint of im2col).
-    @inline(__always)
-    func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
-        if stride == 2 { return col2imByPhases(col, x, planes: planes) }
-        let k = kernelSize, oh = outHeight, ow = outWidth, h = inHeight, w = inWidth
-        var row = col
-        for c in 0..<inChannels {
-            let plane = x + c * h * w
-            for ki in 0..<k {
-                for kj in 0..<k {
-                    let (lo, hi) = validColumns(kj)
-                    let first = lo * stride - padding + kj
-                    for oy in 0..<oh {
-                        let iy = oy * stride - padding + ki
-                        if iy < 0 || iy >= h { continue }
-                        scatterAddColumns(row + oy * ow + lo, plane + iy * w + first, hi - lo, room: w - first)
-                    }
-                    row += oh * ow
-                }
-            }
-        }
-    }
-}
-
-extension Convolution {
-    /// Adds `bias[Cout]` to every plane of `output` [batch, Cout, Hout, Wout].
-    public func addBias(_ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, batch: Int) {
-        for n in 0..<batch {
-            for c in 0..<outChannels {
-                let plane = output + (n * outChannels + c) * outPixels, b = bias[c]
-                for i in 0..<outPixels { plane[i] += b }
-            }
-        }
-    }
-
-    /// `grad[c] = sum over images and pixels of outputGrad[n, c, :, :]` (the bias gradient).
-    public func biasGradient(_ outputGrad: UnsafePointer<Float>, into grad: UnsafeMutablePointer<Float>, batch: Int) {
-        for c in 0..<outChannels {
-            var sum: Float = 0
-            for n in 0..<batch { sum += Vector.sum(outputGrad + (n * outChannels + c) * outPixels, outPixels) }
-            grad[c] = sum
         }
     }
 }

@@ -10,25 +10,32 @@ public struct Linear: Sendable, Equatable {
 
     public var weightCount: Int { inFeatures * outFeatures }
 
-    public func forward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, batch: Int) {
+    public func forward(
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, batch: Int
+    ) {
         for n in 0..<batch { (output + n * outFeatures).update(from: bias, count: outFeatures) }
-        sgemm(transposeA: false, transposeB: true, m: batch, n: outFeatures, k: inFeatures,
-              a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: 1, c: output, ldc: outFeatures)
+        sgemm(
+            transposeA: false, transposeB: true, m: batch, n: outFeatures, k: inFeatures,
+            a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: 1, c: output, ldc: outFeatures)
     }
 
     /// Writes `weightGrad = dy^T x`, `biasGrad = sum_n dy`, and `inputGrad = dy W` (all overwritten).
-    public func backward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-                         inputGrad: UnsafeMutablePointer<Float>, weightGrad: UnsafeMutablePointer<Float>,
-                         biasGrad: UnsafeMutablePointer<Float>, batch: Int) {
-        sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch,
-              a: outputGrad, lda: outFeatures, b: input, ldb: inFeatures, beta: 0, c: weightGrad, ldc: inFeatures)
+    public func backward(
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, weightGrad: UnsafeMutablePointer<Float>,
+        biasGrad: UnsafeMutablePointer<Float>, batch: Int
+    ) {
+        sgemm(
+            transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch,
+            a: outputGrad, lda: outFeatures, b: input, ldb: inFeatures, beta: 0, c: weightGrad, ldc: inFeatures)
         for o in 0..<outFeatures {
             var s: Float = 0
             for n in 0..<batch { s += outputGrad[n * outFeatures + o] }
             biasGrad[o] = s
         }
-        sgemm(transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures,
-              a: outputGrad, lda: outFeatures, b: weight, ldb: inFeatures, beta: 0, c: inputGrad, ldc: inFeatures)
+        sgemm(
+            transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures,
+            a: outputGrad, lda: outFeatures, b: weight, ldb: inFeatures, beta: 0, c: inputGrad, ldc: inFeatures)
     }
 }

@@ -23,14 +23,18 @@ public struct MaxPool: Sendable, Equatable {
     public var outputSize: Int { channels * outHeight * outWidth }
 
     /// `output` [batch, C, Hout, Wout]; `argmax` receives each window's winning index within its plane.
-    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                        argmax: UnsafeMutablePointer<Int32>, batch: Int) {
-        let plane = inHeight * inWidth, outPlane = outHeight * outWidth
+    public func forward(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        argmax: UnsafeMutablePointer<Int32>, batch: Int
+    ) {
+        let plane = inHeight * inWidth
+        let outPlane = outHeight * outWidth
         for p in 0..<(batch * channels) {
             let x = input + p * plane
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
-                    var best = -Float.infinity, at: Int32 = -1
+                    var best = -Float.infinity
+                    var at: Int32 = -1
                     for ky in 0..<kernelSize {
                         let iy = oy * stride - padding + ky
                         guard iy >= 0, iy < inHeight else { continue }
@@ -38,7 +42,10 @@ public struct MaxPool: Sendable, Equatable {
                             let ix = ox * stride - padding + kx
                             guard ix >= 0, ix < inWidth else { continue }
                             let v = x[iy * inWidth + ix]
-                            if v > best || at < 0 { best = v; at = Int32(iy * inWidth + ix) }
+                            if v > best || at < 0 {
+                                best = v
+                                at = Int32(iy * inWidth + ix)
+                            }
                         }
                     }
                     output[p * outPlane + oy * outWidth + ox] = best
@@ -49,9 +56,12 @@ public struct MaxPool: Sendable, Equatable {
     }
 
     /// `inputGrad` (overwritten) receives each output gradient at its window's winner.
-    public func backward(outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
-                         inputGrad: UnsafeMutablePointer<Float>, batch: Int) {
-        let plane = inHeight * inWidth, outPlane = outHeight * outWidth
+    public func backward(
+        outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+        inputGrad: UnsafeMutablePointer<Float>, batch: Int
+    ) {
+        let plane = inHeight * inWidth
+        let outPlane = outHeight * outWidth
         inputGrad.update(repeating: 0, count: batch * inputSize)
         for p in 0..<(batch * channels) {
             let dx = inputGrad + p * plane

@@ -24,13 +24,17 @@ public struct PaddedIdentity: Sendable, Equatable {
 
     /// `output += shortcut(input)`: input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
     public func addForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
-        let h = inHeight, w = inWidth, oh = outHeight, ow = outWidth
+        let h = inHeight
+        let w = inWidth
+        let oh = outHeight
+        let ow = outWidth
         for n in 0..<batch {
             for c in 0..<inChannels {
                 let x = input + (n * inChannels + c) * h * w
                 let y = output + (n * outChannels + c + pad) * oh * ow
                 for oy in 0..<oh {
-                    let xr = x + oy * stride * w, yr = y + oy * ow
+                    let xr = x + oy * stride * w
+                    let yr = y + oy * ow
                     for ox in 0..<ow { yr[ox] += xr[ox * stride] }
                 }
             }
@@ -39,16 +43,22 @@ public struct PaddedIdentity: Sendable, Equatable {
 
     /// `inputGrad (+)= shortcut^T(outputGrad)`: the strided positions receive the gradient of the
     /// channels they were copied to, every other input position 0.
-    public func backward(outputGrad: UnsafePointer<Float>, inputGrad: UnsafeMutablePointer<Float>,
-                         batch: Int, accumulate: Bool) {
-        let h = inHeight, w = inWidth, oh = outHeight, ow = outWidth
+    public func backward(
+        outputGrad: UnsafePointer<Float>, inputGrad: UnsafeMutablePointer<Float>,
+        batch: Int, accumulate: Bool
+    ) {
+        let h = inHeight
+        let w = inWidth
+        let oh = outHeight
+        let ow = outWidth
         if !accumulate { inputGrad.update(repeating: 0, count: batch * inChannels * h * w) }
         for n in 0..<batch {
             for c in 0..<inChannels {
                 let dx = inputGrad + (n * inChannels + c) * h * w
                 let dy = outputGrad + (n * outChannels + c + pad) * oh * ow
                 for oy in 0..<oh {
-                    let xr = dx + oy * stride * w, yr = dy + oy * ow
+                    let xr = dx + oy * stride * w
+                    let yr = dy + oy * ow
                     for ox in 0..<ow { xr[ox * stride] += yr[ox] }
                 }
             }

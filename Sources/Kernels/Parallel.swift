@@ -15,7 +15,8 @@ public func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
 /// (contiguous, sizes differing by at most one).
 @inlinable
 public func chunkRange(_ index: Int, of chunks: Int, count: Int) -> Range<Int> {
-    let base = count / chunks, extra = count % chunks
+    let base = count / chunks
+    let extra = count % chunks
     let start = index * base + min(index, extra)
-    return start ..< start + base + (index < extra ? 1 : 0)
+    return start..<start + base + (index < extra ? 1 : 0)
 }

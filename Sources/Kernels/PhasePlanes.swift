@@ -21,14 +21,19 @@ extension Convolution {
     /// pixel it holds, and how many follow at stride 2 (`room` floats of the input row readable).
     @inline(__always)
     func forEachPhaseRow(_ body: (_ planeOffset: Int, _ inputOffset: Int, _ count: Int, _ room: Int) -> Void) {
-        let ph = phaseHeight, pw = phaseWidth, low = phaseLow, h = inHeight, w = inWidth
+        let ph = phaseHeight
+        let pw = phaseWidth
+        let low = phaseLow
+        let h = inHeight
+        let w = inWidth
         for c in 0..<inChannels {
             for py in 0..<2 {
                 for px in 0..<2 where px < w {
                     let plane = ((c * 2 + py) * 2 + px) * ph * pw
                     // Entry s of a plane row holds input column 2 * (s + low) + px: the first in-image
                     // entry is s = -low, the last (w - 1 - px) >> 1 - low.
-                    let first = -low, count = min(pw, ((w - 1 - px) >> 1) - low + 1) - first
+                    let first = -low
+                    let count = min(pw, ((w - 1 - px) >> 1) - low + 1) - first
                     guard count > 0 else { continue }
                     for rr in 0..<ph {
                         let iy = 2 * (rr + low) + py
@@ -61,7 +66,10 @@ extension Convolution {
     /// the phase planes it copies (rows of `phaseWidth`).
     @inline(__always)
     func forEachPhaseWindow(_ body: (_ row: Int, _ window: Int) -> Void) {
-        let k = kernelSize, ph = phaseHeight, pw = phaseWidth, low = phaseLow
+        let k = kernelSize
+        let ph = phaseHeight
+        let pw = phaseWidth
+        let low = phaseLow
         for c in 0..<inChannels {
             for ki in 0..<k {
                 let a = ki - padding
@@ -76,10 +84,14 @@ extension Convolution {
 
     /// im2col of a stride-2 convolution through the phase planes (`planes`: `phaseCount` floats).
     @inline(__always)
-    func im2colByPhases(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
-                        planes: UnsafeMutablePointer<Float>) {
+    func im2colByPhases(
+        _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
+        planes: UnsafeMutablePointer<Float>
+    ) {
         splitPhases(x, planes)
-        let oh = outHeight, ow = outWidth, pw = phaseWidth
+        let oh = outHeight
+        let ow = outWidth
+        let pw = phaseWidth
         forEachPhaseWindow { row, window in
             let out = col + row * oh * ow
             for oy in 0..<oh { Self.copy(planes + window + oy * pw, out + oy * ow, ow) }
@@ -88,10 +100,14 @@ extension Convolution {
 
     /// col2im of a stride-2 convolution through the phase planes: adds into `x`.
     @inline(__always)
-    func col2imByPhases(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>,
-                        planes: UnsafeMutablePointer<Float>) {
+    func col2imByPhases(
+        _ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>,
+        planes: UnsafeMutablePointer<Float>
+    ) {
         planes.update(repeating: 0, count: phaseCount)
-        let oh = outHeight, ow = outWidth, pw = phaseWidth
+        let oh = outHeight
+        let ow = outWidth
+        let pw = phaseWidth
         forEachPhaseWindow { row, window in
             let src = col + row * oh * ow
             for oy in 0..<oh { Self.add(src + oy * ow, planes + window + oy * pw, ow) }
@@ -107,7 +123,10 @@ extension Convolution {
                 of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
             i += 8
         }
-        while i < count { dst[i] = src[i]; i += 1 }
+        while i < count {
+            dst[i] = src[i]
+            i += 1
+        }
     }
 
     @inline(__always)
@@ -115,10 +134,15 @@ extension Convolution {
         var i = 0
         while i + 8 <= count {
             let p = UnsafeMutableRawPointer(dst + i)
-            p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
-                         as: SIMD8<Float>.self)
+            p.storeBytes(
+                of: p.loadUnaligned(as: SIMD8<Float>.self)
+                    + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
+                as: SIMD8<Float>.self)
             i += 8
         }
-        while i < count { dst[i] += src[i]; i += 1 }
+        while i < count {
+            dst[i] += src[i]
+            i += 1
+        }
     }
 }

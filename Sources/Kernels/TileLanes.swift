@@ -14,8 +14,9 @@ protocol TileLanes {
     /// runs of every fourth float of the run of four times the lanes at `p`.
     static func deinterleave4(_ p: UnsafePointer<Float>) -> (Self, Self, Self, Self)
     /// The adjoint: stores `a[i], b[i], c[i], d[i]` at `p + 4i ...` (adds with `accumulate`).
-    static func interleave4(_ a: Self, _ b: Self, _ c: Self, _ d: Self, to p: UnsafeMutablePointer<Float>,
-                            accumulate: Bool)
+    static func interleave4(
+        _ a: Self, _ b: Self, _ c: Self, _ d: Self, to p: UnsafeMutablePointer<Float>,
+        accumulate: Bool)
     static func + (a: Self, b: Self) -> Self
     static func * (a: Self, b: Self) -> Self
     static func - (a: Self, b: Self) -> Self
@@ -27,16 +28,36 @@ extension Float: TileLanes {
     @inline(__always) init(broadcast x: Float) { self = x }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self }
     @inline(__always) static func deinterleave(_ p: UnsafePointer<Float>) -> (Float, Float) { (p[0], p[1]) }
-    @inline(__always) static func interleave(_ even: Float, _ odd: Float, to p: UnsafeMutablePointer<Float>,
-                                             accumulate: Bool) {
-        if accumulate { p[0] += even; p[1] += odd } else { p[0] = even; p[1] = odd }
+    @inline(__always) static func interleave(
+        _ even: Float, _ odd: Float, to p: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
+        if accumulate {
+            p[0] += even
+            p[1] += odd
+        } else {
+            p[0] = even
+            p[1] = odd
+        }
     }
     @inline(__always) static func deinterleave4(_ p: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
         (p[0], p[1], p[2], p[3])
     }
-    @inline(__always) static func interleave4(_ a: Float, _ b: Float, _ c: Float, _ d: Float,
-                                              to p: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        if accumulate { p[0] += a; p[1] += b; p[2] += c; p[3] += d } else { p[0] = a; p[1] = b; p[2] = c; p[3] = d }
+    @inline(__always) static func interleave4(
+        _ a: Float, _ b: Float, _ c: Float, _ d: Float,
+        to p: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        if accumulate {
+            p[0] += a
+            p[1] += b
+            p[2] += c
+            p[3] += d
+        } else {
+            p[0] = a
+            p[1] = b
+            p[2] = c
+            p[3] = d
+        }
     }
 }
 
@@ -52,15 +73,22 @@ extension TileLanes where Self: SIMD, Self.Scalar == Float {
 
 extension SIMD8: TileLanes where Scalar == Float {
     @inline(__always) static func deinterleave4(_ p: UnsafePointer<Float>) -> (Self, Self, Self, Self) {
-        let (a0, a1) = deinterleave(p), (b0, b1) = deinterleave(p + 2 * scalarCount)
-        let even = SIMD16<Float>(lowHalf: a0, highHalf: b0), odd = SIMD16<Float>(lowHalf: a1, highHalf: b1)
+        let (a0, a1) = deinterleave(p)
+        let (b0, b1) = deinterleave(p + 2 * scalarCount)
+        let even = SIMD16<Float>(lowHalf: a0, highHalf: b0)
+        let odd = SIMD16<Float>(lowHalf: a1, highHalf: b1)
         return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
     }
-    @inline(__always) static func interleave4(_ a: Self, _ b: Self, _ c: Self, _ d: Self,
-                                              to p: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        var even = SIMD16<Float>(), odd = SIMD16<Float>()
-        even.evenHalf = a; even.oddHalf = c
-        odd.evenHalf = b; odd.oddHalf = d
+    @inline(__always) static func interleave4(
+        _ a: Self, _ b: Self, _ c: Self, _ d: Self,
+        to p: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var even = SIMD16<Float>()
+        var odd = SIMD16<Float>()
+        even.evenHalf = a
+        even.oddHalf = c
+        odd.evenHalf = b
+        odd.oddHalf = d
         interleave(even.lowHalf, odd.lowHalf, to: p, accumulate: accumulate)
         interleave(even.highHalf, odd.highHalf, to: p + 2 * scalarCount, accumulate: accumulate)
     }
@@ -68,8 +96,10 @@ extension SIMD8: TileLanes where Scalar == Float {
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
         return (v.evenHalf, v.oddHalf)
     }
-    @inline(__always) static func interleave(_ even: Self, _ odd: Self, to p: UnsafeMutablePointer<Float>,
-                                             accumulate: Bool) {
+    @inline(__always) static func interleave(
+        _ even: Self, _ odd: Self, to p: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         var v = SIMD16<Float>()
         v.evenHalf = even
         v.oddHalf = odd
@@ -80,15 +110,22 @@ extension SIMD8: TileLanes where Scalar == Float {
 
 extension SIMD4: TileLanes where Scalar == Float {
     @inline(__always) static func deinterleave4(_ p: UnsafePointer<Float>) -> (Self, Self, Self, Self) {
-        let (a0, a1) = deinterleave(p), (b0, b1) = deinterleave(p + 2 * scalarCount)
-        let even = SIMD8<Float>(lowHalf: a0, highHalf: b0), odd = SIMD8<Float>(lowHalf: a1, highHalf: b1)
+        let (a0, a1) = deinterleave(p)
+        let (b0, b1) = deinterleave(p + 2 * scalarCount)
+        let even = SIMD8<Float>(lowHalf: a0, highHalf: b0)
+        let odd = SIMD8<Float>(lowHalf: a1, highHalf: b1)
         return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
     }
-    @inline(__always) static func interleave4(_ a: Self, _ b: Self, _ c: Self, _ d: Self,
-                                              to p: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        var even = SIMD8<Float>(), odd = SIMD8<Float>()
-        even.evenHalf = a; even.oddHalf = c
-        odd.evenHalf = b; odd.oddHalf = d
+    @inline(__always) static func interleave4(
+        _ a: Self, _ b: Self, _ c: Self, _ d: Self,
+        to p: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var even = SIMD8<Float>()
+        var odd = SIMD8<Float>()
+        even.evenHalf = a
+        even.oddHalf = c
+        odd.evenHalf = b
+        odd.oddHalf = d
         interleave(even.lowHalf, odd.lowHalf, to: p, accumulate: accumulate)
         interleave(even.highHalf, odd.highHalf, to: p + 2 * scalarCount, accumulate: accumulate)
     }
@@ -96,8 +133,10 @@ extension SIMD4: TileLanes where Scalar == Float {
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
         return (v.evenHalf, v.oddHalf)
     }
-    @inline(__always) static func interleave(_ even: Self, _ odd: Self, to p: UnsafeMutablePointer<Float>,
-                                             accumulate: Bool) {
+    @inline(__always) static func interleave(
+        _ even: Self, _ odd: Self, to p: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         var v = SIMD8<Float>()
         v.evenHalf = even
         v.oddHalf = odd

@@ -40,100 +40,40 @@ struct Winograd: WinogradTiling {
 
     // MARK: Passes
 
-    /// `weightGrad = sum_n dconv/dW` for the images `0..<batch` (overwrites). Per-thread partial sums
-    /// are added in thread order, so the result is deterministic for a given thread count.
-    func backwardWeights(input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-                         weightGrad: UnsafeMutablePointer<Float>, batch: Int,
-                         threads: Int, workspace: UnsafeMutablePointer<Float>) {
-        let chunks = max(1, min(threads, batch))
-        let perThread = perThreadWorkspace
-        let inSize = inChannels * height * width, outSize = outChannels * height * width
-        let uCount = transformedWeightCount
-        parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let z = v + 16 * Self.xiStride(inChannels, gradientGroupTiles)
-            let rows = z + 16 * Self.xiStride(outChannels, gradientGroupTiles)
-            let partial = rows + 8 * (tilesX + 1)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            var beta: Float = 0
-            while first < range.upperBound {
-                let images = min(gradientImagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                transformOutputGrad(outputGrad + first * outSize, images: images, into: z)
-                for xi in 0..<16 {
-                    let zx = z + xi * Self.xiStride(outChannels, tiles), vx = v + xi * Self.xiStride(inChannels, tiles)
-                    let dx = partial + xi * uCount / 16
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiplyTransposed(rows: outChannels, cols: inChannels, tiles: tiles,
-                                                       z: zx, v: vx, d: dx, accumulate: beta != 0)
-                    } else {
-                        sgemm(transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
-                              a: zx, lda: tiles, b: vx, ldb: tiles, beta: beta, c: dx, ldc: inChannels)
-                    }
-                }
-                beta = 1
-                first += images
-            }
-            if beta == 0 { partial.update(repeating: 0, count: uCount) }
-        }
-        let total = workspace + (perThread - uCount)
-        for t in 1..<chunks {
-            let partial = workspace + t * perThread + (perThread - uCount)
-            for i in 0..<uCount { total[i] += partial[i] }
-        }
-        Self.transformWeightGradient(total, outChannels: outChannels, inChannels: inChannels, into: weightGrad)
-    }
-
     // MARK: Weight transforms
 
     /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3];
     /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
-    static func transformWeights(_ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-                                 into u: UnsafeMutablePointer<Float>) {
+    static func transformWeights(
+        _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+        into u: UnsafeMutablePointer<Float>
+    ) {
         let plane = outChannels * inChannels
         for p in 0..<plane {
             let w = g + p * 9
             // t = G g (4x3), one column of g at a time.
             var tg = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
             for j in 0..<3 {
-                let g0 = w[j], g1 = w[3 + j], g2 = w[6 + j]
+                let g0 = w[j]
+                let g1 = w[3 + j]
+                let g2 = w[6 + j]
                 let col = SIMD4<Float>(g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2)
-                switch j { case 0: tg.0 = col; case 1: tg.1 = col; default: tg.2 = col }
+                switch j {
+                case 0: tg.0 = col
+                case 1: tg.1 = col
+                default: tg.2 = col
+                }
             }
             // u = t G^T: column j of u from the three columns of t.
-            let u0 = tg.0, u1 = (tg.0 + tg.1 + tg.2) * 0.5, u2 = (tg.0 - tg.1 + tg.2) * 0.5, u3 = tg.2
+            let u0 = tg.0
+            let u1 = (tg.0 + tg.1 + tg.2) * 0.5
+            let u2 = (tg.0 - tg.1 + tg.2) * 0.5
+            let u3 = tg.2
             for i in 0..<4 {
                 u[(i * 4 + 0) * plane + p] = u0[i]
                 u[(i * 4 + 1) * plane + p] = u1[i]
                 u[(i * 4 + 2) * plane + p] = u2[i]
                 u[(i * 4 + 3) * plane + p] = u3[i]
-            }
-        }
-    }
-
-    /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`.
-    static func transformWeightGradient(_ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-                                        into dg: UnsafeMutablePointer<Float>) {
-        let plane = outChannels * inChannels
-        for p in 0..<plane {
-            // s = G^T du (3x4), column by column; G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
-            var s = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-            for j in 0..<4 {
-                let d0 = du[(0 + j) * plane + p], d1 = du[(4 + j) * plane + p]
-                let d2 = du[(8 + j) * plane + p], d3 = du[(12 + j) * plane + p]
-                s.0[j] = d0 + (d1 + d2) * 0.5
-                s.1[j] = (d1 - d2) * 0.5
-                s.2[j] = (d1 + d2) * 0.5 + d3
-            }
-            // dg = s G, row by row.
-            let w = dg + p * 9
-            for i in 0..<3 {
-                let r = i == 0 ? s.0 : (i == 1 ? s.1 : s.2)
-                w[i * 3 + 0] = r[0] + (r[1] + r[2]) * 0.5
-                w[i * 3 + 1] = (r[1] - r[2]) * 0.5
-                w[i * 3 + 2] = (r[1] + r[2]) * 0.5 + r[3]
             }
         }
     }
@@ -147,9 +87,18 @@ struct Winograd: WinogradTiling {
     @inline(__always)
     static func alongRow(_ count: Int, _ body8: (Int) -> Void, _ body4: (Int) -> Void, _ body1: (Int) -> Void) {
         var m = 0
-        while m + 8 <= count { body8(m); m += 8 }
-        while m + 4 <= count { body4(m); m += 4 }
-        while m < count { body1(m); m += 1 }
+        while m + 8 <= count {
+            body8(m)
+            m += 8
+        }
+        while m + 4 <= count {
+            body4(m)
+            m += 4
+        }
+        while m < count {
+            body1(m)
+            m += 1
+        }
     }
 
     /// `V[ξ][c][t] = (B^T d B)[ξ]` for every tile t of `images` images [Cin, H, W] at `x`;
@@ -157,9 +106,14 @@ struct Winograd: WinogradTiling {
     /// The four input rows of a tile row are first split into even and odd columns (with the zero
     /// padding) in `rows`, so that the tiles of a row read contiguous runs.
     @inline(__always)
-    func transformInput(_ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-                        rows: UnsafeMutablePointer<Float>) {
-        let tx = tilesX, ty = height / 2, hw = height * width, tiles = images * tilesPerImage
+    func transformInput(
+        _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+        rows: UnsafeMutablePointer<Float>
+    ) {
+        let tx = tilesX
+        let ty = height / 2
+        let hw = height * width
+        let tiles = images * tilesPerImage
         let n1 = tx + 1
         let xiStride = Self.xiStride(inChannels, tiles)
         for image in 0..<images {
@@ -168,7 +122,8 @@ struct Winograd: WinogradTiling {
                 for r in 0..<ty {
                     // rows: E0..E3 then O0..O3; Ek[m] = row k at column 2m-1, Ok[m] = row k at column 2m.
                     for k in 0..<4 {
-                        let e = rows + k * n1, o = rows + (4 + k) * n1
+                        let e = rows + k * n1
+                        let o = rows + (4 + k) * n1
                         let y = 2 * r - 1 + k
                         if y < 0 || y >= height {
                             e.update(repeating: 0, count: n1)
@@ -177,15 +132,17 @@ struct Winograd: WinogradTiling {
                             let line = plane + y * width
                             e[0] = 0
                             o[tx] = 0
-                            Self.alongRow(tx, { m in Self.split(SIMD8<Float>.self, line, m, o, e) },
-                                          { m in Self.split(SIMD4<Float>.self, line, m, o, e) },
-                                          { m in Self.split(Float.self, line, m, o, e) })
+                            Self.alongRow(
+                                tx, { m in Self.split(SIMD8<Float>.self, line, m, o, e) },
+                                { m in Self.split(SIMD4<Float>.self, line, m, o, e) },
+                                { m in Self.split(Float.self, line, m, o, e) })
                         }
                     }
                     let base = v + c * tiles + image * tilesPerImage + r * tx
-                    Self.alongRow(tx, { m in Self.inputTiles(SIMD8<Float>.self, rows, n1, m, base, xiStride) },
-                                  { m in Self.inputTiles(SIMD4<Float>.self, rows, n1, m, base, xiStride) },
-                                  { m in Self.inputTiles(Float.self, rows, n1, m, base, xiStride) })
+                    Self.alongRow(
+                        tx, { m in Self.inputTiles(SIMD8<Float>.self, rows, n1, m, base, xiStride) },
+                        { m in Self.inputTiles(SIMD4<Float>.self, rows, n1, m, base, xiStride) },
+                        { m in Self.inputTiles(Float.self, rows, n1, m, base, xiStride) })
                 }
             }
         }
@@ -193,23 +150,39 @@ struct Winograd: WinogradTiling {
 
     /// `o[m...] = line[2m...]`, `e[m+1...] = line[2m+1...]` for one group of lanes.
     @inline(__always)
-    static func split<L: TileLanes>(_: L.Type, _ line: UnsafePointer<Float>, _ m: Int,
-                                    _ o: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>) {
+    static func split<L: TileLanes>(
+        _: L.Type, _ line: UnsafePointer<Float>, _ m: Int,
+        _ o: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>
+    ) {
         let (even, odd) = L.deinterleave(line + 2 * m)
         even.store(o + m)
         odd.store(e + m + 1)
     }
 
     @inline(__always)
-    static func inputTiles<L: TileLanes>(_: L.Type, _ rows: UnsafePointer<Float>, _ n1: Int, _ m: Int,
-                                         _ base: UnsafeMutablePointer<Float>, _ xiStride: Int) {
+    static func inputTiles<L: TileLanes>(
+        _: L.Type, _ rows: UnsafePointer<Float>, _ n1: Int, _ m: Int,
+        _ base: UnsafeMutablePointer<Float>, _ xiStride: Int
+    ) {
         @inline(__always) func e(_ k: Int, _ at: Int) -> L { L(rows + k * n1 + at) }
         @inline(__always) func o(_ k: Int, _ at: Int) -> L { L(rows + (4 + k) * n1 + at) }
         // Patch column j of tile m: j = 0 -> E[m], 1 -> O[m], 2 -> E[m+1], 3 -> O[m+1].
-        let e0 = e(0, m), e1 = e(1, m), e2 = e(2, m), e3 = e(3, m)
-        let f0 = e(0, m + 1), f1 = e(1, m + 1), f2 = e(2, m + 1), f3 = e(3, m + 1)
-        let o0 = o(0, m), o1 = o(1, m), o2 = o(2, m), o3 = o(3, m)
-        let p0 = o(0, m + 1), p1 = o(1, m + 1), p2 = o(2, m + 1), p3 = o(3, m + 1)
+        let e0 = e(0, m)
+        let e1 = e(1, m)
+        let e2 = e(2, m)
+        let e3 = e(3, m)
+        let f0 = e(0, m + 1)
+        let f1 = e(1, m + 1)
+        let f2 = e(2, m + 1)
+        let f3 = e(3, m + 1)
+        let o0 = o(0, m)
+        let o1 = o(1, m)
+        let o2 = o(2, m)
+        let o3 = o(3, m)
+        let p0 = o(0, m + 1)
+        let p1 = o(1, m + 1)
+        let p2 = o(2, m + 1)
+        let p3 = o(3, m + 1)
         // Rows of B^T d: (d0 - d2, d1 + d2, d2 - d1, d1 - d3), each as its four columns.
         @inline(__always) func put(_ i: Int, _ a0: L, _ a1: L, _ a2: L, _ a3: L) {
             // Columns of (B^T d) B: (a0 - a2, a1 + a2, a2 - a1, a1 - a3).
@@ -226,153 +199,43 @@ struct Winograd: WinogradTiling {
 
     /// `y (+)= A^T M A` for every tile, M[ξ][o][t]; A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
     @inline(__always)
-    func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
-                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
-        let tiles = images * tilesPerImage, xiStride = Self.xiStride(outChannels, tiles)
+    func transformOutput(
+        _ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+        accumulate: Bool, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let tiles = images * tilesPerImage
+        let xiStride = Self.xiStride(outChannels, tiles)
         forEachOutputTileRow(images: images) { row, tile in
-            let s = mt + tile, row0 = y + row
-            Self.alongRow(tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate) },
-                          { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate) },
-                          { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate) })
+            let s = mt + tile
+            let row0 = y + row
+            Self.alongRow(
+                tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate) },
+                { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate) },
+                { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate) })
         }
     }
 
     @inline(__always)
-    static func outputTiles<L: TileLanes>(_: L.Type, _ s: UnsafePointer<Float>, _ xiStride: Int, _ m: Int,
-                                          _ row0: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool) {
+    static func outputTiles<L: TileLanes>(
+        _: L.Type, _ s: UnsafePointer<Float>, _ xiStride: Int, _ m: Int,
+        _ row0: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool
+    ) {
         @inline(__always) func q(_ xi: Int) -> L { L(s + xi * xiStride + m) }
         // Rows first: P0 = Q0 + Q1 + Q2, P1 = Q1 - Q2 - Q3, then the same on columns.
-        let p00 = q(0) + q(4) + q(8), p01 = q(1) + q(5) + q(9)
-        let p02 = q(2) + q(6) + q(10), p03 = q(3) + q(7) + q(11)
-        let p10 = q(4) - q(8) - q(12), p11 = q(5) - q(9) - q(13)
-        let p12 = q(6) - q(10) - q(14), p13 = q(7) - q(11) - q(15)
-        let y00 = p00 + p01 + p02, y01 = p01 - p02 - p03
-        let y10 = p10 + p11 + p12, y11 = p11 - p12 - p13
+        let p00 = q(0) + q(4) + q(8)
+        let p01 = q(1) + q(5) + q(9)
+        let p02 = q(2) + q(6) + q(10)
+        let p03 = q(3) + q(7) + q(11)
+        let p10 = q(4) - q(8) - q(12)
+        let p11 = q(5) - q(9) - q(13)
+        let p12 = q(6) - q(10) - q(14)
+        let p13 = q(7) - q(11) - q(15)
+        let y00 = p00 + p01 + p02
+        let y01 = p01 - p02 - p03
+        let y10 = p10 + p11 + p12
+        let y11 = p11 - p12 - p13
         L.interleave(y00, y01, to: row0 + 2 * m, accumulate: accumulate)
         L.interleave(y10, y11, to: row0 + width + 2 * m, accumulate: accumulate)
     }
 
-    /// `Z[ξ][o][t] = (A dY A^T)[ξ]` for every 2x2 tile of the output gradient [Cout, H, W]:
-    /// the gradient of the tile's M. A = [[1, 0], [1, 1], [1, -1], [0, -1]].
-    @inline(__always)
-    func transformOutputGrad(_ dy: UnsafePointer<Float>, images: Int, into z: UnsafeMutablePointer<Float>) {
-        let tiles = images * tilesPerImage, xiStride = Self.xiStride(outChannels, tiles)
-        forEachOutputTileRow(images: images) { row, tile in
-            let row0 = dy + row, base = z + tile
-            Self.alongRow(tilesX, { m in Self.gradientTiles(SIMD8<Float>.self, row0, width, m, base, xiStride) },
-                          { m in Self.gradientTiles(SIMD4<Float>.self, row0, width, m, base, xiStride) },
-                          { m in Self.gradientTiles(Float.self, row0, width, m, base, xiStride) })
-        }
-    }
-
-    @inline(__always)
-    static func gradientTiles<L: TileLanes>(_: L.Type, _ row0: UnsafePointer<Float>, _ width: Int, _ m: Int,
-                                            _ base: UnsafeMutablePointer<Float>, _ xiStride: Int) {
-        let (d00, d01) = L.deinterleave(row0 + 2 * m)
-        let (d10, d11) = L.deinterleave(row0 + width + 2 * m)
-        @inline(__always) func put(_ i: Int, _ a0: L, _ a1: L) {
-            // Columns: (a0, a0 + a1, a0 - a1, -a1).
-            a0.store(base + (4 * i + 0) * xiStride + m)
-            (a0 + a1).store(base + (4 * i + 1) * xiStride + m)
-            (a0 - a1).store(base + (4 * i + 2) * xiStride + m)
-            (-a1).store(base + (4 * i + 3) * xiStride + m)
-        }
-        // Rows: (d0, d0 + d1, d0 - d1, -d1).
-        put(0, d00, d01)
-        put(1, d00 + d10, d01 + d11)
-        put(2, d00 - d10, d01 - d11)
-        put(3, -d10, -d11)
-    }
-}
-
-/// What the forward pass needs of a Winograd algorithm, F(2x2) (`Winograd`) or F(4x4) (`Winograd4`):
-/// one driver serves both.
-protocol WinogradTiling {
-    /// Side of an output tile: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3).
-    static var outputTile: Int { get }
-    var inChannels: Int { get }
-    var outChannels: Int { get }
-    var height: Int { get }
-    var width: Int { get }
-    var imagesPerGroup: Int { get }
-    var perThreadWorkspace: Int { get }
-    init(inChannels: Int, outChannels: Int, height: Int, width: Int, imagesPerGroup: Int)
-    /// `V[ξ][c][t]` for the tiles of `images` images; `rows` is the thread's scratch after V and M.
-    func transformInput(_ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-                        rows: UnsafeMutablePointer<Float>)
-    /// `y (+)= A^T M A` for every tile; `scratch` as `rows` above (F(2x2) needs none).
-    func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
-                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>)
-}
-
-extension WinogradTiling {
-    /// Positions ξ of a transformed tile, `(outputTile + 2)^2`: 16 or 36.
-    static var positions: Int { (outputTile + 2) * (outputTile + 2) }
-    var tilesX: Int { width / Self.outputTile }
-    var tilesPerImage: Int { height / Self.outputTile * tilesX }
-    var groupTiles: Int { imagesPerGroup * tilesPerImage }
-
-    /// The Winograd form of `conv` (a stride-1, padding-1 3x3 convolution).
-    init(_ conv: Convolution) {
-        self.init(inChannels: conv.inChannels, outChannels: conv.outChannels, height: conv.inHeight,
-                  width: conv.inWidth, imagesPerGroup: Self.imagesPerGroup(conv))
-    }
-
-    /// Images per group: the transformed tiles of a group, `positions * (Cin + Cout) * T` floats,
-    /// stay near `Winograd.groupBudget`.
-    static func imagesPerGroup(_ conv: Convolution) -> Int {
-        let tiles = conv.inHeight / outputTile * (conv.inWidth / outputTile)
-        return max(1, Winograd.groupBudget / (positions * (conv.inChannels + conv.outChannels) * tiles))
-    }
-
-    /// Calls `body(row, tile)` for every row of output tiles of `images` output planes [Cout, H, W]:
-    /// `row` is the offset of the tile row's first element in the planes, `tile` the offset of its
-    /// first tile in a group's `[Cout][T]` matrix.
-    @inline(__always)
-    func forEachOutputTileRow(images: Int, _ body: (Int, Int) -> Void) {
-        let tiles = images * tilesPerImage, hw = height * width, side = Self.outputTile
-        for image in 0..<images {
-            for o in 0..<outChannels {
-                for r in 0..<height / side {
-                    body((image * outChannels + o) * hw + side * r * width, o * tiles + image * tilesPerImage + r * tilesX)
-                }
-            }
-        }
-    }
-
-    /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U already transformed. Each
-    /// thread takes a contiguous run of images and walks it group by group: transform the group's
-    /// input, one product per position ξ, transform the output.
-    func forward(input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
-                 output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
-                 threads: Int, workspace: UnsafeMutablePointer<Float>) {
-        let chunks = max(1, min(threads, batch))
-        let perThread = perThreadWorkspace, positions = Self.positions
-        let inSize = inChannels * height * width, outSize = outChannels * height * width
-        parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let m = v + positions * Winograd.xiStride(inChannels, groupTiles)
-            let rows = m + positions * Winograd.xiStride(outChannels, groupTiles)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            while first < range.upperBound {
-                let images = min(imagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                for xi in 0..<positions {
-                    let ux = u + xi * outChannels * inChannels, vx = v + xi * Winograd.xiStride(inChannels, tiles)
-                    let mx = m + xi * Winograd.xiStride(outChannels, tiles)
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
-                    } else {
-                        sgemm(transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
-                              a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
-                    }
-                }
-                transformOutput(m, images: images, into: output + first * outSize, accumulate: accumulate,
-                                scratch: rows)
-                first += images
-            }
-        }
-    }
 }

@@ -39,20 +39,30 @@ struct Winograd4: WinogradTiling {
     // MARK: Weight transform
 
     /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3].
-    static func transformWeights(_ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-                                 into u: UnsafeMutablePointer<Float>) {
+    static func transformWeights(
+        _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+        into u: UnsafeMutablePointer<Float>
+    ) {
         let plane = outChannels * inChannels
-        @inline(__always) func apply(_ g0: Float, _ g1: Float, _ g2: Float) -> (Float, Float, Float, Float, Float, Float) {
+        @inline(__always) func apply(
+            _ g0: Float, _ g1: Float, _ g2: Float
+        ) -> (Float, Float, Float, Float, Float, Float) {
             let outer = g0 + g2
-            return (g0 / 4, -(outer + g1) / 6, -(outer - g1) / 6,
-                    g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+            return (
+                g0 / 4, -(outer + g1) / 6, -(outer - g1) / 6,
+                g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2
+            )
         }
         for p in 0..<plane {
             let w = g + p * 9
             // t = G g (6x3), column by column; then each row of t times G^T.
-            let c0 = apply(w[0], w[3], w[6]), c1 = apply(w[1], w[4], w[7]), c2 = apply(w[2], w[5], w[8])
-            let t = [(c0.0, c1.0, c2.0), (c0.1, c1.1, c2.1), (c0.2, c1.2, c2.2),
-                     (c0.3, c1.3, c2.3), (c0.4, c1.4, c2.4), (c0.5, c1.5, c2.5)]
+            let c0 = apply(w[0], w[3], w[6])
+            let c1 = apply(w[1], w[4], w[7])
+            let c2 = apply(w[2], w[5], w[8])
+            let t = [
+                (c0.0, c1.0, c2.0), (c0.1, c1.1, c2.1), (c0.2, c1.2, c2.2),
+                (c0.3, c1.3, c2.3), (c0.4, c1.4, c2.4), (c0.5, c1.5, c2.5),
+            ]
             for a in 0..<6 {
                 let r = apply(t[a].0, t[a].1, t[a].2)
                 u[(a * 6 + 0) * plane + p] = r.0
@@ -72,12 +82,19 @@ struct Winograd4: WinogradTiling {
     /// transformed row is split into its columns mod 4, so that B then runs along the row of tiles in
     /// SIMD lanes: tile m's six columns are 4m-1 ... 4m+4.
     @inline(__always)
-    func transformInput(_ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-                        rows: UnsafeMutablePointer<Float>) {
-        let tx = tilesX, ty = height / 4, w = width, hw = height * width, tiles = images * tilesPerImage
+    func transformInput(
+        _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+        rows: UnsafeMutablePointer<Float>
+    ) {
+        let tx = tilesX
+        let ty = height / 4
+        let w = width
+        let hw = height * width
+        let tiles = images * tilesPerImage
         let n1 = tx + 1
         let xiStride = Winograd.xiStride(inChannels, tiles)
-        let zeros = rows + 24 * n1, scratch = zeros + w
+        let zeros = rows + 24 * n1
+        let scratch = zeros + w
         zeros.update(repeating: 0, count: w)
         for image in 0..<images {
             for c in 0..<inChannels {
@@ -87,10 +104,16 @@ struct Winograd4: WinogradTiling {
                         let y = 4 * r - 1 + k
                         return y < 0 || y >= height ? UnsafePointer(zeros) : plane + y * w
                     }
-                    let l0 = line(0), l1 = line(1), l2 = line(2), l3 = line(3), l4 = line(4), l5 = line(5)
-                    Winograd.alongRow(w, { i in Self.columnTransform(SIMD8<Float>.self, i, l0, l1, l2, l3, l4, l5, scratch, w) },
-                                      { i in Self.columnTransform(SIMD4<Float>.self, i, l0, l1, l2, l3, l4, l5, scratch, w) },
-                                      { i in Self.columnTransform(Float.self, i, l0, l1, l2, l3, l4, l5, scratch, w) })
+                    let l0 = line(0)
+                    let l1 = line(1)
+                    let l2 = line(2)
+                    let l3 = line(3)
+                    let l4 = line(4)
+                    let l5 = line(5)
+                    Winograd.alongRow(
+                        w, { i in Self.columnTransform(SIMD8<Float>.self, i, l0, l1, l2, l3, l4, l5, scratch, w) },
+                        { i in Self.columnTransform(SIMD4<Float>.self, i, l0, l1, l2, l3, l4, l5, scratch, w) },
+                        { i in Self.columnTransform(Float.self, i, l0, l1, l2, l3, l4, l5, scratch, w) })
                     for p in 0..<6 {
                         let transformed = UnsafePointer(scratch + p * w)
                         // Columns mod 4 of the transformed row: [0] P0[m] = col 4m (P0[tx] = 0), [1] P1[m] = col 4m+1,
@@ -98,17 +121,20 @@ struct Winograd4: WinogradTiling {
                         let split = rows + p * 4 * n1
                         split[tx] = 0
                         split[3 * n1] = 0
-                        Winograd.alongRow(tx, { m in Self.splitColumns(SIMD8<Float>.self, transformed, m, split, n1) },
-                                          { m in Self.splitColumns(SIMD4<Float>.self, transformed, m, split, n1) },
-                                          { m in Self.splitColumns(Float.self, transformed, m, split, n1) })
+                        Winograd.alongRow(
+                            tx, { m in Self.splitColumns(SIMD8<Float>.self, transformed, m, split, n1) },
+                            { m in Self.splitColumns(SIMD4<Float>.self, transformed, m, split, n1) },
+                            { m in Self.splitColumns(Float.self, transformed, m, split, n1) })
                     }
                     // B along the row of tiles, one transformed row p at a time (six stores live, not 36).
                     let base = v + c * tiles + image * tilesPerImage + r * tx
                     for p in 0..<6 {
-                        let split = UnsafePointer(rows + p * 4 * n1), out = base + 6 * p * xiStride
-                        Winograd.alongRow(tx, { m in Self.inputTiles(SIMD8<Float>.self, split, n1, m, out, xiStride) },
-                                          { m in Self.inputTiles(SIMD4<Float>.self, split, n1, m, out, xiStride) },
-                                          { m in Self.inputTiles(Float.self, split, n1, m, out, xiStride) })
+                        let split = UnsafePointer(rows + p * 4 * n1)
+                        let out = base + 6 * p * xiStride
+                        Winograd.alongRow(
+                            tx, { m in Self.inputTiles(SIMD8<Float>.self, split, n1, m, out, xiStride) },
+                            { m in Self.inputTiles(SIMD4<Float>.self, split, n1, m, out, xiStride) },
+                            { m in Self.inputTiles(Float.self, split, n1, m, out, xiStride) })
                     }
                 }
             }
@@ -117,28 +143,41 @@ struct Winograd4: WinogradTiling {
 
     /// B^T applied down the six input rows at columns `i ..< i + lanes`: six rows of `out`, `width` apart.
     @inline(__always)
-    static func columnTransform<L: TileLanes>(_: L.Type, _ i: Int,
-                                              _ l0: UnsafePointer<Float>, _ l1: UnsafePointer<Float>,
-                                              _ l2: UnsafePointer<Float>, _ l3: UnsafePointer<Float>,
-                                              _ l4: UnsafePointer<Float>, _ l5: UnsafePointer<Float>,
-                                              _ out: UnsafeMutablePointer<Float>, _ width: Int) {
+    static func columnTransform<L: TileLanes>(
+        _: L.Type, _ i: Int,
+        _ l0: UnsafePointer<Float>, _ l1: UnsafePointer<Float>,
+        _ l2: UnsafePointer<Float>, _ l3: UnsafePointer<Float>,
+        _ l4: UnsafePointer<Float>, _ l5: UnsafePointer<Float>,
+        _ out: UnsafeMutablePointer<Float>, _ width: Int
+    ) {
         let r = bt(L(l0 + i), L(l1 + i), L(l2 + i), L(l3 + i), L(l4 + i), L(l5 + i))
-        r.0.store(out + i); r.1.store(out + width + i); r.2.store(out + 2 * width + i)
-        r.3.store(out + 3 * width + i); r.4.store(out + 4 * width + i); r.5.store(out + 5 * width + i)
+        r.0.store(out + i)
+        r.1.store(out + width + i)
+        r.2.store(out + 2 * width + i)
+        r.3.store(out + 3 * width + i)
+        r.4.store(out + 4 * width + i)
+        r.5.store(out + 5 * width + i)
     }
 
     /// B^T times (d0 ... d5).
     @inline(__always)
     static func bt<L: TileLanes>(_ d0: L, _ d1: L, _ d2: L, _ d3: L, _ d4: L, _ d5: L) -> (L, L, L, L, L, L) {
-        let two = L(broadcast: 2), four = L(broadcast: 4), five = L(broadcast: 5)
-        let a = d4 - d2, b = two * (d3 - d1)
-        return (four * d0 - five * d2 + d4, (d3 + d4) - four * (d1 + d2), (d4 - d3) + four * (d1 - d2),
-                a + b, a - b, four * d1 - five * d3 + d5)
+        let two = L(broadcast: 2)
+        let four = L(broadcast: 4)
+        let five = L(broadcast: 5)
+        let a = d4 - d2
+        let b = two * (d3 - d1)
+        return (
+            four * d0 - five * d2 + d4, (d3 + d4) - four * (d1 + d2), (d4 - d3) + four * (d1 - d2),
+            a + b, a - b, four * d1 - five * d3 + d5
+        )
     }
 
     @inline(__always)
-    static func splitColumns<L: TileLanes>(_: L.Type, _ row: UnsafePointer<Float>, _ m: Int,
-                                           _ split: UnsafeMutablePointer<Float>, _ n1: Int) {
+    static func splitColumns<L: TileLanes>(
+        _: L.Type, _ row: UnsafePointer<Float>, _ m: Int,
+        _ split: UnsafeMutablePointer<Float>, _ n1: Int
+    ) {
         let (c0, c1, c2, c3) = L.deinterleave4(row + 4 * m)
         c0.store(split + m)
         c1.store(split + n1 + m)
@@ -148,47 +187,70 @@ struct Winograd4: WinogradTiling {
 
     /// Row p of B^T d B for the tiles `m ..< m + lanes`, from row p's columns mod 4 at `split`.
     @inline(__always)
-    static func inputTiles<L: TileLanes>(_: L.Type, _ split: UnsafePointer<Float>, _ n1: Int, _ m: Int,
-                                         _ out: UnsafeMutablePointer<Float>, _ xiStride: Int) {
+    static func inputTiles<L: TileLanes>(
+        _: L.Type, _ split: UnsafePointer<Float>, _ n1: Int, _ m: Int,
+        _ out: UnsafeMutablePointer<Float>, _ xiStride: Int
+    ) {
         // Tile m's columns 4m-1 ... 4m+4: P3[m], P0[m], P1[m], P2[m], P3[m+1], P0[m+1].
-        let d0 = L(split + 3 * n1 + m), d1 = L(split + m), d2 = L(split + n1 + m)
-        let d3 = L(split + 2 * n1 + m), d4 = L(split + 3 * n1 + m + 1), d5 = L(split + m + 1)
-        let r = bt(d0, d1, d2, d3, d4, d5), o = out + m
-        r.0.store(o); r.1.store(o + xiStride); r.2.store(o + 2 * xiStride)
-        r.3.store(o + 3 * xiStride); r.4.store(o + 4 * xiStride); r.5.store(o + 5 * xiStride)
+        let d0 = L(split + 3 * n1 + m)
+        let d1 = L(split + m)
+        let d2 = L(split + n1 + m)
+        let d3 = L(split + 2 * n1 + m)
+        let d4 = L(split + 3 * n1 + m + 1)
+        let d5 = L(split + m + 1)
+        let r = bt(d0, d1, d2, d3, d4, d5)
+        let o = out + m
+        r.0.store(o)
+        r.1.store(o + xiStride)
+        r.2.store(o + 2 * xiStride)
+        r.3.store(o + 3 * xiStride)
+        r.4.store(o + 4 * xiStride)
+        r.5.store(o + 5 * xiStride)
     }
 
     /// `y (+)= A^T M A` for every tile, M[ξ][o][t].
     @inline(__always)
-    func transformOutput(_ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
-                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
-        let tiles = images * tilesPerImage, xiStride = Winograd.xiStride(outChannels, tiles)
+    func transformOutput(
+        _ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+        accumulate: Bool, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let tiles = images * tilesPerImage
+        let xiStride = Winograd.xiStride(outChannels, tiles)
         forEachOutputTileRow(images: images) { row, tile in
-            let s = mt + tile, row0 = y + row
-            Winograd.alongRow(tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
-                              { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
-                              { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate, scratch) })
+            let s = mt + tile
+            let row0 = y + row
+            Winograd.alongRow(
+                tilesX, { m in Self.outputTiles(SIMD8<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
+                { m in Self.outputTiles(SIMD4<Float>.self, s, xiStride, m, row0, width, accumulate, scratch) },
+                { m in Self.outputTiles(Float.self, s, xiStride, m, row0, width, accumulate, scratch) })
         }
     }
 
     /// A^T times (m0 ... m5).
     @inline(__always)
     static func at<L: TileLanes>(_ m0: L, _ m1: L, _ m2: L, _ m3: L, _ m4: L, _ m5: L) -> (L, L, L, L) {
-        let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
-        return (m0 + s12 + s34, d12 + L(broadcast: 2) * d34, s12 + L(broadcast: 4) * s34, d12 + L(broadcast: 8) * d34 + m5)
+        let s12 = m1 + m2
+        let d12 = m1 - m2
+        let s34 = m3 + m4
+        let d34 = m3 - m4
+        return (
+            m0 + s12 + s34, d12 + L(broadcast: 2) * d34, s12 + L(broadcast: 4) * s34, d12 + L(broadcast: 8) * d34 + m5
+        )
     }
 
     /// Rows 0 and 2 of A^T times (m0 ... m5) (they share m1 + m2 and m3 + m4).
     @inline(__always)
     static func atEven<L: TileLanes>(_ m0: L, _ m1: L, _ m2: L, _ m3: L, _ m4: L) -> (L, L) {
-        let s12 = m1 + m2, s34 = m3 + m4
+        let s12 = m1 + m2
+        let s34 = m3 + m4
         return (m0 + s12 + s34, s12 + L(broadcast: 4) * s34)
     }
 
     /// Rows 1 and 3 of A^T times (m0 ... m5) (they share m1 - m2 and m3 - m4).
     @inline(__always)
     static func atOdd<L: TileLanes>(_ m1: L, _ m2: L, _ m3: L, _ m4: L, _ m5: L) -> (L, L) {
-        let d12 = m1 - m2, d34 = m3 - m4
+        let d12 = m1 - m2
+        let d34 = m3 - m4
         return (d12 + L(broadcast: 2) * d34, d12 + L(broadcast: 8) * d34 + m5)
     }
 
@@ -197,14 +259,21 @@ struct Winograd4: WinogradTiling {
     /// through `scratch` one column at a time keeps a few values live; with all 36 loads in flight the
     /// compiler spilled most of them.
     @inline(__always)
-    static func outputTiles<L: TileLanes>(_: L.Type, _ s: UnsafePointer<Float>, _ xiStride: Int, _ m: Int,
-                                          _ row0: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool,
-                                          _ scratch: UnsafeMutablePointer<Float>) {
+    static func outputTiles<L: TileLanes>(
+        _: L.Type, _ s: UnsafePointer<Float>, _ xiStride: Int, _ m: Int,
+        _ row0: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool,
+        _ scratch: UnsafeMutablePointer<Float>
+    ) {
         for c in 0..<6 {
             let p = s + c * xiStride + m
-            let m0 = L(p), m1 = L(p + 6 * xiStride), m2 = L(p + 12 * xiStride)
-            let m3 = L(p + 18 * xiStride), m4 = L(p + 24 * xiStride), m5 = L(p + 30 * xiStride)
-            let even = atEven(m0, m1, m2, m3, m4), odd = atOdd(m1, m2, m3, m4, m5)
+            let m0 = L(p)
+            let m1 = L(p + 6 * xiStride)
+            let m2 = L(p + 12 * xiStride)
+            let m3 = L(p + 18 * xiStride)
+            let m4 = L(p + 24 * xiStride)
+            let m5 = L(p + 30 * xiStride)
+            let even = atEven(m0, m1, m2, m3, m4)
+            let odd = atOdd(m1, m2, m3, m4, m5)
             even.0.store(scratch + c * 8)
             odd.0.store(scratch + (6 + c) * 8)
             even.1.store(scratch + (12 + c) * 8)

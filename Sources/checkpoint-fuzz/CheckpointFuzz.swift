@@ -12,8 +12,9 @@ enum CheckpointFuzz {
     static let architecture = try! Architecture.parse("resnet8")
     static let network = Network(architecture, batchCapacity: 1)
     static let config: TrainingConfiguration = {
-        var c = TrainingConfiguration(architecture: architecture,
-                                      schedule: .init(base: 0.1, milestones: [], iterations: 12))
+        var c = TrainingConfiguration(
+            architecture: architecture,
+            schedule: .init(base: 0.1, milestones: [], iterations: 12))
         c.globalBatch = 16
         return c
     }()
@@ -41,9 +42,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 #if FUZZING
 @_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
 
 @main
 struct Fuzz {

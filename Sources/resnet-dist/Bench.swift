@@ -52,8 +52,11 @@ struct Bench: ParsableCommand {
         for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
         // The trainer's own step: buckets, the loss all-reduce and the batch-norm statistics included.
-        let step = DataParallelStep(network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBN)
-        var times: [Double] = [], reduceTimes: [Double] = [], computeTimes: [Double] = []
+        let step = DataParallelStep(
+            network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBN)
+        var times: [Double] = []
+        var reduceTimes: [Double] = []
+        var computeTimes: [Double] = []
         let profile = StepProfile()
         for index in 0..<(warmupSteps + steps) {
             if index == warmupSteps { network.profile = profile }
@@ -66,7 +69,8 @@ struct Bench: ParsableCommand {
             }
         }
         // The job's step time is its slowest rank's: gather every rank's medians by summing slots.
-        let stepMedian = median(times), reduceMedian = median(reduceTimes)
+        let stepMedian = median(times)
+        let reduceMedian = median(reduceTimes)
         var perRank = [Double](repeating: 0, count: world * 3)
         perRank[communicator.rank * 3] = stepMedian
         perRank[communicator.rank * 3 + 1] = reduceMedian
@@ -88,34 +92,47 @@ struct Bench: ParsableCommand {
         let peak = measureSgemmGFLOPS()
         let breakdown = StepProfile.Kind.allCases.compactMap { kind -> [String: Any]? in
             guard let seconds = profile.seconds[kind] else { return nil }
-            var entry: [String: Any] = ["kind": kind.rawValue, "seconds_per_step": seconds / Double(steps),
-                                        "share": seconds / Double(steps) / median(times)]
+            var entry: [String: Any] = [
+                "kind": kind.rawValue, "seconds_per_step": seconds / Double(steps),
+                "share": seconds / Double(steps) / median(times),
+            ]
             if let f = profile.flops[kind] { entry["gflops"] = f / seconds / 1e9 }
             return entry
         }
         if json {
-            printJSON(["breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world, "threads": threads,
-                       "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
-                       "allreduce_share": allReduceShare,
-                       "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank, "imbalance_share": wait.imbalance / jobStep,
-                       "effective_gflops": gflops, "sgemm_gflops": peak,
-                       "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
-                       "steps": steps])
+            printJSON([
+                "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
+                "threads": threads,
+                "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
+                "allreduce_share": allReduceShare,
+                "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,
+                "imbalance_share": wait.imbalance / jobStep,
+                "effective_gflops": gflops, "sgemm_gflops": peak,
+                "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
+                "steps": steps,
+            ])
         } else {
             print("\(architecture), global batch \(batchSize), \(world) rank(s) x \(threads) thread(s)")
             print(String(format: "  step (median of %d):  %.4f s   %.1f images/s", steps, jobStep, imagesPerSecond))
-            print(String(format: "  effective:            %.1f GFLOP/s (3 x 2 x %.2f M MACs/image), %.0f%% of sgemm %.1f GFLOP/s",
-                         gflops, Double(network.macsPerImage) / 1e6, gflops / peak * 100, peak))
-            print(String(format: "  all-reduce:           %.1f%% of the step (communication %.1f%%, waiting for a slower rank %.1f%%)",
-                         allReduceShare * 100, wait.communication / jobStep * 100, wait.imbalance / jobStep * 100))
+            print(
+                String(
+                    format:
+                        "  effective:            %.1f GFLOP/s (3 x 2 x %.2f M MACs/image), %.0f%% of sgemm %.1f GFLOP/s",
+                    gflops, Double(network.macsPerImage) / 1e6, gflops / peak * 100, peak))
+            print(
+                String(
+                    format:
+                        "  all-reduce:           %.1f%% of the step (communication %.1f%%, waiting for a slower rank %.1f%%)",
+                    allReduceShare * 100, wait.communication / jobStep * 100, wait.imbalance / jobStep * 100))
             print(String(format: "  peak RSS:             %.1f MiB (largest rank)", Double(rssAll.max()!) / 1_048_576))
             print("  rank 0 breakdown (per step):")
             for entry in breakdown {
                 let gflops = (entry["gflops"] as? Double).map { String(format: "  %6.1f GFLOP/s", $0) } ?? ""
-                print(String(format: "    %-24@ %8.2f ms  %5.1f%%", entry["kind"] as! String,
-                             (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
+                print(
+                    String(
+                        format: "    %-24@ %8.2f ms  %5.1f%%", entry["kind"] as! String,
+                        (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
             }
         }
     }
 }
-

@@ -12,7 +12,8 @@ struct WaitSplit {
     let communication: Double, imbalance: Double
 
     init(_ waits: [Double], communicator: Communicator) throws {
-        let world = communicator.size, steps = waits.count
+        let world = communicator.size
+        let steps = waits.count
         var all = [Double](repeating: 0, count: world * steps)
         for (step, wait) in waits.enumerated() { all[step * world + communicator.rank] = wait }
         try all.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
@@ -41,10 +42,17 @@ func peakResidentBytes() -> Int {
 /// Single-thread sgemm rate on a 1024^3 product, best of 3.
 func measureSgemmGFLOPS() -> Double {
     let n = 1024
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n), b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
     let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-    defer { a.deallocate(); b.deallocate(); c.deallocate() }
-    a.initialize(repeating: 0.5, count: n * n); b.initialize(repeating: 0.25, count: n * n); c.initialize(repeating: 0, count: n * n)
+    defer {
+        a.deallocate()
+        b.deallocate()
+        c.deallocate()
+    }
+    a.initialize(repeating: 0.5, count: n * n)
+    b.initialize(repeating: 0.25, count: n * n)
+    c.initialize(repeating: 0, count: n * n)
     var best = Double.infinity
     for _ in 0..<3 {
         let t0 = monotonicSeconds()

@@ -4,7 +4,10 @@ import ResNet
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Test error of a trained model (a resnet-dist checkpoint or a PyTorch state dict in safetensors) on the CIFAR-10 test set.")
+        commandName: "eval",
+        abstract:
+            "Test error of a trained model (a resnet-dist checkpoint or a PyTorch state dict in safetensors) on the CIFAR-10 test set."
+    )
 
     @Option(help: "The checkpoint (.safetensors).")
     var checkpoint: String
@@ -34,37 +37,48 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
         try require(threads >= 1, "--threads must be at least 1, got \(threads)")
-        try require(dataOptions.data != "generated", "eval needs the CIFAR-10 test set: --data generated has none worth measuring")
+        try require(
+            dataOptions.data != "generated",
+            "eval needs the CIFAR-10 test set: --data generated has none worth measuring")
     }
 
     func run() throws {
         let expected = try arch.map { try Architecture.parse($0, shortcut: shortcut) }
         let loaded = try Checkpoint.load(checkpoint, expected: expected)
         guard let directory = try dataOptions.directory() else {
-            throw CommandFailure("no CIFAR-10 found: give --data DIR (the binary files, unpacked; `resnet-dist data cifar10` fetches them)")
+            throw CommandFailure(
+                "no CIFAR-10 found: give --data DIR (the binary files, unpacked; `resnet-dist data cifar10` fetches them)"
+            )
         }
         let test = try CIFAR10.loadTest(from: directory)
         let normalization: Normalization
         do {
             let wantsTraining = dataOptions.normalization != nil || dataOptions.mean != nil
-            let requested = try dataOptions.requestedNormalization(train: wantsTraining ? try CIFAR10.loadTraining(from: directory) : nil)
+            let requested = try dataOptions.requestedNormalization(
+                train: wantsTraining ? try CIFAR10.loadTraining(from: directory) : nil)
             guard let chosen = try requested ?? loaded.normalization() else {
-                throw CommandFailure("\(checkpoint) has no stored normalisation: give --normalization per-pixel, or --mean and --std")
+                throw CommandFailure(
+                    "\(checkpoint) has no stored normalisation: give --normalization per-pixel, or --mean and --std")
             }
             normalization = chosen
         } catch let error as ValidationError {
             throw CommandFailure(error.message)
         }
-        let network = Network(loaded.architecture, batchCapacity: batchSize, threads: threads,
-                              convolution: convolution == .im2col ? .im2col : nil)
+        let network = Network(
+            loaded.architecture, batchCapacity: batchSize, threads: threads,
+            convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
         let result = try Evaluation.run(network, on: test, range: 0..<test.count, normalization: normalization)
         let correct = Int(result.correct)
         if json {
-            printJSON(["correct": correct, "total": test.count, "accuracy": 1 - result.error, "error": result.error,
-                       "loss": result.loss, "arch": loaded.architecture.description])
+            printJSON([
+                "correct": correct, "total": test.count, "accuracy": 1 - result.error, "error": result.error,
+                "loss": result.loss, "arch": loaded.architecture.description,
+            ])
         } else {
-            print("\(loaded.architecture): \(correct)/\(test.count) correct, test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, error \(String(format: "%.2f", result.error * 100))%, loss \(String(format: "%.4f", result.loss))")
+            print(
+                "\(loaded.architecture): \(correct)/\(test.count) correct, test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, error \(String(format: "%.2f", result.error * 100))%, loss \(String(format: "%.4f", result.loss))"
+            )
         }
     }
 }

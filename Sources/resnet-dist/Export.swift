@@ -4,7 +4,9 @@ import ResNet
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a checkpoint's model alone (weights, BN statistics, normalisation; no momentum, no run record): the file pretrained/ ships and PyTorch loads.")
+        abstract:
+            "Write a checkpoint's model alone (weights, BN statistics, normalisation; no momentum, no run record): the file pretrained/ ships and PyTorch loads."
+    )
 
     @Option(help: "The training checkpoint (.safetensors).")
     var checkpoint: String

@@ -3,7 +3,8 @@ import Foundation
 import ResNet
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Layers, parameters, multiply-adds and activation memory of a network.")
+    static let configuration = CommandConfiguration(
+        abstract: "Layers, parameters, multiply-adds and activation memory of a network.")
 
     @OptionGroup var model: ModelOptions
 
@@ -14,17 +15,23 @@ struct Info: ParsableCommand {
         if model.arch.lowercased().hasPrefix("vgg") { return try vgg() }
         let architecture = try model.architecture()
         let network = Network(architecture, batchCapacity: 1)
-        let params = network.parameterCount, macs = network.macsPerImage
+        let params = network.parameterCount
+        let macs = network.macsPerImage
         let activation = network.activationBytesPerImage
         if json {
-            printJSON(["arch": architecture.name, "shortcut": architecture.shortcut.rawValue, "depth": architecture.depth,
-                       "weighted_layers": network.weightedLayers, "parameters": params, "macs": macs,
-                       "activation_bytes_per_image": activation, "tensors": network.store.parameters.count])
+            printJSON([
+                "arch": architecture.name, "shortcut": architecture.shortcut.rawValue, "depth": architecture.depth,
+                "weighted_layers": network.weightedLayers, "parameters": params, "macs": macs,
+                "activation_bytes_per_image": activation, "tensors": network.store.parameters.count,
+            ])
         } else {
-            print("\(architecture): \(network.weightedLayers) weighted layers (\(architecture.blocksPerStage) blocks per stage)")
+            print(
+                "\(architecture): \(network.weightedLayers) weighted layers (\(architecture.blocksPerStage) blocks per stage)"
+            )
             print("  parameters:               \(params.formatted())")
             print("  multiply-adds per image:  \(macs.formatted()) (\(String(format: "%.2f", Double(macs) / 1e6)) M)")
-            print("  activation memory/image:  \(String(format: "%.2f", Double(activation) / 1_048_576)) MiB (training)")
+            print(
+                "  activation memory/image:  \(String(format: "%.2f", Double(activation) / 1_048_576)) MiB (training)")
         }
     }
 
@@ -36,11 +43,15 @@ struct Info: ParsableCommand {
         }
         let network = VGG(batchNorm: name == "vgg19_bn", batchCapacity: 1)
         if json {
-            printJSON(["arch": name, "weighted_layers": 19, "parameters": network.parameterCount, "macs": network.macsPerImage])
+            printJSON([
+                "arch": name, "weighted_layers": 19, "parameters": network.parameterCount, "macs": network.macsPerImage,
+            ])
         } else {
             print("\(name): 19 weighted layers (16 conv + 3 fc), 224x224 inputs")
             print("  parameters:               \(network.parameterCount.formatted())")
-            print("  multiply-adds per image:  \(network.macsPerImage.formatted()) (\(String(format: "%.2f", Double(network.macsPerImage) / 1e9)) G)")
+            print(
+                "  multiply-adds per image:  \(network.macsPerImage.formatted()) (\(String(format: "%.2f", Double(network.macsPerImage) / 1e9)) G)"
+            )
         }
     }
 }

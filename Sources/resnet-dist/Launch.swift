@@ -19,7 +19,14 @@ func withCommunicator(_ body: (Communicator) throws -> Void) throws {
 
 /// Under Slurm with several tasks, each task must be a rank of one MPI world; tasks started
 /// without MPI wiring would each train alone into the same directory.
-func refuseSlurmSingletons(_ communicator: Communicator, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-    guard let text = environment["SLURM_NTASKS"], let tasks = Int(text), tasks > 1, communicator.size == 1 else { return }
-    throw ResNetError(.configuration, "SLURM_NTASKS=\(tasks) but this process's MPI world has 1 rank: start the ranks with 'srun --mpi=pmix' (or mpirun) so they form one job, or run with --ntasks=1")
+func refuseSlurmSingletons(
+    _ communicator: Communicator, environment: [String: String] = ProcessInfo.processInfo.environment
+) throws {
+    guard let text = environment["SLURM_NTASKS"], let tasks = Int(text), tasks > 1, communicator.size == 1 else {
+        return
+    }
+    throw ResNetError(
+        .configuration,
+        "SLURM_NTASKS=\(tasks) but this process's MPI world has 1 rank: start the ranks with 'srun --mpi=pmix' (or mpirun) so they form one job, or run with --ntasks=1"
+    )
 }

@@ -4,7 +4,9 @@ import ResNet
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training (thin) and test (bold) error against iterations of runs, as SVG, and a Markdown table of their final errors.")
+        abstract:
+            "Training (thin) and test (bold) error against iterations of runs, as SVG, and a Markdown table of their final errors."
+    )
 
     @Argument(help: "Run directories (each a train --output with metrics.jsonl).")
     var runs: [String]

@@ -72,7 +72,8 @@ enum ErrorPolicy {
             if rank == 0 { ResNetDist.exit(withError: error) }
             Foundation.exit(ResNetDist.exitCode(for: error).rawValue)
         }
-        let everyRankAgrees = (error as? ResNetError).map { $0.kind != .fileSystem && $0.kind != .injectedFailure } ?? false
+        let everyRankAgrees =
+            (error as? ResNetError).map { $0.kind != .fileSystem && $0.kind != .injectedFailure } ?? false
         let status = everyRankAgrees ? ExitStatus.badInput : ExitStatus.failure
         guard let communicator, communicator.size > 1 else {
             printError(error)
@@ -98,7 +99,8 @@ enum ErrorPolicy {
     }
 
     static func isParserError(_ error: Error) -> Bool {
-        error is ValidationError || error is CleanExit || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+        error is ValidationError || error is CleanExit
+            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 }
 

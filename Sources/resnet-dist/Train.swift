@@ -20,7 +20,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads per rank for the convolutions.")
     var threads = 1
 
-    @Flag(name: .customLong("sync-bn"), help: "Batch-norm statistics over the global batch (all-reduced) instead of per rank.")
+    @Flag(
+        name: .customLong("sync-bn"),
+        help: "Batch-norm statistics over the global batch (all-reduced) instead of per rank.")
     var syncBN = false
 
     @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation.")
@@ -29,13 +31,17 @@ struct Train: ParsableCommand {
     @Option(help: "The crop's 4-pixel border: black (pixels, normalised like the rest) or zero (after normalisation).")
     var padding: BatchLoader.Padding = .black
 
-    @Flag(name: .customLong("validation-split"), help: "Train on the first 45k training images and evaluate on the last 5k (the paper's 45k/5k split).")
+    @Flag(
+        name: .customLong("validation-split"),
+        help: "Train on the first 45k training images and evaluate on the last 5k (the paper's 45k/5k split).")
     var validationSplit = false
 
     @Option(name: .customLong("train-subset"), parsing: .unconditional, help: "Use only the first N training images.")
     var trainSubset: Int?
 
-    @Option(parsing: .unconditional, help: "In-process replicas on threads (no launcher): the distributed path in one process.")
+    @Option(
+        parsing: .unconditional,
+        help: "In-process replicas on threads (no launcher): the distributed path in one process.")
     var replicas = 1
 
     @Flag(help: "Run the self-test instead (the same as `resnet-dist selftest`).")
@@ -48,22 +54,29 @@ struct Train: ParsableCommand {
         try require(threads >= 1, "--threads must be at least 1, got \(threads)")
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
-        try require(recipe.batchSize % replicas == 0, "global batch \(recipe.batchSize) is not divisible by the world size \(replicas)")
+        try require(
+            recipe.batchSize % replicas == 0,
+            "global batch \(recipe.batchSize) is not divisible by the world size \(replicas)")
     }
 
     func run() throws {
-        if test { if !SelfTestCommand.run(threads: threads) { throw ExitCode.failure }; return }
+        if test {
+            if !SelfTestCommand.run(threads: threads) { throw ExitCode.failure }
+            return
+        }
         try withCommunicator { communicator in
             let logger = makeLogger(rank: communicator.rank)
             let (config, train, test, normalization) = try makeRun(communicator: communicator, logger: logger)
             let result: TrainingResult
             if replicas > 1 {
                 guard communicator.size == 1 else { throw CommandFailure("--replicas is for runs without mpirun") }
-                result = try InProcessReplicas.train(replicas: replicas, config: config, train: train, test: test,
-                                                     normalization: normalization, logger: logger)
+                result = try InProcessReplicas.train(
+                    replicas: replicas, config: config, train: train, test: test,
+                    normalization: normalization, logger: logger)
             } else {
-                let trainer = try Trainer(config: config, communicator: communicator, train: train, test: test,
-                                          normalization: normalization, logger: logger)
+                let trainer = try Trainer(
+                    config: config, communicator: communicator, train: train, test: test,
+                    normalization: normalization, logger: logger)
                 trainer.handlesStopSignals = true
                 result = try trainer.run()
             }
@@ -76,15 +89,20 @@ struct Train: ParsableCommand {
     }
 
     /// The configuration, data and normalisation the flags describe.
-    func makeRun(communicator: Communicator, logger: Logger)
-        throws -> (TrainingConfiguration, LabeledImages, LabeledImages?, Normalization) {
+    func makeRun(
+        communicator: Communicator, logger: Logger
+    )
+        throws -> (TrainingConfiguration, LabeledImages, LabeledImages?, Normalization)
+    {
         let architecture = try model.architecture()
         let (source, train, test) = try loadData(logger: logger, rank: communicator.rank)
         let normalization = try trainingNormalization(train: train)
         let batchesPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize
-        var config = TrainingConfiguration(architecture: architecture,
-                                           schedule: try recipe.makeSchedule(batchesPerEpoch: batchesPerEpoch,
-                                                                             architecture: architecture))
+        var config = TrainingConfiguration(
+            architecture: architecture,
+            schedule: try recipe.makeSchedule(
+                batchesPerEpoch: batchesPerEpoch,
+                architecture: architecture))
         config.globalBatch = recipe.batchSize
         config.optimizer = recipe.makeOptimizer()
         config.seed = seed
@@ -104,31 +122,46 @@ struct Train: ParsableCommand {
         config.divergenceLoss = runOptions.allowNonfinite ? nil : runOptions.maxLoss
         config.injectFailure = runOptions.injectedFailure
         config.progress = !json
-        config.runRecord = ["version": ResNetDist.version, "command": CommandLine.arguments.joined(separator: " "),
-                            "data": source, "normalization": normalization.kind]
+        config.runRecord = [
+            "version": ResNetDist.version, "command": CommandLine.arguments.joined(separator: " "),
+            "data": source, "normalization": normalization.kind,
+        ]
         return (config, train, test, normalization)
     }
 
     /// The training and test sets the flags ask for, and where they came from.
     func loadData(logger: Logger, rank: Int) throws -> (String, LabeledImages, LabeledImages?) {
-        var source: String, train: LabeledImages, test: LabeledImages?
+        var source: String
+        var train: LabeledImages
+        var test: LabeledImages?
         if let directory = try dataOptions.directory() {
-            (source, train, test) = (directory, try CIFAR10.loadTraining(from: directory), try CIFAR10.loadTest(from: directory))
-            if rank == 0 { logger.info("CIFAR-10 from \(directory): \(train.count) training, \(test!.count) test images") }
+            (source, train, test) = (
+                directory, try CIFAR10.loadTraining(from: directory), try CIFAR10.loadTest(from: directory)
+            )
+            if rank == 0 {
+                logger.info("CIFAR-10 from \(directory): \(train.count) training, \(test!.count) test images")
+            }
         } else {
             if rank == 0 && dataOptions.data == "generated" {
-                logger.info("training on the generated data set (2,048 training and 512 test images of 10 synthetic classes)")
+                logger.info(
+                    "training on the generated data set (2,048 training and 512 test images of 10 synthetic classes)")
             } else if rank == 0 {
-                logger.notice("no CIFAR-10 found (give --data DIR, or unpack it: shared/data/cifar10/unpack.sh .data/cifar10); training on a small generated data set instead (2,048 training and 512 test images of 10 synthetic classes)")
+                logger.notice(
+                    "no CIFAR-10 found (give --data DIR, or unpack it: shared/data/cifar10/unpack.sh .data/cifar10); training on a small generated data set instead (2,048 training and 512 test images of 10 synthetic classes)"
+                )
             }
-            (source, train, test) = ("generated", SyntheticData.make(count: 2048, seed: 1), SyntheticData.make(count: 512, seed: 2))
+            (source, train, test) = (
+                "generated", SyntheticData.make(count: 2048, seed: 1), SyntheticData.make(count: 512, seed: 2)
+            )
         }
         if let n = trainSubset {
             guard n <= train.count else { throw CommandFailure("--train-subset must be 1...\(train.count), got \(n)") }
             train = train.subset(0..<n)
         }
         if validationSplit {
-            guard train.count > 5000 else { throw CommandFailure("--validation-split needs more than 5,000 training images") }
+            guard train.count > 5000 else {
+                throw CommandFailure("--validation-split needs more than 5,000 training images")
+            }
             test = train.subset((train.count - 5000)..<train.count)
             train = train.subset(0..<(train.count - 5000))
         }
@@ -159,7 +192,8 @@ struct Train: ParsableCommand {
             if let s = result.stoppedBySignal { object["stopped_by"] = StopSignals.name(s) }
             printJSON(object)
         } else {
-            var line = "done: \(result.iterations) iterations; training \(String(format: "%.1f", result.trainingImagesPerSecond)) images/s; wall \(String(format: "%.1f", result.wallSeconds)) s with evaluation and checkpoints"
+            var line =
+                "done: \(result.iterations) iterations; training \(String(format: "%.1f", result.trainingImagesPerSecond)) images/s; wall \(String(format: "%.1f", result.wallSeconds)) s with evaluation and checkpoints"
             if let a = result.testAccuracy { line += String(format: "; test accuracy %.2f%%", a * 100) }
             logger.info("\(line)")
         }

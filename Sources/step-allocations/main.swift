@@ -23,10 +23,11 @@ network.initialize(seed: 1)
 var rng = SplitMix64(seed: 2 + UInt64(communicator.rank))
 for i in 0..<(batch * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
 for i in 0..<batch { network.inputLabels[i] = Int32(rng.next() % 10) }
-let step = DataParallelStep(network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBatchNorm)
+let step = DataParallelStep(
+    network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBatchNorm)
 let globalBatch = batch * communicator.size
 
-_ = try step.run(images: batch, globalImages: globalBatch, learningRate: 0.01) // anything lazy happens here
+_ = try step.run(images: batch, globalImages: globalBatch, learningRate: 0.01)  // anything lazy happens here
 MallocInterposerSwift.initialize()
 MallocInterposerSwift.hook()
 let probe = malloc(64)
@@ -41,8 +42,10 @@ for _ in 0..<steps { _ = try step.run(images: batch, globalImages: globalBatch, 
 MallocInterposerSwift.unhook()
 let stats = MallocInterposerSwift.getStatistics()
 if communicator.isCoordinator {
-    print("{\"interposer_active\":\(active),\"arch\":\"\(architecture.name)\",\"batch\":\(batch),\"steps\":\(steps),"
-        + "\"ranks\":\(communicator.size),\"sync_bn\":\(syncBatchNorm),"
-        + "\"allocations\":\(stats.mallocCount),\"frees\":\(stats.freeCount),\"allocated_bytes\":\(stats.mallocBytesCount)}")
+    print(
+        "{\"interposer_active\":\(active),\"arch\":\"\(architecture.name)\",\"batch\":\(batch),\"steps\":\(steps),"
+            + "\"ranks\":\(communicator.size),\"sync_bn\":\(syncBatchNorm),"
+            + "\"allocations\":\(stats.mallocCount),\"frees\":\(stats.freeCount),\"allocated_bytes\":\(stats.mallocBytesCount)}"
+    )
 }
 (communicator as? MPICommunicator)?.finalize()

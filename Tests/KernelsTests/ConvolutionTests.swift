@@ -16,10 +16,13 @@ struct ConvolutionTests {
     static func run(_ conv: Convolution, _ x: [Float], _ w: [Float], batch: Int, threads: Int = 1) -> [Float] {
         var y = [Float](repeating: .nan, count: batch * conv.outputSize)
         var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
-        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
-            conv.forward(input: xp.baseAddress!, weight: wp.baseAddress!, output: &y, batch: batch,
-                         threads: threads, workspace: &ws)
-        } }
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                conv.forward(
+                    input: xp.baseAddress!, weight: wp.baseAddress!, output: &y, batch: batch,
+                    threads: threads, workspace: &ws)
+            }
+        }
         return y
     }
 
@@ -35,9 +38,11 @@ struct ConvolutionTests {
                         for c in 0..<conv.inChannels {
                             for ky in 0..<k {
                                 for kx in 0..<k {
-                                    let iy = oy * conv.stride - conv.padding + ky, ix = ox * conv.stride - conv.padding + kx
+                                    let iy = oy * conv.stride - conv.padding + ky
+                                    let ix = ox * conv.stride - conv.padding + kx
                                     guard iy >= 0, iy < conv.inHeight, ix >= 0, ix < conv.inWidth else { continue }
-                                    s += Double(x[((n * conv.inChannels + c) * conv.inHeight + iy) * conv.inWidth + ix])
+                                    s +=
+                                        Double(x[((n * conv.inChannels + c) * conv.inHeight + iy) * conv.inWidth + ix])
                                         * Double(w[((o * conv.inChannels + c) * k + ky) * k + kx])
                                 }
                             }
@@ -50,10 +55,13 @@ struct ConvolutionTests {
         return y
     }
 
-    static func make(_ s: (kernel: Int, stride: Int, cin: Int, cout: Int, size: Int),
-                     _ algorithm: Convolution.Algorithm? = nil) -> Convolution {
-        Convolution(inChannels: s.cin, outChannels: s.cout, kernelSize: s.kernel, stride: s.stride,
-                    padding: s.kernel / 2, inHeight: s.size, inWidth: s.size, algorithm: algorithm)
+    static func make(
+        _ s: (kernel: Int, stride: Int, cin: Int, cout: Int, size: Int),
+        _ algorithm: Convolution.Algorithm? = nil
+    ) -> Convolution {
+        Convolution(
+            inChannels: s.cin, outChannels: s.cout, kernelSize: s.kernel, stride: s.stride,
+            padding: s.kernel / 2, inHeight: s.size, inWidth: s.size, algorithm: algorithm)
     }
 
     @Test func winogradWhereItApplies() {
@@ -68,7 +76,8 @@ struct ConvolutionTests {
     func forwardMatchesDefinition(_ index: Int, _ algorithm: Convolution.Algorithm) {
         let conv = Self.make(Self.shapes[index], algorithm)
         let batch = 3
-        let x = randomValues(batch * conv.inputSize, seed: 1), w = randomValues(conv.weightCount, seed: 2)
+        let x = randomValues(batch * conv.inputSize, seed: 1)
+        let w = randomValues(conv.weightCount, seed: 2)
         let expected = Self.reference(conv, x, w, batch: batch)
         for threads in [1, 2] {
             let y = Self.run(conv, x, w, batch: batch, threads: threads)
@@ -83,20 +92,33 @@ struct ConvolutionTests {
     func backwardMatchesFiniteDifferences(_ index: Int, _ algorithm: Convolution.Algorithm) {
         let conv = Self.make(Self.shapes[index], algorithm)
         let batch = 2
-        var x = randomValues(batch * conv.inputSize, seed: 3), w = randomValues(conv.weightCount, seed: 4)
+        var x = randomValues(batch * conv.inputSize, seed: 3)
+        var w = randomValues(conv.weightCount, seed: 4)
         let r = randomValues(batch * conv.outputSize, seed: 5)
         for threads in [1, 2] {
-            var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: w.count)
+            var dx = [Float](repeating: .nan, count: x.count)
+            var dw = [Float](repeating: .nan, count: w.count)
             var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
-            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
-                conv.backwardData(outputGrad: rp.baseAddress!, weight: wp.baseAddress!, inputGrad: &dx, batch: batch,
-                                  accumulate: false, threads: threads, workspace: &ws)
-                conv.backwardWeights(input: xp.baseAddress!, outputGrad: rp.baseAddress!, weightGrad: &dw, batch: batch,
-                                     threads: threads, workspace: &ws)
-            } } }
-            let wFixed = w, xFixed = x
-            let ex = finiteDifferenceError(values: &x, analytic: dx) { weightedSum(Self.run(conv, $0, wFixed, batch: batch), r) }
-            let ew = finiteDifferenceError(values: &w, analytic: dw) { weightedSum(Self.run(conv, xFixed, $0, batch: batch), r) }
+            x.withUnsafeBufferPointer { xp in
+                w.withUnsafeBufferPointer { wp in
+                    r.withUnsafeBufferPointer { rp in
+                        conv.backwardData(
+                            outputGrad: rp.baseAddress!, weight: wp.baseAddress!, inputGrad: &dx, batch: batch,
+                            accumulate: false, threads: threads, workspace: &ws)
+                        conv.backwardWeights(
+                            input: xp.baseAddress!, outputGrad: rp.baseAddress!, weightGrad: &dw, batch: batch,
+                            threads: threads, workspace: &ws)
+                    }
+                }
+            }
+            let wFixed = w
+            let xFixed = x
+            let ex = finiteDifferenceError(values: &x, analytic: dx) {
+                weightedSum(Self.run(conv, $0, wFixed, batch: batch), r)
+            }
+            let ew = finiteDifferenceError(values: &w, analytic: dw) {
+                weightedSum(Self.run(conv, xFixed, $0, batch: batch), r)
+            }
             #expect(ex < 1e-3, "input gradient relative error \(ex)")
             #expect(ew < 1e-3, "weight gradient relative error \(ew)")
         }
@@ -108,22 +130,28 @@ struct ConvolutionTests {
     @Test("Winograd agrees with im2col on 16-channel 8x8 to 64x64 layers", arguments: [1, 2], [8, 16, 32, 64])
     func winogradMatchesIm2col(threads: Int, size: Int) {
         let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: size)
-        let fast = Self.make(shape, .winograd), slow = Self.make(shape, .im2col)
+        let fast = Self.make(shape, .winograd)
+        let slow = Self.make(shape, .im2col)
         #expect(fast.algorithm == .winograd)
         let batch = 3
-        let x = randomValues(batch * fast.inputSize, seed: 11), w = randomValues(fast.weightCount, seed: 12)
+        let x = randomValues(batch * fast.inputSize, seed: 11)
+        let w = randomValues(fast.weightCount, seed: 12)
         let dy = randomValues(batch * fast.outputSize, seed: 13)
         func passes(_ conv: Convolution) -> (y: [Float], dx: [Float], dw: [Float]) {
             var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
-            var y = [Float](repeating: .nan, count: dy.count), dx = [Float](repeating: 1, count: x.count)
+            var y = [Float](repeating: .nan, count: dy.count)
+            var dx = [Float](repeating: 1, count: x.count)
             var dw = [Float](repeating: .nan, count: w.count)
             conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
-            conv.backwardData(outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: true,
-                              threads: threads, workspace: &ws)
-            conv.backwardWeights(input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
+            conv.backwardData(
+                outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: true,
+                threads: threads, workspace: &ws)
+            conv.backwardWeights(
+                input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
             return (y, dx, dw)
         }
-        let a = passes(fast), b = passes(slow)
+        let a = passes(fast)
+        let b = passes(slow)
         func relative(_ p: [Float], _ q: [Float]) -> Float {
             zip(p, q).map { abs($0 - $1) }.max()! / q.map { abs($0) }.max()!
         }
@@ -134,12 +162,15 @@ struct ConvolutionTests {
 
     @Test func accumulateAddsToInputGradient() {
         let conv = Self.make(Self.shapes[0])
-        let r = randomValues(conv.outputSize, seed: 6), w = randomValues(conv.weightCount, seed: 7)
+        let r = randomValues(conv.outputSize, seed: 6)
+        let w = randomValues(conv.weightCount, seed: 7)
         var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: 1))
         var fresh = [Float](repeating: 0, count: conv.inputSize)
         var accumulated = [Float](repeating: 1, count: conv.inputSize)
-        conv.backwardData(outputGrad: r, weight: w, inputGrad: &fresh, batch: 1, accumulate: false, threads: 1, workspace: &ws)
-        conv.backwardData(outputGrad: r, weight: w, inputGrad: &accumulated, batch: 1, accumulate: true, threads: 1, workspace: &ws)
+        conv.backwardData(
+            outputGrad: r, weight: w, inputGrad: &fresh, batch: 1, accumulate: false, threads: 1, workspace: &ws)
+        conv.backwardData(
+            outputGrad: r, weight: w, inputGrad: &accumulated, batch: 1, accumulate: true, threads: 1, workspace: &ws)
         for i in 0..<conv.inputSize { #expect(abs(accumulated[i] - (fresh[i] + 1)) < 1e-6) }
     }
 }

@@ -4,9 +4,10 @@ import Testing
 /// ReLU, the option-A shortcut, pooling, the fc layer and the loss, each against finite differences.
 struct LayerTests {
     @Test func reluBackwardMatchesFiniteDifferences() {
-        var x = randomValues(50, seed: 21).map { $0 + ($0 > 0 ? 0.05 : -0.05) } // away from the kink
+        var x = randomValues(50, seed: 21).map { $0 + ($0 > 0 ? 0.05 : -0.05) }  // away from the kink
         let r = randomValues(50, seed: 22)
-        var y = [Float](repeating: 0, count: 50), dx = y
+        var y = [Float](repeating: 0, count: 50)
+        var dx = y
         ReLU.forward(input: x, output: &y, count: 50)
         ReLU.backward(output: y, outputGrad: r, inputGrad: &dx, count: 50)
         let e = finiteDifferenceError(values: &x, analytic: dx, epsilon: 1e-3) { v in
@@ -55,7 +56,9 @@ struct LayerTests {
     @Test func linearLayer() {
         let fc = Linear(inFeatures: 5, outFeatures: 3)
         let batch = 4
-        var x = randomValues(batch * 5, seed: 27), w = randomValues(15, seed: 28), b = randomValues(3, seed: 29)
+        var x = randomValues(batch * 5, seed: 27)
+        var w = randomValues(15, seed: 28)
+        var b = randomValues(3, seed: 29)
         let r = randomValues(batch * 3, seed: 30)
         func apply(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
             var y = [Float](repeating: 0, count: batch * 3)
@@ -64,9 +67,13 @@ struct LayerTests {
         }
         let y = apply(x, w, b)
         #expect(abs(y[0] - (b[0] + (0..<5).map { x[$0] * w[$0] }.reduce(0, +))) < 1e-5)
-        var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: 15), db = [Float](repeating: 0, count: 3)
+        var dx = [Float](repeating: 0, count: x.count)
+        var dw = [Float](repeating: 0, count: 15)
+        var db = [Float](repeating: 0, count: 3)
         fc.backward(input: x, weight: w, outputGrad: r, inputGrad: &dx, weightGrad: &dw, biasGrad: &db, batch: batch)
-        let x0 = x, w0 = w, b0 = b
+        let x0 = x
+        let w0 = w
+        let b0 = b
         #expect(finiteDifferenceError(values: &x, analytic: dx) { weightedSum(apply($0, w0, b0), r) } < 1e-3)
         #expect(finiteDifferenceError(values: &w, analytic: dw) { weightedSum(apply(x0, $0, b0), r) } < 1e-3)
         #expect(finiteDifferenceError(values: &b, analytic: db) { weightedSum(apply(x0, w0, $0), r) } < 1e-3)
@@ -76,16 +83,20 @@ struct LayerTests {
         var z = randomValues(4 * 10, seed: 31).map { $0 * 3 }
         let labels: [Int32] = [3, 0, 9, 5]
         var g = [Float](repeating: 0, count: z.count)
-        let (loss, _) = SoftmaxCrossEntropy.forwardBackward(logits: z, labels: labels, batch: 4, classes: 10,
-                                                            logitsGrad: &g, gradScale: 0.25)
+        let (loss, _) = SoftmaxCrossEntropy.forwardBackward(
+            logits: z, labels: labels, batch: 4, classes: 10,
+            logitsGrad: &g, gradScale: 0.25)
         #expect(loss > 0)
         let e = finiteDifferenceError(values: &z, analytic: g, epsilon: 1e-3) { v in
-            SoftmaxCrossEntropy.forwardBackward(logits: v, labels: labels, batch: 4, classes: 10, logitsGrad: nil, gradScale: 0).lossSum * 0.25
+            SoftmaxCrossEntropy.forwardBackward(
+                logits: v, labels: labels, batch: 4, classes: 10, logitsGrad: nil, gradScale: 0
+            ).lossSum * 0.25
         }
         #expect(e < 1e-3)
         // Uniform logits: loss log(10) per image, and the arg-max is class 0.
-        let (uniform, correct) = SoftmaxCrossEntropy.forwardBackward(logits: [Float](repeating: 1, count: 40), labels: labels,
-                                                                     batch: 4, classes: 10, logitsGrad: nil, gradScale: 0)
+        let (uniform, correct) = SoftmaxCrossEntropy.forwardBackward(
+            logits: [Float](repeating: 1, count: 40), labels: labels,
+            batch: 4, classes: 10, logitsGrad: nil, gradScale: 0)
         #expect(abs(uniform - 4 * 2.302585093) < 1e-6)
         #expect(correct == 1)
     }

@@ -9,7 +9,8 @@ struct AllocationTests {
         let exe = try #require(executablePath()).replacingOccurrences(of: "/resnet-dist", with: "/step-allocations")
         let library = (exe as NSString).deletingLastPathComponent + "/libMallocInterposerSwift.so"
         try #require(FileManager.default.fileExists(atPath: library), "\(library) not built")
-        let out = try runProcess(exe, [arch, arch == "resnet18" ? "2" : "8", "3"], environment: ["LD_PRELOAD": library], timeout: 300)
+        let out = try runProcess(
+            exe, [arch, arch == "resnet18" ? "2" : "8", "3"], environment: ["LD_PRELOAD": library], timeout: 300)
         #expect(out.status == 0, "\(out.stderr.suffix(2000))")
         let result = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as! [String: Any]
         #expect(result["interposer_active"] as? Bool == true, "the interposer must count a deliberate allocation")

@@ -1,21 +1,26 @@
 import Testing
+
 @testable import ResNet
 
 /// Parameter and multiply-add counts against the paper's networks (and the common PyTorch definitions).
 struct ArchitectureTests {
-    @Test("trainable parameters", arguments: [
-        ("resnet20", ShortcutOption.A, 269_722), ("resnet32", .A, 464_154), ("resnet44", .A, 658_586),
-        ("resnet56", .A, 853_018), ("resnet110", .A, 1_727_962), ("resnet1202", .A, 19_421_274),
-        ("resnet20", .B, 272_474), ("resnet56", .B, 855_770), ("resnet110", .B, 1_730_714),
-    ])
+    @Test(
+        "trainable parameters",
+        arguments: [
+            ("resnet20", ShortcutOption.A, 269_722), ("resnet32", .A, 464_154), ("resnet44", .A, 658_586),
+            ("resnet56", .A, 853_018), ("resnet110", .A, 1_727_962), ("resnet1202", .A, 19_421_274),
+            ("resnet20", .B, 272_474), ("resnet56", .B, 855_770), ("resnet110", .B, 1_730_714),
+        ])
     func parameterCount(name: String, shortcut: ShortcutOption, expected: Int) throws {
         let arch = try Architecture.parse(name, shortcut: shortcut)
         #expect(Network(arch, batchCapacity: 1).parameterCount == expected)
     }
 
-    @Test("multiply-adds per 32x32 image", arguments: [
-        ("resnet20", 40_551_040), ("resnet56", 125_485_696), ("resnet110", 252_887_680),
-    ])
+    @Test(
+        "multiply-adds per 32x32 image",
+        arguments: [
+            ("resnet20", 40_551_040), ("resnet56", 125_485_696), ("resnet110", 252_887_680),
+        ])
     func macs(name: String, expected: Int) throws {
         #expect(Network(try Architecture.parse(name), batchCapacity: 1).macsPerImage == expected)
     }
@@ -31,9 +36,11 @@ struct ArchitectureTests {
     @Test func torchvisionNames() throws {
         let net = Network(try Architecture.parse("resnet20", shortcut: .B), batchCapacity: 1)
         let names = Set(net.store.parameters.map(\.name) + net.store.buffers.map(\.name))
-        for name in ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
-                     "layer1.0.conv1.weight", "layer1.2.bn2.running_var", "layer2.0.downsample.0.weight",
-                     "layer3.0.downsample.1.running_mean", "fc.weight", "fc.bias"] {
+        for name in [
+            "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+            "layer1.0.conv1.weight", "layer1.2.bn2.running_var", "layer2.0.downsample.0.weight",
+            "layer3.0.downsample.1.running_mean", "fc.weight", "fc.bias",
+        ] {
             #expect(names.contains(name), "\(name)")
         }
         #expect(net.store.spec(named: "layer2.0.conv1.weight")?.spec.shape == [32, 16, 3, 3])

@@ -1,14 +1,16 @@
 import Distributed
 import Foundation
 import Testing
+
 @testable import ResNet
 
 struct CheckpointTests {
     let data = SyntheticData.make(count: 160, seed: 6)
 
     func train(_ config: TrainingConfiguration, replicas: Int = 1) throws -> TrainingResult {
-        try InProcessReplicas.train(replicas: replicas, config: config, train: data, test: nil,
-                                    normalization: .perPixelMean(of: data), logger: quietLogger)
+        try InProcessReplicas.train(
+            replicas: replicas, config: config, train: data, test: nil,
+            normalization: .perPixelMean(of: data), logger: quietLogger)
     }
 
     @Test func safetensorsLayout() throws {
@@ -28,7 +30,9 @@ struct CheckpointTests {
         // The first tensor in the data is conv1.weight, little-endian float32.
         let first = header["conv1.weight"] as! [String: Any]
         let offsets = first["data_offsets"] as! [Int]
-        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8 + headerLength + offsets[0], as: Float.self) }
+        let value = bytes.withUnsafeBytes {
+            $0.loadUnaligned(fromByteOffset: 8 + headerLength + offsets[0], as: Float.self)
+        }
         #expect(value == net.store.values[net.store.spec(named: "conv1.weight")!.spec.offset])
         // Round trip into a fresh network.
         let other = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
@@ -39,7 +43,8 @@ struct CheckpointTests {
     }
 
     @Test func resumeIsBitIdentical() throws {
-        let straight = temporaryDirectory(), split = temporaryDirectory()
+        let straight = temporaryDirectory()
+        let split = temporaryDirectory()
         var config = smallConfig(batch: 16, iterations: 16)
         config.outputDirectory = straight
         let full = try train(config)
@@ -65,8 +70,9 @@ struct CheckpointTests {
         #expect(written.run?.worldSize == 2 && written.run?.iteration == 6)
         for ranks in [1, 3] {
             let copy = temporaryDirectory("elastic\(ranks)")
-            try FileManager.default.copyItem(atPath: dir + "/checkpoint-00000006.safetensors",
-                                             toPath: copy + "/checkpoint-00000006.safetensors")
+            try FileManager.default.copyItem(
+                atPath: dir + "/checkpoint-00000006.safetensors",
+                toPath: copy + "/checkpoint-00000006.safetensors")
             var resumed = config
             resumed.outputDirectory = copy
             resumed.stopAfter = nil
@@ -90,7 +96,9 @@ struct CheckpointTests {
         try bytes.write(to: URL(fileURLWithPath: newest))
         #expect { try Checkpoint.load(newest) } throws: { "\($0)".contains(newest) && "\($0)".contains("checksum") }
         var warnings: [String] = []
-        let picked = try CheckpointDirectory(path: dir).latestGood(expected: config.architecture) { warnings.append($0) }
+        let picked = try CheckpointDirectory(path: dir).latestGood(expected: config.architecture) {
+            warnings.append($0)
+        }
         #expect(picked?.run?.iteration == 3)
         #expect(warnings.count == 1 && warnings[0].contains(newest))
 
@@ -117,18 +125,27 @@ struct CheckpointTests {
         net.initialize(seed: 4)
         let store = net.store
         var tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
-        for s in store.parameters { tensors.append((s.name, s.shape, .init(start: store.values + s.offset, count: s.count))) }
-        for s in store.buffers { tensors.append((s.name, s.shape, .init(start: store.bufferValues + s.offset, count: s.count))) }
+        for s in store.parameters {
+            tensors.append((s.name, s.shape, .init(start: store.values + s.offset, count: s.count)))
+        }
+        for s in store.buffers {
+            tensors.append((s.name, s.shape, .init(start: store.bufferValues + s.offset, count: s.count)))
+        }
         let one: [Float] = [3]
         try one.withUnsafeBufferPointer { p in
-            try SafeTensorsFile.write(tensors + [("bn1.num_batches_tracked", [], p)], metadata: [:], to: dir + "/torch.safetensors")
+            try SafeTensorsFile.write(
+                tensors + [("bn1.num_batches_tracked", [], p)], metadata: [:], to: dir + "/torch.safetensors")
         }
         let other = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
-        try Checkpoint.load(dir + "/torch.safetensors", expected: try Architecture.parse("resnet20")).apply(to: other, optimizer: false)
+        try Checkpoint.load(dir + "/torch.safetensors", expected: try Architecture.parse("resnet20")).apply(
+            to: other, optimizer: false)
         #expect(other.digest() == net.digest())
         try SafeTensorsFile.write(Array(tensors.dropLast()), metadata: [:], to: dir + "/partial.safetensors")
         let last = tensors.last!.name
-        #expect { try Checkpoint.load(dir + "/partial.safetensors", expected: try Architecture.parse("resnet20")).apply(to: other, optimizer: false) } throws: {
+        #expect {
+            try Checkpoint.load(dir + "/partial.safetensors", expected: try Architecture.parse("resnet20")).apply(
+                to: other, optimizer: false)
+        } throws: {
             "\($0)".contains("missing tensor '\(last)'")
         }
     }

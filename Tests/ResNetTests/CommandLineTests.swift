@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResNet
 
 /// Bad input gets one clear line on standard error and a non-zero exit, never a crash.
@@ -18,7 +19,8 @@ struct CommandLineTests {
     }
 
     @Test func depthThatIsNot6nPlus2() throws {
-        expectOneLineError(try run(["train", "--arch", "resnet21", "--data", "generated"]), containing: "depth 21 is not 6n+2")
+        expectOneLineError(
+            try run(["train", "--arch", "resnet21", "--data", "generated"]), containing: "depth 21 is not 6n+2")
         expectOneLineError(try run(["info", "--arch", "plain", "--depth", "51"]), containing: "depth 51 is not 6n+2")
     }
 
@@ -32,29 +34,41 @@ struct CommandLineTests {
     }
 
     @Test func batchThatTheWorldSizeDoesNotDivide() throws {
-        expectOneLineError(try run(["train", "--arch", "resnet8", "--data", "generated", "--replicas", "3", "--batch-size", "16", "--iterations", "2"]),
-                           containing: "global batch 16 is not divisible by the world size 3")
+        expectOneLineError(
+            try run([
+                "train", "--arch", "resnet8", "--data", "generated", "--replicas", "3", "--batch-size", "16",
+                "--iterations", "2",
+            ]),
+            containing: "global batch 16 is not divisible by the world size 3")
     }
 
     @Test func checkpointOfAnotherArchitectureOrCorrupt() throws {
         let dir = temporaryDirectory()
-        let trained = try run(["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "2", "--output", dir])
+        let trained = try run([
+            "train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "2", "--output",
+            dir,
+        ])
         #expect(trained.status == 0, "\(trained.stderr)")
         let file = dir + "/checkpoint-00000002.safetensors"
-        expectOneLineError(try run(["train", "--arch", "resnet14", "--data", "generated", "--resume", file]),
-                           containing: "checkpoint is resnet8/A, not resnet14/A")
+        expectOneLineError(
+            try run(["train", "--arch", "resnet14", "--data", "generated", "--resume", file]),
+            containing: "checkpoint is resnet8/A, not resnet14/A")
         var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         bytes[bytes.count / 2] ^= 1
         try bytes.write(to: URL(fileURLWithPath: file))
-        expectOneLineError(try run(["eval", "--checkpoint", file, "--data", dir + "/no-data-needed-first"]), containing: file)
+        expectOneLineError(
+            try run(["eval", "--checkpoint", file, "--data", dir + "/no-data-needed-first"]), containing: file)
     }
 
-    @Test("--recipe paper: warm-up at 0.01 for ResNet-110, 0.1 from the start for ResNet-20",
-          arguments: [("resnet110", 0.01), ("resnet20", 0.1)])
+    @Test(
+        "--recipe paper: warm-up at 0.01 for ResNet-110, 0.1 from the start for ResNet-20",
+        arguments: [("resnet110", 0.01), ("resnet20", 0.1)])
     func paperRecipe(arch: String, firstRate: Double) throws {
         let dir = temporaryDirectory("recipe\(arch)")
-        let out = try run(["train", "--recipe", "paper", "--arch", arch, "--data", "generated", "--batch-size", "8",
-                           "--iterations", "2", "--log-every", "1", "--output", dir])
+        let out = try run([
+            "train", "--recipe", "paper", "--arch", arch, "--data", "generated", "--batch-size", "8",
+            "--iterations", "2", "--log-every", "1", "--output", dir,
+        ])
         #expect(out.status == 0, "\(out.stderr)")
         let log = try RunLog(directory: dir)
         #expect(log.train.count == 2)
@@ -65,7 +79,8 @@ struct CommandLineTests {
     /// The learning rates of a run's first iterations, as metrics.jsonl records them.
     func learningRates(_ arguments: [String]) throws -> [Double] {
         let dir = temporaryDirectory("rates")
-        let out = try run(["train", "--arch", "resnet8", "--data", "generated", "--log-every", "1", "--output", dir] + arguments)
+        let out = try run(
+            ["train", "--arch", "resnet8", "--data", "generated", "--log-every", "1", "--output", dir] + arguments)
         #expect(out.status == 0, "\(out.stderr)")
         let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
         return text.split(separator: "\n").compactMap { line in
@@ -82,14 +97,18 @@ struct CommandLineTests {
         #expect(rates[4..<6].allSatisfy { abs($0 - 0.01) < 1e-12 }, "\(rates)")
         #expect(rates[6..<8].allSatisfy { abs($0 - 0.001) < 1e-12 }, "\(rates)")
         // Explicit milestones still win.
-        let explicit = try learningRates(["--recipe", "paper", "--batch-size", "8", "--iterations", "8", "--milestones", "2"])
+        let explicit = try learningRates([
+            "--recipe", "paper", "--batch-size", "8", "--iterations", "8", "--milestones", "2",
+        ])
         #expect(explicit[1] == 0.1 && abs(explicit[2] - 0.01) < 1e-12 && abs(explicit[7] - 0.01) < 1e-12, "\(explicit)")
     }
 
     @Test func linearScalingWithWarmupEpochsAndEpochMilestones() throws {
         // 2,048 generated images at batch 16: 128 iterations an epoch; 1/32 epoch = 4 iterations of ramp.
-        let rates = try learningRates(["--batch-size", "16", "--lr-scaling", "linear", "--reference-batch", "8",
-                                       "--warmup-epochs", "0.03125", "--iterations", "8", "--milestones", "0.5e"])
+        let rates = try learningRates([
+            "--batch-size", "16", "--lr-scaling", "linear", "--reference-batch", "8",
+            "--warmup-epochs", "0.03125", "--iterations", "8", "--milestones", "0.5e",
+        ])
         #expect(rates.count == 8)
         #expect(rates[0] == 0.1 && abs(rates[2] - 0.15) < 1e-12 && rates[4] == 0.2 && rates[7] == 0.2, "\(rates)")
     }

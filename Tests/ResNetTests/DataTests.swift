@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResNet
 
 struct DataTests {
@@ -20,7 +21,7 @@ struct DataTests {
         let data = try CIFAR10.load([path])
         #expect(data.count == 3)
         #expect(data.labels == [3, 9, 0])
-        #expect(data.images[3072] == 1) // second image, red plane, first pixel
+        #expect(data.images[3072] == 1)  // second image, red plane, first pixel
     }
 
     @Test func rejectsATruncatedFile() throws {
@@ -36,7 +37,9 @@ struct DataTests {
     @Test func rejectsAStandardFileOfTheWrongSize() throws {
         let dir = temporaryDirectory()
         writeRecords(dir + "/data_batch_1.bin", labels: [1, 2, 3])
-        #expect { try CIFAR10.loadTraining(from: dir) } throws: { "\($0)".contains("data_batch_1.bin") && "\($0)".contains("30730000") }
+        #expect { try CIFAR10.loadTraining(from: dir) } throws: {
+            "\($0)".contains("data_batch_1.bin") && "\($0)".contains("30730000")
+        }
     }
 
     @Test func rejectsALabelAboveNine() throws {
@@ -50,7 +53,9 @@ struct DataTests {
     }
 
     @Test func namesAMissingFile() {
-        #expect { try CIFAR10.loadTest(from: "/nonexistent-dir") } throws: { "\($0)".contains("/nonexistent-dir/test_batch.bin") }
+        #expect { try CIFAR10.loadTest(from: "/nonexistent-dir") } throws: {
+            "\($0)".contains("/nonexistent-dir/test_batch.bin")
+        }
     }
 
     @Test func shardsSplitEveryGlobalBatch() {
@@ -73,7 +78,8 @@ struct DataTests {
         let loader = BatchLoader(data: data, globalBatch: 16, seed: 5, augment: true, normalization: .pytorchCIFAR10)
         let order = loader.permutation(epoch: 2)
         #expect(Set(order).count == 64)
-        var whole = [Float](repeating: 0, count: 16 * 3072), halves = whole
+        var whole = [Float](repeating: 0, count: 16 * 3072)
+        var halves = whole
         var labels = [Int32](repeating: 0, count: 16)
         loader.fill(epoch: 2, order: order, positions: 16..<32, images: &whole, labels: &labels)
         halves.withUnsafeMutableBufferPointer { p in

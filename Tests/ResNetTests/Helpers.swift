@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+
 @testable import ResNet
 
 /// A fresh temporary directory for one test.
@@ -19,8 +20,9 @@ let quietLogger: Logger = {
 
 /// A small training configuration for tests.
 func smallConfig(depth: Int = 8, batch: Int = 16, iterations: Int = 10, lr: Double = 0.05) -> TrainingConfiguration {
-    var c = TrainingConfiguration(architecture: try! Architecture(family: .resnet, depth: depth),
-                                  schedule: .init(base: lr, milestones: [], iterations: iterations))
+    var c = TrainingConfiguration(
+        architecture: try! Architecture(family: .resnet, depth: depth),
+        schedule: .init(base: lr, milestones: [], iterations: iterations))
     c.globalBatch = batch
     c.progress = false
     c.evalEvery = 1_000_000
@@ -28,7 +30,8 @@ func smallConfig(depth: Int = 8, batch: Int = 16, iterations: Int = 10, lr: Doub
 }
 
 /// The package's root directory (for finding the built executable).
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 
 /// The `resnet-dist` executable next to this test bundle (same build configuration).
 func executablePath() -> String? {
@@ -54,24 +57,37 @@ struct ProcessOutput {
 }
 
 /// Runs a command with a time limit (killed after `timeout` seconds).
-func runProcess(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
-                timeout: Double = 300) throws -> ProcessOutput {
+func runProcess(
+    _ executable: String, _ arguments: [String], environment extra: [String: String] = [:],
+    timeout: Double = 300
+) throws -> ProcessOutput {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in extra { env[k] = v }
     p.environment = env
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    let outData = Locked(Data()), errData = Locked(Data())
-    out.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; outData.update { $0.append(d) } }
-    err.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; errData.update { $0.append(d) } }
+    let outData = Locked(Data())
+    let errData = Locked(Data())
+    out.fileHandleForReading.readabilityHandler = { h in
+        let d = h.availableData
+        outData.update { $0.append(d) }
+    }
+    err.fileHandleForReading.readabilityHandler = { h in
+        let d = h.availableData
+        errData.update { $0.append(d) }
+    }
     let start = Date()
     try p.run()
     while p.isRunning {
-        if Date().timeIntervalSince(start) > timeout { p.terminate(); kill(-p.processIdentifier, SIGKILL) }
+        if Date().timeIntervalSince(start) > timeout {
+            p.terminate()
+            kill(-p.processIdentifier, SIGKILL)
+        }
         usleep(20_000)
     }
     p.waitUntilExit()
@@ -80,17 +96,21 @@ func runProcess(_ executable: String, _ arguments: [String], environment extra: 
     err.fileHandleForReading.readabilityHandler = nil
     outData.update { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
     errData.update { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
-    return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
-                         stderr: String(decoding: errData.value, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    return ProcessOutput(
+        status: p.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
+        stderr: String(decoding: errData.value, as: UTF8.self), seconds: Date().timeIntervalSince(start))
 }
 
 /// `mpirun` with the settings this machine needs (root, oversubscription, one BLAS thread).
 func mpirun(_ ranks: Int, _ arguments: [String], extra: [String] = [], timeout: Double = 300) throws -> ProcessOutput {
     guard let exe = executablePath() else { throw TestSkip("resnet-dist executable not built") }
-    return try runProcess("/usr/bin/env", ["mpirun", "-np", "\(ranks)", "--oversubscribe"] + extra + [exe] + arguments,
-                          environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-                                        "OPENBLAS_NUM_THREADS": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"],
-                          timeout: timeout)
+    return try runProcess(
+        "/usr/bin/env", ["mpirun", "-np", "\(ranks)", "--oversubscribe"] + extra + [exe] + arguments,
+        environment: [
+            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1",
+        ],
+        timeout: timeout)
 }
 
 /// `command` (for /usr/bin/env) started with no signal blocked: Foundation's Process starts

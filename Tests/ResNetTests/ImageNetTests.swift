@@ -1,11 +1,14 @@
 import Testing
+
 @testable import ResNet
 
 /// The paper's ImageNet networks (Table 1), against torchvision's counts.
 struct ImageNetTests {
-    @Test("parameters and multiply-adds match torchvision", arguments: [
-        ("resnet18", 11_689_512, 1_814_073_344), ("resnet34", 21_797_672, 3_663_761_408),
-    ])
+    @Test(
+        "parameters and multiply-adds match torchvision",
+        arguments: [
+            ("resnet18", 11_689_512, 1_814_073_344), ("resnet34", 21_797_672, 3_663_761_408),
+        ])
     func counts(name: String, parameters: Int, macs: Int) throws {
         let net = Network(try Architecture.parse(name), batchCapacity: 1)
         #expect(net.parameterCount == parameters)
@@ -47,11 +50,12 @@ struct ImageNetTests {
     /// Compares the gradient along its own direction with central differences of the whole
     /// network's loss (training-mode BN): |g.d - (L(w+e d) - L(w-e d)) / 2e| / |g.d|.
     func directionalDerivativeError(_ net: Network, batch: Int, epsilon e: Float = 1e-2) throws -> Double {
-        let store = net.store, count = store.parameterCount
+        let store = net.store
+        let count = store.parameterCount
         let grad = Array(UnsafeBufferPointer(start: store.gradients, count: count))
         let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         let direction = grad.map { Float(Double($0) / norm) }
-        let analytic = norm // g . (g / |g|)
+        let analytic = norm  // g . (g / |g|)
         let saved = Array(UnsafeBufferPointer(start: store.values, count: count))
         let buffers = Array(UnsafeBufferPointer(start: store.bufferValues, count: store.bufferCount))
         func loss(_ epsilon: Float) throws -> Double {

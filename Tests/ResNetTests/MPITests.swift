@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResNet
 
 /// The real launcher: `mpirun` on the built `resnet-dist`, as users run it. Serialized, since each
@@ -14,8 +15,9 @@ struct MPITests {
     }
 
     func decode(_ output: ProcessOutput) throws -> [String: Any] {
-        let line = try #require(output.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                                "no JSON result; stderr: \(output.stderr.suffix(2000))")
+        let line = try #require(
+            output.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+            "no JSON result; stderr: \(output.stderr.suffix(2000))")
         return try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
     }
 
@@ -32,7 +34,8 @@ struct MPITests {
     @Test("bench under mpirun: rank 0 reports the whole job, its wait split into communication and imbalance")
     func benchReportsTheJob() throws {
         try requireLauncher()
-        let out = try mpirun(2, ["bench", "--arch", "resnet8", "--batch-size", "8", "--steps", "3", "--warmup-steps", "1", "--json"])
+        let out = try mpirun(
+            2, ["bench", "--arch", "resnet8", "--batch-size", "8", "--steps", "3", "--warmup-steps", "1", "--json"])
         #expect(out.status == 0, "\(out.stderr.suffix(2000))")
         let result = try decode(out)
         #expect(result["ranks"] as? Int == 2)
@@ -64,40 +67,53 @@ struct MPITests {
         try requireLauncher()
         let dir = temporaryDirectory("syncbn\(ranks)")
         func train(_ n: Int, iterations: Int, lr: String, sync: Bool, _ name: String) throws -> SafeTensorsFile {
-            let args = common + ["--batch-size", "\(4 * ranks)", "--iterations", "\(iterations)", "--lr", lr,
-                                 "--schedule", "constant", "--output", dir + "/" + name] + (sync ? ["--sync-bn"] : [])
+            let args =
+                common + [
+                    "--batch-size", "\(4 * ranks)", "--iterations", "\(iterations)", "--lr", lr,
+                    "--schedule", "constant", "--output", dir + "/" + name,
+                ] + (sync ? ["--sync-bn"] : [])
             let out = try mpirun(n, args)
             #expect(out.status == 0, "\(out.stderr.suffix(1500))")
-            return try SafeTensorsFile(path: dir + "/\(name)/" + String(format: "checkpoint-%08d.safetensors", iterations))
+            return try SafeTensorsFile(
+                path: dir + "/\(name)/" + String(format: "checkpoint-%08d.safetensors", iterations))
         }
         // One step at lr 1: parameters differ by the gradients' difference; statistics by the batch's.
-        let a = try train(1, iterations: 1, lr: "1", sync: false, "one1"), b = try train(ranks, iterations: 1, lr: "1", sync: true, "many1")
+        let a = try train(1, iterations: 1, lr: "1", sync: false, "one1")
+        let b = try train(ranks, iterations: 1, lr: "1", sync: true, "many1")
         for name in modelTensors(a) {
-            let x = try #require(floats(a, name)), y = try #require(floats(b, name))
-            let scale = max(x.map(abs).max()!, 1e-6), diff = zip(x, y).map { abs($0 - $1) }.max()!
+            let x = try #require(floats(a, name))
+            let y = try #require(floats(b, name))
+            let scale = max(x.map(abs).max()!, 1e-6)
+            let diff = zip(x, y).map { abs($0 - $1) }.max()!
             #expect(diff / scale < 1e-5, "\(name): relative difference \(diff / scale) after one step")
         }
         // Ten steps: the trajectories agree to 3e-2 of their length (ReLU flips, see ReplicaTests).
         let start = try train(1, iterations: 1, lr: "0", sync: false, "initial")
-        let c = try train(1, iterations: 10, lr: "0.02", sync: false, "one10"), d = try train(ranks, iterations: 10, lr: "0.02", sync: true, "many10")
-        var diff = 0.0, moved = 0.0
+        let c = try train(1, iterations: 10, lr: "0.02", sync: false, "one10")
+        let d = try train(ranks, iterations: 10, lr: "0.02", sync: true, "many10")
+        var diff = 0.0
+        var moved = 0.0
         for name in modelTensors(c) where !name.contains("running_") {
-            let x0 = try #require(floats(start, name)), x = try #require(floats(c, name)), y = try #require(floats(d, name))
+            let x0 = try #require(floats(start, name))
+            let x = try #require(floats(c, name))
+            let y = try #require(floats(d, name))
             for i in x.indices {
                 diff += Double(x[i] - y[i]) * Double(x[i] - y[i])
                 moved += Double(x[i] - x0[i]) * Double(x[i] - x0[i])
             }
         }
         print("sync BN under mpirun, \(ranks) ranks: ten steps \((diff / moved).squareRoot())")
-        #expect((diff / moved).squareRoot() < 3e-2, "trajectories differ by \((diff / moved).squareRoot()) of their length")
+        #expect(
+            (diff / moved).squareRoot() < 3e-2, "trajectories differ by \((diff / moved).squareRoot()) of their length")
     }
 
     @Test func twoHostsInNetworkNamespacesOverTCP() throws {
         try requireLauncher()
         let exe = try #require(executablePath())
-        let out = try runProcess(packageRoot + "/launch/two-hosts-netns.sh",
-                                 ["--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "10", "--json"],
-                                 environment: ["RESNET_DIST": exe], timeout: 180)
+        let out = try runProcess(
+            packageRoot + "/launch/two-hosts-netns.sh",
+            ["--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "10", "--json"],
+            environment: ["RESNET_DIST": exe], timeout: 180)
         #expect(out.status == 0, "\(out.stderr.suffix(3000))")
         #expect(out.stderr.contains("starting the MPI daemon of host 10.231.0.2 in namespace rd-host-b"))
         let result = try decode(out)
@@ -107,7 +123,8 @@ struct MPITests {
 
     @Test func failingRankEndsTheJobWithinSeconds() throws {
         try requireLauncher()
-        let out = try mpirun(2, common + ["--batch-size", "16", "--iterations", "100000", "--inject-failure", "1:3"], timeout: 120)
+        let out = try mpirun(
+            2, common + ["--batch-size", "16", "--iterations", "100000", "--inject-failure", "1:3"], timeout: 120)
         #expect(out.status != 0)
         #expect(out.seconds < 30, "took \(out.seconds) s")
         #expect(out.stderr.contains("error: rank 1: injected failure at iteration 3"))
@@ -139,8 +156,10 @@ struct MPITests {
         let reference = try mpirun(2, args + ["--output", dir + "/reference"])
         #expect(reference.status == 0)
 
-        let env = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "RESNET_DIST": exe, "RESNET_DIST_TEST_WRITE_PAUSE_MS": "150"]
+        let env = [
+            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
+            "RESNET_DIST": exe, "RESNET_DIST_TEST_WRITE_PAUSE_MS": "150",
+        ]
         let output = dir + "/supervised"
         let kills = Locked<[String]>([])
         @Sendable func ranks() -> [Int32] {
@@ -161,14 +180,20 @@ struct MPITests {
             while Date() < deadline && stage < 3 {
                 let pids = ranks()
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
-                var victim: Int32?, point = ""
+                var victim: Int32?
+                var point = ""
                 switch stage {
                 case 0 where files.contains("checkpoint-00000040.safetensors"):
-                    victim = pids.last; point = "after the checkpoint of iteration 40"
+                    victim = pids.last
+                    point = "after the checkpoint of iteration 40"
                 case 1 where iterationsLogged() >= 130 && iterationsLogged() % 20 != 0:
-                    victim = pids.last; point = "in the middle of epoch 2 (iteration \(iterationsLogged()))"
-                case 2 where iterationsLogged() >= 200 && files.contains { $0.contains(".tmp-") && $0.hasPrefix(".checkpoint-") }:
-                    victim = pids.first; point = "during a checkpoint write"
+                    victim = pids.last
+                    point = "in the middle of epoch 2 (iteration \(iterationsLogged()))"
+                case 2
+                where iterationsLogged() >= 200
+                    && files.contains { $0.contains(".tmp-") && $0.hasPrefix(".checkpoint-") }:
+                    victim = pids.first
+                    point = "during a checkpoint write"
                 default: break
                 }
                 if let victim, pids.count == 2 {
@@ -182,10 +207,11 @@ struct MPITests {
             }
         }
         killer.start()
-        let supervised = try runProcess(packageRoot + "/launch/supervise.sh",
-                                        ["--max-restarts", "5", "--max-backoff", "1", "--", packageRoot + "/launch/local.sh", "2"]
-                                            + args + ["--output", output],
-                                        environment: env, timeout: 400)
+        let supervised = try runProcess(
+            packageRoot + "/launch/supervise.sh",
+            ["--max-restarts", "5", "--max-backoff", "1", "--", packageRoot + "/launch/local.sh", "2"]
+                + args + ["--output", output],
+            environment: env, timeout: 400)
         #expect(supervised.status == 0, "\(supervised.stderr.suffix(3000))")
         #expect(kills.value.count == 3, "killed at: \(kills.value)")
         #expect(supervised.stderr.contains("restart 3"), "three restarts; killed at: \(kills.value)")
@@ -222,7 +248,9 @@ struct MPITests {
         if job.isRunning { kill(job.processIdentifier, SIGKILL) }
         let written = try CheckpointDirectory(path: output).existing()
         let stop = try #require(written.first?.iteration)
-        #expect(stop > 150 && stop < 400 && stop % 128 != 0, "checkpoint at the stop iteration, not an epoch's end: \(stop)")
+        #expect(
+            stop > 150 && stop < 400 && stop % 128 != 0, "checkpoint at the stop iteration, not an epoch's end: \(stop)"
+        )
         let record = try Checkpoint.load(written.first!.path).run
         #expect(record?.iteration == stop)
 
@@ -237,13 +265,20 @@ struct MPITests {
         try requireLauncher()
         let dir = temporaryDirectory()
         let exe = try #require(executablePath())
-        let job = try startMpirun(2, [exe] + common + ["--batch-size", "16", "--iterations", "100000", "--log-every", "1",
-                                                        "--output", dir])
+        let job = try startMpirun(
+            2,
+            [exe] + common + [
+                "--batch-size", "16", "--iterations", "100000", "--log-every", "1",
+                "--output", dir,
+            ])
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains("\"iteration\":30,") {
+        while Date() < deadline,
+            !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains(
+                "\"iteration\":30,")
+        {
             usleep(5_000)
         }
-        kill(job.processIdentifier, SIGUSR1) // what Slurm's --signal=USR1@120 sends
+        kill(job.processIdentifier, SIGUSR1)  // what Slurm's --signal=USR1@120 sends
         job.waitUntilExit()
         #expect(job.terminationStatus == 75)
         let newest = CheckpointDirectory(path: dir).existing().first?.iteration ?? 0

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ResNet
 
 /// Issue 12's findings, each turned into a clear one-line error or the safe behaviour, driven
@@ -12,33 +13,42 @@ struct RobustnessTests {
         return try runProcess(exe, arguments, environment: environment, timeout: 120)
     }
 
-    func expectOneLineError(_ out: ProcessOutput, status: Int32, containing text: String,
-                            sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLineError(
+        _ out: ProcessOutput, status: Int32, containing text: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(out.status == status, "status \(out.status); stderr: \(out.stderr)", sourceLocation: sourceLocation)
         let errors = out.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }
         #expect(errors.count == 1, "stderr: \(out.stderr)", sourceLocation: sourceLocation)
         #expect(out.stderr.contains(text), "stderr: \(out.stderr)", sourceLocation: sourceLocation)
-        #expect(!out.stderr.contains("Program crashed") && !out.stderr.contains("Fatal error"),
-                sourceLocation: sourceLocation)
+        #expect(
+            !out.stderr.contains("Program crashed") && !out.stderr.contains("Fatal error"),
+            sourceLocation: sourceLocation)
     }
 
     func checkpoints(_ dir: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("checkpoint-") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("checkpoint-") }
+            .sorted()
     }
 
-    @Test("flags out of range are refused before anything runs", arguments: [
-        (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
-        (["--eval-every", "0"], "--eval-every must be at least 1"),
-        (["--lr=nan"], "--lr must be a finite number"),
-        (["--lr=inf"], "--lr must be a finite number"),
-        (["--lr", "-1"], "--lr must be a finite number >= 0, got -1.0"),
-        (["--normalization", "per-channel", "--mean", "0.5,0.5,0.5", "--std", "0,0,0"], "--std takes finite numbers > 0"),
-        (["--mean", "0.5,0.5,0.5", "--std", "-0.2,0.2,0.2"], "--std takes finite numbers > 0"),
-        (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
-        (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
-        (["--keep", "0"], "--keep must be at least 1"),
-        (["--milestones", "15x"], "--milestones: '15x'"),
-    ])
+    @Test(
+        "flags out of range are refused before anything runs",
+        arguments: [
+            (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+            (["--eval-every", "0"], "--eval-every must be at least 1"),
+            (["--lr=nan"], "--lr must be a finite number"),
+            (["--lr=inf"], "--lr must be a finite number"),
+            (["--lr", "-1"], "--lr must be a finite number >= 0, got -1.0"),
+            (
+                ["--normalization", "per-channel", "--mean", "0.5,0.5,0.5", "--std", "0,0,0"],
+                "--std takes finite numbers > 0"
+            ),
+            (["--mean", "0.5,0.5,0.5", "--std", "-0.2,0.2,0.2"], "--std takes finite numbers > 0"),
+            (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+            (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
+            (["--keep", "0"], "--keep must be at least 1"),
+            (["--milestones", "15x"], "--milestones: '15x'"),
+        ])
     func badFlags(flags: [String], message: String) throws {
         let out = try run(tiny + ["--iterations", "2"] + flags)
         expectOneLineError(out, status: 64, containing: message)
@@ -48,8 +58,11 @@ struct RobustnessTests {
         let dir = temporaryDirectory()
         let first = try run(tiny + ["--iterations", "20", "--checkpoint-every", "5", "--keep", "3", "--output", dir])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(checkpoints(dir) == ["checkpoint-00000010.safetensors", "checkpoint-00000015.safetensors",
-                                     "checkpoint-00000020.safetensors"])
+        #expect(
+            checkpoints(dir) == [
+                "checkpoint-00000010.safetensors", "checkpoint-00000015.safetensors",
+                "checkpoint-00000020.safetensors",
+            ])
         let before = try tensorBytes(dir + "/checkpoint-00000020.safetensors")
         // A new run into the same directory, without --resume: refused, the old run untouched.
         let second = try run(tiny + ["--iterations", "5", "--output", dir])
@@ -65,7 +78,9 @@ struct RobustnessTests {
         let metrics = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
         #expect(!metrics.contains("\"iteration\":20"), "metrics of the old run are gone, not mixed in")
         // The configuration of the run is written beside it.
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run-config.json"))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run-config.json")))
+            as! [String: Any]
         #expect(config["world_size"] as? Int == 1 && config["global_batch"] as? Int == 16)
         #expect((config["hosts"] as? [String])?.count == 1 && config["version"] as? String != nil)
     }
@@ -75,12 +90,15 @@ struct RobustnessTests {
         let dir = temporaryDirectory()
         let net = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
         let record = { (iteration: Int) in
-            CheckpointMetadata(iteration: iteration, seed: 1, warmupDone: true, warmupSmoothedError: 0.5, globalBatch: 16,
-                               worldSize: 1, batchesPerEpoch: 128, syncBatchNorm: false, learningRate: 0.1,
-                               schedule: "{}", optimizer: nil)
+            CheckpointMetadata(
+                iteration: iteration, seed: 1, warmupDone: true, warmupSmoothedError: 0.5, globalBatch: 16,
+                worldSize: 1, batchesPerEpoch: 128, syncBatchNorm: false, learningRate: 0.1,
+                schedule: "{}", optimizer: nil)
         }
         let directory = CheckpointDirectory(path: dir, keep: 2)
-        for iteration in [10, 15, 20] { _ = try directory.save(net, normalization: .pytorchCIFAR10, run: record(iteration)) }
+        for iteration in [10, 15, 20] {
+            _ = try directory.save(net, normalization: .pytorchCIFAR10, run: record(iteration))
+        }
         let written = try directory.save(net, normalization: .pytorchCIFAR10, run: record(5))
         #expect(FileManager.default.fileExists(atPath: written))
         #expect(checkpoints(dir) == ["checkpoint-00000005.safetensors", "checkpoint-00000020.safetensors"])
@@ -96,14 +114,19 @@ struct RobustnessTests {
 
     @Test func metadataWithoutChecksumAndANegativeIterationIsRefused() throws {
         let dir = temporaryDirectory()
-        try FileManager.default.copyItem(atPath: packageRoot + "/Tests/Fuzz/checkpoint-corpus/no-checksum-negative-iteration.safetensors",
-                                         toPath: dir + "/checkpoint-00000002.safetensors")
+        try FileManager.default.copyItem(
+            atPath: packageRoot + "/Tests/Fuzz/checkpoint-corpus/no-checksum-negative-iteration.safetensors",
+            toPath: dir + "/checkpoint-00000002.safetensors")
         let out = try run(tiny + ["--iterations", "12", "--schedule", "constant", "--output", dir, "--resume", "auto"])
         // auto passes over the damaged file (saying why) and starts afresh; an explicit file is an error.
         #expect(out.status == 0 && out.stderr.contains("metadata key 'iteration' is '-5'"), "\(out.stderr)")
-        let explicit = try run(tiny + ["--iterations", "12", "--schedule", "constant",
-                                       "--resume", dir + "/checkpoint-00000002.safetensors"])
-        expectOneLineError(explicit, status: 65, containing: "metadata key 'iteration' is '-5', not an iteration count >= 0")
+        let explicit = try run(
+            tiny + [
+                "--iterations", "12", "--schedule", "constant",
+                "--resume", dir + "/checkpoint-00000002.safetensors",
+            ])
+        expectOneLineError(
+            explicit, status: 65, containing: "metadata key 'iteration' is '-5', not an iteration count >= 0")
     }
 
     @Test func headerWhoseShapeOverflowsIsRefused() throws {
@@ -123,12 +146,16 @@ struct RobustnessTests {
 
     @Test func divergenceStopsTheRunAndKeepsTheLastGoodCheckpoint() throws {
         let dir = temporaryDirectory()
-        let out = try run(tiny + ["--iterations", "200", "--lr", "1e6", "--checkpoint-every", "1", "--keep", "100",
-                                  "--output", dir])
+        let out = try run(
+            tiny + [
+                "--iterations", "200", "--lr", "1e6", "--checkpoint-every", "1", "--keep", "100",
+                "--output", dir,
+            ])
         expectOneLineError(out, status: 65, containing: "training diverged at iteration")
         for name in checkpoints(dir) {
             let tensors = try tensorBytes(dir + "/" + name)
-            let values = tensors.values.flatMap { data in data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+            let values = tensors.values.flatMap { data in data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            }
             let finite = values.allSatisfy { $0.isFinite }
             #expect(finite, "\(name) holds a non-finite value")
         }
@@ -144,7 +171,8 @@ struct RobustnessTests {
 
     @Test func supervisorDoesNotRestartABadFlag() throws {
         let exe = try #require(executablePath())
-        let out = try runProcess(packageRoot + "/launch/supervise.sh", ["--", exe] + tiny + ["--lr", "-1"], timeout: 60)
+        let out = try runProcess(
+            packageRoot + "/launch/supervise.sh", ["--", exe] + tiny + ["--lr", "-1"], timeout: 60)
         #expect(out.status == 64)
         #expect(!out.stderr.contains("restart 1"), "\(out.stderr)")
         #expect(out.stderr.contains("not restarting"))

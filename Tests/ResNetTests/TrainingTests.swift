@@ -1,6 +1,7 @@
 import Distributed
 import Foundation
 import Testing
+
 @testable import ResNet
 
 struct TrainingTests {
@@ -12,11 +13,14 @@ struct TrainingTests {
         let data = LabeledImages(images: images, labels: labels)
         var config = smallConfig(depth: 8, batch: 64, iterations: 120, lr: 0.05)
         config.augment = false
-        let trainer = try Trainer(config: config, communicator: SingleProcessCommunicator(), train: data, test: data,
-                                  normalization: .perPixelMean(of: data), logger: quietLogger)
+        let trainer = try Trainer(
+            config: config, communicator: SingleProcessCommunicator(), train: data, test: data,
+            normalization: .perPixelMean(of: data), logger: quietLogger)
         let result = try trainer.run()
         let accuracy = 1 - (try trainer.evaluate()!).error
-        #expect(accuracy == 1.0, "training accuracy \(accuracy) after \(result.iterations) steps, final loss \(result.losses.last!)")
+        #expect(
+            accuracy == 1.0,
+            "training accuracy \(accuracy) after \(result.iterations) steps, final loss \(result.losses.last!)")
     }
 
     @Test func sameSeedGivesTheSameFirst20LossesBitForBit() throws {
@@ -24,10 +28,14 @@ struct TrainingTests {
         func losses(seed: UInt64) throws -> [Double] {
             var config = smallConfig(depth: 8, batch: 16, iterations: 20)
             config.seed = seed
-            return try Trainer(config: config, communicator: SingleProcessCommunicator(), train: data, test: nil,
-                               normalization: .perPixelMean(of: data), logger: quietLogger).run().losses
+            return try Trainer(
+                config: config, communicator: SingleProcessCommunicator(), train: data, test: nil,
+                normalization: .perPixelMean(of: data), logger: quietLogger
+            ).run().losses
         }
-        let a = try losses(seed: 7), b = try losses(seed: 7), c = try losses(seed: 8)
+        let a = try losses(seed: 7)
+        let b = try losses(seed: 7)
+        let c = try losses(seed: 8)
         #expect(a.count == 20)
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
         #expect(a != c, "another seed gives other losses")
@@ -36,7 +44,9 @@ struct TrainingTests {
     @Test func sgdHasPyTorchSemantics() throws {
         let net = Network(try Architecture(family: .resnet, depth: 8), batchCapacity: 1)
         let store = net.store
-        store.values[0] = 2; store.gradients[0] = 0.5; store.momentum[0] = 0
+        store.values[0] = 2
+        store.gradients[0] = 0.5
+        store.momentum[0] = 0
         let sgd = SGD(momentum: 0.9, weightDecay: 0.1)
         sgd.step(store, learningRate: 0.1)
         // v = 0.5 + 0.1*2 = 0.7; w = 2 - 0.07
@@ -62,7 +72,8 @@ struct TrainingTests {
 
     @Test func linearRampThenMilestones() {
         // Goyal et al.: batch 1024 = 8 x 128, lr 0.1 -> 0.8 over 10 iterations, then /10 at 20.
-        let s = LearningRateSchedule(base: 0.8, milestones: [20], iterations: 30, ramp: .init(start: 0.1, iterations: 10))
+        let s = LearningRateSchedule(
+            base: 0.8, milestones: [20], iterations: 30, ramp: .init(start: 0.1, iterations: 10))
         #expect(s.learningRate(iteration: 0, warmupDone: true) == 0.1)
         #expect(abs(s.learningRate(iteration: 5, warmupDone: true) - 0.45) < 1e-12)
         #expect(s.learningRate(iteration: 10, warmupDone: true) == 0.8)
@@ -75,8 +86,11 @@ struct TrainingTests {
     @Test func worldSizeMustDivideTheBatch() throws {
         let data = SyntheticData.make(count: 64, seed: 3)
         let group = ThreadGroup(size: 3)
-        #expect { try Trainer(config: smallConfig(batch: 16), communicator: group.communicator(rank: 0), train: data, test: nil,
-                              normalization: .pytorchCIFAR10, logger: quietLogger) } throws: { "\($0)".contains("not divisible by the world size 3") }
+        #expect {
+            try Trainer(
+                config: smallConfig(batch: 16), communicator: group.communicator(rank: 0), train: data, test: nil,
+                normalization: .pytorchCIFAR10, logger: quietLogger)
+        } throws: { "\($0)".contains("not divisible by the world size 3") }
     }
 }
 
@@ -84,11 +98,14 @@ struct TrainingTests {
 struct ReplicaTests {
     let data = SyntheticData.make(count: 256, seed: 4)
 
-    func run(replicas: Int, batch: Int, iterations: Int, syncBN: Bool, lr: Double = 0.02) throws -> [(trainer: Trainer, result: TrainingResult)] {
+    func run(
+        replicas: Int, batch: Int, iterations: Int, syncBN: Bool, lr: Double = 0.02
+    ) throws -> [(trainer: Trainer, result: TrainingResult)] {
         var config = smallConfig(depth: 8, batch: batch, iterations: iterations, lr: lr)
         config.syncBatchNorm = syncBN
-        return try InProcessReplicas.run(replicas: replicas, config: config, train: data, test: nil,
-                                         normalization: .perPixelMean(of: data), logger: quietLogger)
+        return try InProcessReplicas.run(
+            replicas: replicas, config: config, train: data, test: nil,
+            normalization: .perPixelMean(of: data), logger: quietLogger)
     }
 
     @Test func replicasStayBitwiseIdentical() throws {
@@ -104,8 +121,12 @@ struct ReplicaTests {
             let isParameter = a.parameters.contains(spec)
             let x = (isParameter ? a.values : a.bufferValues) + spec.offset
             let y = (isParameter ? b.values : b.bufferValues) + spec.offset
-            var diff: Float = 0, scale: Float = 0
-            for i in 0..<spec.count { diff = max(diff, abs(x[i] - y[i])); scale = max(scale, abs(x[i])) }
+            var diff: Float = 0
+            var scale: Float = 0
+            for i in 0..<spec.count {
+                diff = max(diff, abs(x[i] - y[i]))
+                scale = max(scale, abs(x[i]))
+            }
             let relative = Double(diff / max(scale, 1e-6))
             if relative > worst.0 { worst = (relative, spec.name) }
         }
@@ -133,23 +154,28 @@ struct ReplicaTests {
         let worst = worstRelativeDifference(one[0].trainer.network.store, many[0].trainer.network.store)
         #expect(worst.value < 1e-5, "\(ranks) ranks, one step: \(worst.tensor) differs by \(worst.value)")
 
-        let initial = try run(replicas: 1, batch: 4 * ranks, iterations: 1, syncBN: false, lr: 0)[0].trainer.network.store
+        let initial = try run(replicas: 1, batch: 4 * ranks, iterations: 1, syncBN: false, lr: 0)[0].trainer.network
+            .store
         let manyLong = try run(replicas: ranks, batch: 4 * ranks, iterations: 10, syncBN: true, lr: 0.02)
         let oneLong = try run(replicas: 1, batch: 4 * ranks, iterations: 10, syncBN: false, lr: 0.02)
-        let drift = trajectoryDifference(initial: initial, oneLong[0].trainer.network.store, manyLong[0].trainer.network.store)
+        let drift = trajectoryDifference(
+            initial: initial, oneLong[0].trainer.network.store, manyLong[0].trainer.network.store)
         #expect(drift < 3e-2, "\(ranks) ranks, 10 steps: trajectories differ by \(drift) of their length")
         // Without sync BN the model is a different one (per-rank statistics of 4 images).
         let perRank = try run(replicas: ranks, batch: 4 * ranks, iterations: 10, syncBN: false, lr: 0.02)
-        let unsynced = trajectoryDifference(initial: initial, oneLong[0].trainer.network.store, perRank[0].trainer.network.store)
+        let unsynced = trajectoryDifference(
+            initial: initial, oneLong[0].trainer.network.store, perRank[0].trainer.network.store)
         #expect(unsynced > 5e-2, "per-rank statistics differ by \(unsynced)")
         print("sync BN, \(ranks) ranks: one step \(worst.value), ten steps \(drift); per-rank BN \(unsynced)")
     }
 
     /// |a - b| / |a - initial| over the parameter vectors (Euclidean norms).
     func trajectoryDifference(initial: ParameterStore, _ a: ParameterStore, _ b: ParameterStore) -> Double {
-        var diff = 0.0, moved = 0.0
+        var diff = 0.0
+        var moved = 0.0
         for i in 0..<a.parameterCount {
-            let d = Double(a.values[i] - b.values[i]), m = Double(a.values[i] - initial.values[i])
+            let d = Double(a.values[i] - b.values[i])
+            let m = Double(a.values[i] - initial.values[i])
             diff += d * d
             moved += m * m
         }

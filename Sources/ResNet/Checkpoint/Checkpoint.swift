@@ -10,8 +10,10 @@ public enum Checkpoint {
 
     /// Writes `network` with `normalization` atomically to `path`; with `run`, also its momentum
     /// and the run record (a training checkpoint), without it the model alone.
-    public static func save(_ network: Network, normalization: Normalization, run: CheckpointMetadata?,
-                            to path: String) throws {
+    public static func save(
+        _ network: Network, normalization: Normalization, run: CheckpointMetadata?,
+        to path: String
+    ) throws {
         let store = network.store
         var tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
         // torchvision's state_dict order: parameters and buffers interleaved per layer.
@@ -22,14 +24,20 @@ public enum Checkpoint {
         }
         if run != nil {
             for spec in store.parameters {
-                tensors.append(("optimizer.momentum.\(spec.name)", spec.shape,
-                                UnsafeBufferPointer(start: store.momentum + spec.offset, count: spec.count)))
+                tensors.append(
+                    (
+                        "optimizer.momentum.\(spec.name)", spec.shape,
+                        UnsafeBufferPointer(start: store.momentum + spec.offset, count: spec.count)
+                    ))
             }
         }
-        var normMean: [Float], normStd: [Float] = []
+        var normMean: [Float]
+        var normStd: [Float] = []
         switch normalization {
         case .perPixelMean(let mean): normMean = mean
-        case .perChannel(let mean, let std): normMean = mean; normStd = std
+        case .perChannel(let mean, let std):
+            normMean = mean
+            normStd = std
         }
         try normMean.withUnsafeBufferPointer { mean in
             try normStd.withUnsafeBufferPointer { std in
@@ -83,15 +91,21 @@ public enum Checkpoint {
             let meanShape = isPerChannel ? [3] : [3, 32, 32]
             var m = [Float](repeating: 0, count: isPerChannel ? 3 : LabeledImages.imageBytes)
             guard mean.shape == meanShape else {
-                throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.mean' has shape \(mean.shape), expected \(meanShape)")
+                throw ResNetError(
+                    .damagedCheckpoint,
+                    "\(path): tensor 'normalization.mean' has shape \(mean.shape), expected \(meanShape)")
             }
-            try m.withUnsafeMutableBufferPointer { try file.read("normalization.mean", shape: meanShape, into: $0.baseAddress!) }
+            try m.withUnsafeMutableBufferPointer {
+                try file.read("normalization.mean", shape: meanShape, into: $0.baseAddress!)
+            }
             guard m.allSatisfy(\.isFinite) else {
                 throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.mean' holds a non-finite value")
             }
             guard isPerChannel else { return .perPixelMean(mean: m) }
             var s = [Float](repeating: 0, count: 3)
-            try s.withUnsafeMutableBufferPointer { try file.read("normalization.std", shape: [3], into: $0.baseAddress!) }
+            try s.withUnsafeMutableBufferPointer {
+                try file.read("normalization.std", shape: [3], into: $0.baseAddress!)
+            }
             guard s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
                 throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.std' must hold finite values > 0")
             }
@@ -110,7 +124,8 @@ public enum Checkpoint {
             }
             if optimizer {
                 for spec in store.parameters {
-                    try file.read("optimizer.momentum.\(spec.name)", shape: spec.shape, into: store.momentum + spec.offset)
+                    try file.read(
+                        "optimizer.momentum.\(spec.name)", shape: spec.shape, into: store.momentum + spec.offset)
                 }
             } else {
                 store.momentum.update(repeating: 0, count: store.parameterCount)
@@ -126,14 +141,19 @@ public enum Checkpoint {
 
     /// Validates a read file as `load` does.
     public static func load(_ file: SafeTensorsFile, expected: Architecture? = nil) throws -> Loaded {
-        let path = file.path, meta = file.metadata
+        let path = file.path
+        let meta = file.metadata
         var arch: Architecture
         if let name = meta["arch"] {
             guard let shortcut = meta["shortcut"].flatMap(ShortcutOption.init(rawValue:)) else {
-                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'shortcut' is '\(meta["shortcut"] ?? "missing")', not A or B")
+                throw ResNetError(
+                    .damagedCheckpoint,
+                    "\(path): metadata key 'shortcut' is '\(meta["shortcut"] ?? "missing")', not A or B")
             }
             do { arch = try Architecture.parse(name, shortcut: shortcut) } catch {
-                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'arch' names an unknown architecture '\(name.prefix(80))'")
+                throw ResNetError(
+                    .damagedCheckpoint,
+                    "\(path): metadata key 'arch' names an unknown architecture '\(name.prefix(80))'")
             }
             if let expected, expected != arch {
                 throw ResNetError(.mismatchedCheckpoint, "\(path): checkpoint is \(arch), not \(expected)")

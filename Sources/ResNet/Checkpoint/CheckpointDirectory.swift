@@ -22,7 +22,8 @@ public struct CheckpointDirectory {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.compactMap { name -> (Int, String)? in
             guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"),
-                  let it = Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count)) else { return nil }
+                let it = Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
+            else { return nil }
             return (it, (path as NSString).appendingPathComponent(name))
         }.sorted { $0.0 > $1.0 }
     }
@@ -33,7 +34,8 @@ public struct CheckpointDirectory {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw ResNetError(.fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
+            throw ResNetError(
+                .fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
         }
         let target = file(iteration: run.iteration)
         try Checkpoint.save(network, normalization: normalization, run: run, to: target)
@@ -49,7 +51,8 @@ public struct CheckpointDirectory {
     public func latestGood(expected: Architecture?, warn: (String) -> Void) throws -> Checkpoint.Loaded? {
         var candidates = existing().map(\.path)
         if let pointed = try? String(contentsOfFile: latestPointer, encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines), !pointed.isEmpty {
+            .trimmingCharacters(in: .whitespacesAndNewlines), !pointed.isEmpty
+        {
             let full = (path as NSString).appendingPathComponent(pointed)
             candidates.removeAll { $0 == full }
             candidates.insert(full, at: 0)

@@ -20,9 +20,11 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var schedule: String
     public var optimizer: String?
 
-    public init(iteration: Int, seed: UInt64, warmupDone: Bool, warmupSmoothedError: Double, globalBatch: Int,
-                worldSize: Int, batchesPerEpoch: Int, syncBatchNorm: Bool, learningRate: Double, schedule: String,
-                optimizer: String?) {
+    public init(
+        iteration: Int, seed: UInt64, warmupDone: Bool, warmupSmoothedError: Double, globalBatch: Int,
+        worldSize: Int, batchesPerEpoch: Int, syncBatchNorm: Bool, learningRate: Double, schedule: String,
+        optimizer: String?
+    ) {
         self.iteration = iteration
         self.seed = seed
         self.warmupDone = warmupDone
@@ -60,12 +62,15 @@ public struct CheckpointMetadata: Sendable, Equatable {
     /// Reads the run record of `path`'s metadata; nil when the file has none (a bare state dict).
     init?(_ meta: [String: String], path: String) throws {
         guard meta["iteration"] != nil else { return nil }
-        func value<T>(_ key: String, _ parse: (String) -> T?, _ rule: String, _ valid: (T) -> Bool = { _ in true }) throws -> T {
+        func value<T>(
+            _ key: String, _ parse: (String) -> T?, _ rule: String, _ valid: (T) -> Bool = { _ in true }
+        ) throws -> T {
             guard let text = meta[key] else {
                 throw ResNetError(.damagedCheckpoint, "\(path): metadata key '\(key)' is missing")
             }
             guard let parsed = parse(text), valid(parsed) else {
-                throw ResNetError(.damagedCheckpoint, "\(path): metadata key '\(key)' is '\(text.prefix(80))', not \(rule)")
+                throw ResNetError(
+                    .damagedCheckpoint, "\(path): metadata key '\(key)' is '\(text.prefix(80))', not \(rule)")
             }
             return parsed
         }
@@ -73,8 +78,10 @@ public struct CheckpointMetadata: Sendable, Equatable {
         iteration = try value("iteration", { Int($0) }, "an iteration count >= 0") { $0 >= 0 }
         seed = try value("seed", { UInt64($0) }, "a seed 0...2^64-1")
         warmupDone = try value("warmup_done", bool, "true or false")
-        warmupSmoothedError = try value("warmup_smoothed_error_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
-                                        "the hex bits of an error in [0, 1]") { $0 >= 0 && $0 <= 1 }
+        warmupSmoothedError = try value(
+            "warmup_smoothed_error_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
+            "the hex bits of an error in [0, 1]"
+        ) { $0 >= 0 && $0 <= 1 }
         let batch = try value("global_batch", { Int($0) }, "a batch size >= 1") { $0 >= 1 }
         globalBatch = batch
         worldSize = try value("world_size", { Int($0) }, "a world size 1...global_batch") { $0 >= 1 && $0 <= batch }
@@ -83,12 +90,17 @@ public struct CheckpointMetadata: Sendable, Equatable {
         learningRate = try value("learning_rate", { Double($0) }, "a finite learning rate") { $0.isFinite }
         schedule = try value("schedule", { $0 }, "a schedule")
         optimizer = meta["optimizer"]
-        let epoch = iteration / batchesPerEpoch, position = iteration % batchesPerEpoch
+        let epoch = iteration / batchesPerEpoch
+        let position = iteration % batchesPerEpoch
         if let stored = meta["epoch"], stored != String(epoch) {
-            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'epoch' is '\(stored)', but iteration \(iteration) at \(batchesPerEpoch) batches an epoch is in epoch \(epoch)")
+            throw ResNetError(
+                .damagedCheckpoint,
+                "\(path): metadata key 'epoch' is '\(stored)', but iteration \(iteration) at \(batchesPerEpoch) batches an epoch is in epoch \(epoch)"
+            )
         }
         if let stored = meta["batch_in_epoch"], stored != String(position) {
-            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'batch_in_epoch' is '\(stored)', not \(position)")
+            throw ResNetError(
+                .damagedCheckpoint, "\(path): metadata key 'batch_in_epoch' is '\(stored)', not \(position)")
         }
     }
 }

@@ -27,13 +27,17 @@ public struct RunDirectory {
         guard !existing.isEmpty else { return }
         guard overwrite else {
             let shown = existing.prefix(3).joined(separator: ", ") + (existing.count > 3 ? ", ..." : "")
-            throw ResNetError(.configuration, "--output \(path) holds another run (\(shown)): continue it with --resume auto, choose a new --output, or replace it with --overwrite")
+            throw ResNetError(
+                .configuration,
+                "--output \(path) holds another run (\(shown)): continue it with --resume auto, choose a new --output, or replace it with --overwrite"
+            )
         }
         for name in existing {
             do {
                 try FileManager.default.removeItem(atPath: (path as NSString).appendingPathComponent(name))
             } catch {
-                throw ResNetError(.fileSystem, "\(path)/\(name): cannot remove for --overwrite (\(error.localizedDescription))")
+                throw ResNetError(
+                    .fileSystem, "\(path)/\(name): cannot remove for --overwrite (\(error.localizedDescription))")
             }
         }
     }
@@ -43,7 +47,8 @@ public struct RunDirectory {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw ResNetError(.fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
+            throw ResNetError(
+                .fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
         }
         let name = iteration.map { String(format: "run-config-resumed-%08d.json", $0) } ?? Self.configurationFile
         try AtomicFile.write(Data(json.utf8), to: (path as NSString).appendingPathComponent(name))

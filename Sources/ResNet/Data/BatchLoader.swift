@@ -20,8 +20,10 @@ public struct BatchLoader {
         case zero
     }
 
-    public init(data: LabeledImages, globalBatch: Int, seed: UInt64, augment: Bool, normalization: Normalization,
-                padding: Padding = .black) {
+    public init(
+        data: LabeledImages, globalBatch: Int, seed: UInt64, augment: Bool, normalization: Normalization,
+        padding: Padding = .black
+    ) {
         self.data = data
         self.globalBatch = globalBatch
         self.seed = seed
@@ -50,17 +52,21 @@ public struct BatchLoader {
         let start = index * globalBatch
         let end = min(start + globalBatch, data.count)
         let count = end - start
-        let base = count / worldSize, extra = count % worldSize
+        let base = count / worldSize
+        let extra = count % worldSize
         let lo = start + rank * base + min(rank, extra)
-        return (start ..< end, lo ..< lo + base + (rank < extra ? 1 : 0))
+        return (start..<end, lo..<lo + base + (rank < extra ? 1 : 0))
     }
 
     /// Writes images `positions` of `order` (epoch `epoch`) into `images` [n, 3, 32, 32] and their
     /// labels into `labels`, with pad-4/crop-32/flip augmentation when enabled. Returns n.
     @discardableResult
-    public func fill(epoch: Int, order: [Int32], positions: Range<Int>,
-                     images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
-        let size = LabeledImages.imageBytes, zeroPadding = padding == .zero
+    public func fill(
+        epoch: Int, order: [Int32], positions: Range<Int>,
+        images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
+    ) -> Int {
+        let size = LabeledImages.imageBytes
+        let zeroPadding = padding == .zero
         data.images.withUnsafeBufferPointer { raw in
             scale.withUnsafeBufferPointer { scale in
                 offset.withUnsafeBufferPointer { offset in
@@ -69,10 +75,13 @@ public struct BatchLoader {
                         labels[slot] = Int32(data.labels[index])
                         let src = raw.baseAddress! + index * size
                         let dst = images + slot * size
-                        var dx = 0, dy = 0, flip = false
+                        var dx = 0
+                        var dy = 0
+                        var flip = false
                         if augment {
-                            var rng = SplitMix64(seed: seed, stream: RandomStream.augmentation.rawValue,
-                                                 UInt64(epoch), UInt64(position))
+                            var rng = SplitMix64(
+                                seed: seed, stream: RandomStream.augmentation.rawValue,
+                                UInt64(epoch), UInt64(position))
                             let r = rng.next()
                             dx = Int(r % 9) - 4
                             dy = Int((r >> 8) % 9) - 4

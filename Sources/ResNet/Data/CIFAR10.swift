@@ -16,9 +16,10 @@ public struct LabeledImages: Sendable {
 
     /// The images at `indices`, in that order.
     public func subset(_ indices: some Sequence<Int>) -> LabeledImages {
-        var images: [UInt8] = [], labels: [UInt8] = []
+        var images: [UInt8] = []
+        var labels: [UInt8] = []
         for i in indices {
-            images.append(contentsOf: self.images[i * Self.imageBytes ..< (i + 1) * Self.imageBytes])
+            images.append(contentsOf: self.images[i * Self.imageBytes..<(i + 1) * Self.imageBytes])
             labels.append(self.labels[i])
         }
         return LabeledImages(images: images, labels: labels)
@@ -55,19 +56,25 @@ public enum CIFAR10 {
     /// Reads and validates files in the binary format. Each file must be a whole number of records
     /// (10,000 for the standard files) and every label must be 0-9; the error names the file.
     public static func load(_ paths: [String]) throws -> LabeledImages {
-        var images: [UInt8] = [], labels: [UInt8] = []
+        var images: [UInt8] = []
+        var labels: [UInt8] = []
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
                 if FileManager.default.fileExists(atPath: path + ".xz") {
-                    throw ResNetError(.data, "\(path): missing (found \(path).xz: unpack it with shared/data/cifar10/unpack.sh DIR)")
+                    throw ResNetError(
+                        .data, "\(path): missing (found \(path).xz: unpack it with shared/data/cifar10/unpack.sh DIR)")
                 }
                 throw ResNetError(.data, "\(path): missing or unreadable CIFAR-10 file")
             }
             let name = (path as NSString).lastPathComponent
             let standard = trainFiles.contains(name) || testFiles.contains(name)
-            if data.count == 0 || data.count % recordBytes != 0 || (standard && data.count != recordsPerFile * recordBytes) {
-                let expected = standard ? "\(recordsPerFile * recordBytes) bytes (\(recordsPerFile) records of \(recordBytes))"
-                                        : "a non-zero multiple of \(recordBytes) bytes"
+            if data.count == 0 || data.count % recordBytes != 0
+                || (standard && data.count != recordsPerFile * recordBytes)
+            {
+                let expected =
+                    standard
+                    ? "\(recordsPerFile * recordBytes) bytes (\(recordsPerFile) records of \(recordBytes))"
+                    : "a non-zero multiple of \(recordBytes) bytes"
                 throw ResNetError(.data, "\(path): truncated or wrong size: \(data.count) bytes, expected \(expected)")
             }
             let records = data.count / recordBytes
@@ -81,7 +88,7 @@ public enum CIFAR10 {
                         throw ResNetError(.data, "\(path): record \(r) has label \(label), expected 0-9")
                     }
                     labels.append(label)
-                    images.append(contentsOf: bytes[(base + 1) ..< (base + recordBytes)])
+                    images.append(contentsOf: bytes[(base + 1)..<(base + recordBytes)])
                 }
             }
         }

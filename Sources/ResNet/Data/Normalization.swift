@@ -8,8 +8,9 @@ public enum Normalization: Sendable, Equatable {
     case perChannel(mean: [Float], std: [Float])
 
     /// The CIFAR-10 constants of common PyTorch recipes.
-    public static let pytorchCIFAR10 = Normalization.perChannel(mean: [0.4914, 0.4822, 0.4465],
-                                                                std: [0.2470, 0.2435, 0.2616])
+    public static let pytorchCIFAR10 = Normalization.perChannel(
+        mean: [0.4914, 0.4822, 0.4465],
+        std: [0.2470, 0.2435, 0.2616])
 
     /// The per-pixel mean of a data set.
     public static func perPixelMean(of data: LabeledImages) -> Normalization {
@@ -25,12 +26,18 @@ public enum Normalization: Sendable, Equatable {
 
     /// Per-channel mean and standard deviation of a data set.
     public static func perChannel(of data: LabeledImages) -> Normalization {
-        var mean = [Float](), std = [Float]()
+        var mean = [Float]()
+        var std = [Float]()
         for c in 0..<3 {
-            var s = 0.0, s2 = 0.0
+            var s = 0.0
+            var s2 = 0.0
             for n in 0..<data.count {
                 let base = n * LabeledImages.imageBytes + c * 1024
-                for i in 0..<1024 { let v = Double(data.images[base + i]) / 255; s += v; s2 += v * v }
+                for i in 0..<1024 {
+                    let v = Double(data.images[base + i]) / 255
+                    s += v
+                    s2 += v * v
+                }
             }
             let count = Double(data.count * 1024)
             mean.append(Float(s / count))
@@ -54,7 +61,8 @@ public enum Normalization: Sendable, Equatable {
         case .perPixelMean(let mean):
             return ([Float](repeating: 1 / 255, count: size), mean.map { -$0 })
         case .perChannel(let mean, let std):
-            var scale = [Float](repeating: 0, count: size), offset = scale
+            var scale = [Float](repeating: 0, count: size)
+            var offset = scale
             for c in 0..<3 {
                 for i in 0..<1024 {
                     scale[c * 1024 + i] = 1 / (255 * std[c])

@@ -24,8 +24,9 @@ public struct ShardedBatches {
             orderEpoch = epoch
         }
         let (global, local) = loader.shard(batch: iteration % loader.batchesPerEpoch, rank: rank, worldSize: worldSize)
-        let n = loader.fill(epoch: epoch, order: order, positions: local,
-                            images: network.inputImages, labels: network.inputLabels)
+        let n = loader.fill(
+            epoch: epoch, order: order, positions: local,
+            images: network.inputImages, labels: network.inputLabels)
         return (n, global.count)
     }
 }

@@ -22,7 +22,10 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
             return
         }
         guard depth >= 8, (depth - 2) % 6 == 0 else {
-            throw ResNetError(.architecture, "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)")
+            throw ResNetError(
+                .architecture,
+                "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)"
+            )
         }
         self.family = family
         self.depth = depth
@@ -54,14 +57,17 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
         var d = depth
         if !digits.isEmpty {
             guard let parsed = Int(digits) else {
-                throw ResNetError(.architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
+                throw ResNetError(
+                    .architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
             }
             if let depth, depth != parsed {
                 throw ResNetError(.architecture, "--arch \(name) and --depth \(depth) disagree")
             }
             d = parsed
         }
-        guard let d else { throw ResNetError(.architecture, "--arch \(name) needs a depth (e.g. \(name)20 or --depth 20)") }
+        guard let d else {
+            throw ResNetError(.architecture, "--arch \(name) needs a depth (e.g. \(name)20 or --depth 20)")
+        }
         return try Architecture(family: family, depth: d, shortcut: shortcut)
     }
 

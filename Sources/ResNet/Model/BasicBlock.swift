@@ -30,26 +30,34 @@ final class BasicBlock {
     let hidden: Int, output: Int
     unowned let context: NetworkContext
 
-    init(_ context: NetworkContext, name: String, inChannels: Int, outChannels: Int, stride: Int,
-         inSize: (Int, Int), residual: Bool, option: ShortcutOption) {
+    init(
+        _ context: NetworkContext, name: String, inChannels: Int, outChannels: Int, stride: Int,
+        inSize: (Int, Int), residual: Bool, option: ShortcutOption
+    ) {
         self.context = context
-        conv1 = ConvBN(context, convName: "\(name).conv1", bnName: "\(name).bn1", inChannels: inChannels,
-                       outChannels: outChannels, kernelSize: 3, stride: stride, inSize: inSize)
-        conv2 = ConvBN(context, convName: "\(name).conv2", bnName: "\(name).bn2", inChannels: outChannels,
-                       outChannels: outChannels, kernelSize: 3, stride: 1, inSize: conv1.outSize)
+        conv1 = ConvBN(
+            context, convName: "\(name).conv1", bnName: "\(name).bn1", inChannels: inChannels,
+            outChannels: outChannels, kernelSize: 3, stride: stride, inSize: inSize)
+        conv2 = ConvBN(
+            context, convName: "\(name).conv2", bnName: "\(name).bn2", inChannels: outChannels,
+            outChannels: outChannels, kernelSize: 3, stride: 1, inSize: conv1.outSize)
         let reshapes = stride != 1 || inChannels != outChannels
         if !residual {
             shortcut = .none
         } else if !reshapes {
             shortcut = .identity
         } else if option == .A {
-            shortcut = .paddedIdentity(PaddedIdentity(inChannels: inChannels, outChannels: outChannels,
-                                                      inHeight: inSize.0, inWidth: inSize.1, stride: stride))
+            shortcut = .paddedIdentity(
+                PaddedIdentity(
+                    inChannels: inChannels, outChannels: outChannels,
+                    inHeight: inSize.0, inWidth: inSize.1, stride: stride))
         } else {
-            let projection = ConvBN(context, convName: "\(name).downsample.0", bnName: "\(name).downsample.1",
-                                    inChannels: inChannels, outChannels: outChannels, kernelSize: 1,
-                                    stride: stride, inSize: inSize)
-            shortcut = .projection(projection, output: context.arena.reserve(context.batchCapacity * projection.outputSize))
+            let projection = ConvBN(
+                context, convName: "\(name).downsample.0", bnName: "\(name).downsample.1",
+                inChannels: inChannels, outChannels: outChannels, kernelSize: 1,
+                stride: stride, inSize: inSize)
+            shortcut = .projection(
+                projection, output: context.arena.reserve(context.batchCapacity * projection.outputSize))
         }
         hidden = context.arena.reserve(context.batchCapacity * conv1.outputSize)
         output = context.arena.reserve(context.batchCapacity * conv2.outputSize)
@@ -63,10 +71,13 @@ final class BasicBlock {
     }
 
     func forward(input: UnsafePointer<Float>, batch: Int, training: Bool) throws {
-        let h = context.arena[hidden], y = context.arena[output]
+        let h = context.arena[hidden]
+        let y = context.arena[output]
         try conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
         try conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
-        let profile = context.profile, count = batch * outputSize, threads = context.threads
+        let profile = context.profile
+        let count = batch * outputSize
+        let threads = context.threads
         // The shortcut addition and the block's final ReLU, fused into one pass where possible.
         try profile.measure(.shortcut) {
             switch shortcut {
@@ -85,9 +96,12 @@ final class BasicBlock {
 
     /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
     /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
-    func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
-                  inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int) throws {
-        let count = batch * outputSize, threads = context.threads
+    func backward(
+        input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int
+    ) throws {
+        let count = batch * outputSize
+        let threads = context.threads
         let profile = context.profile
         var inputWritten = true
         // The final ReLU's mask, in place, and in the same pass the gradient down an identity shortcut.
@@ -98,22 +112,27 @@ final class BasicBlock {
                 inputWritten = false
                 ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, count: count, threads: threads)
             case .identity:
-                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: inputGrad,
-                              count: count, threads: threads)
+                ReLU.backward(
+                    output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: inputGrad,
+                    count: count, threads: threads)
             case .paddedIdentity(let pad):
                 ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, count: count, threads: threads)
                 pad.backward(outputGrad: outputGrad, inputGrad: inputGrad, batch: batch, accumulate: false)
             case .projection(let projection, _):
                 // The projection's BN works in place: give it its own copy of the gradient.
-                ReLU.backward(output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
-                              count: count, threads: threads)
-                try projection.backward(input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
+                ReLU.backward(
+                    output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
+                    count: count, threads: threads)
+                try projection.backward(
+                    input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
             }
         }
         // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
-        try conv2.backward(input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
-                       accumulate: false, batch: batch)
-        try conv1.backward(input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
-                       accumulate: inputWritten, batch: batch)
+        try conv2.backward(
+            input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
+            accumulate: false, batch: batch)
+        try conv1.backward(
+            input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
+            accumulate: inputWritten, batch: batch)
     }
 }

@@ -25,29 +25,36 @@ final class ConvBN {
 
     /// `convName` and `bnName` are the torchvision prefixes, e.g. `layer1.0.conv1` and `layer1.0.bn1`
     /// (VGG: `features.0` and `features.1`).
-    init(_ context: NetworkContext, convName: String, bnName: String, inChannels: Int, outChannels: Int,
-         kernelSize: Int, stride: Int, inSize: (Int, Int), bias: Bool = false, batchNorm: Bool = true) {
+    init(
+        _ context: NetworkContext, convName: String, bnName: String, inChannels: Int, outChannels: Int,
+        kernelSize: Int, stride: Int, inSize: (Int, Int), bias: Bool = false, batchNorm: Bool = true
+    ) {
         self.context = context
-        conv = Convolution(inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
-                           stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1,
-                           algorithm: context.convolution)
+        conv = Convolution(
+            inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize,
+            stride: stride, padding: kernelSize / 2, inHeight: inSize.0, inWidth: inSize.1,
+            algorithm: context.convolution)
         let store = context.store
-        weightOffset = store.addParameter("\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        weightOffset = store.addParameter(
+            "\(convName).weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
         biasOffset = bias ? store.addParameter("\(convName).bias", shape: [outChannels]) : nil
         var parameters: (gamma: Int, beta: Int, mean: Int, variance: Int)?
         if batchNorm {
-            parameters = (store.addParameter("\(bnName).weight", shape: [outChannels]),
-                          store.addParameter("\(bnName).bias", shape: [outChannels]),
-                          store.addBuffer("\(bnName).running_mean", shape: [outChannels]),
-                          store.addBuffer("\(bnName).running_var", shape: [outChannels]))
+            parameters = (
+                store.addParameter("\(bnName).weight", shape: [outChannels]),
+                store.addParameter("\(bnName).bias", shape: [outChannels]),
+                store.addBuffer("\(bnName).running_mean", shape: [outChannels]),
+                store.addBuffer("\(bnName).running_var", shape: [outChannels])
+            )
         }
         convOutput = context.arena.reserve(context.batchCapacity * conv.outputSize)
         if let parameters {
             let norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
             self.norm = norm
-            bn = BatchNormTensors(gammaOffset: parameters.gamma, betaOffset: parameters.beta,
-                                  runningMeanOffset: parameters.mean, runningVarOffset: parameters.variance,
-                                  savedMean: context.arena.reserve(outChannels), savedInvStd: context.arena.reserve(outChannels))
+            bn = BatchNormTensors(
+                gammaOffset: parameters.gamma, betaOffset: parameters.beta,
+                runningMeanOffset: parameters.mean, runningVarOffset: parameters.variance,
+                savedMean: context.arena.reserve(outChannels), savedInvStd: context.arena.reserve(outChannels))
             context.requireStatistics(norm.scratchCount)
         } else {
             norm = nil
@@ -75,13 +82,17 @@ final class ConvBN {
     }
 
     /// `output = [relu](bn(conv(input) [+ bias]))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
-    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
-                 training: Bool, relu: Bool) throws {
-        let c = context, y = c.arena[convOutput]
+    func forward(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
+        training: Bool, relu: Bool
+    ) throws {
+        let c = context
+        let y = c.arena[convOutput]
         let flops = 2 * Double(conv.macsPerImage * batch)
         c.profile.measure(.convForward, flops: flops) {
-            conv.forward(input: input, weight: c.parameter(weightOffset), output: y, batch: batch,
-                         threads: c.threads, workspace: c.workspace)
+            conv.forward(
+                input: input, weight: c.parameter(weightOffset), output: y, batch: batch,
+                threads: c.threads, workspace: c.workspace)
             if let biasOffset { conv.addBias(c.parameter(biasOffset), to: y, batch: batch) }
         }
         guard let norm, let bn else {
@@ -94,18 +105,20 @@ final class ConvBN {
         }
         try c.profile.measure(.batchNorm) {
             if training {
-                try norm.forwardTraining(input: y, output: output, batch: batch,
-                                         gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
-                                         savedMean: c.arena[bn.savedMean], savedInvStd: c.arena[bn.savedInvStd],
-                                         runningMean: c.buffer(bn.runningMeanOffset),
-                                         runningVar: c.buffer(bn.runningVarOffset),
-                                         scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
-                                         threads: c.threads)
+                try norm.forwardTraining(
+                    input: y, output: output, batch: batch,
+                    gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
+                    savedMean: c.arena[bn.savedMean], savedInvStd: c.arena[bn.savedInvStd],
+                    runningMean: c.buffer(bn.runningMeanOffset),
+                    runningVar: c.buffer(bn.runningVarOffset),
+                    scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
+                    threads: c.threads)
             } else {
-                norm.forwardInference(input: y, output: output, batch: batch,
-                                      gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
-                                      runningMean: c.buffer(bn.runningMeanOffset), runningVar: c.buffer(bn.runningVarOffset),
-                                      relu: relu, threads: c.threads)
+                norm.forwardInference(
+                    input: y, output: output, batch: batch,
+                    gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
+                    runningMean: c.buffer(bn.runningMeanOffset), runningVar: c.buffer(bn.runningVarOffset),
+                    relu: relu, threads: c.threads)
             }
         }
     }
@@ -114,32 +127,38 @@ final class ConvBN {
     /// pass its `output` as `reluOutput` and the mask is applied here (fused with BN's backward).
     /// `outputGrad` is overwritten (used in place as the conv-output gradient). Writes the
     /// parameter gradients, and `inputGrad` unless it is nil (the first layer needs none).
-    func backward(input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
-                  reluOutput: UnsafePointer<Float>? = nil,
-                  inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int) throws {
+    func backward(
+        input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
+        reluOutput: UnsafePointer<Float>? = nil,
+        inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int
+    ) throws {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
         if let norm, let bn {
             try c.profile.measure(.batchNorm) {
-                try norm.backward(input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
-                                  gamma: c.parameter(bn.gammaOffset), savedMean: c.arena[bn.savedMean],
-                                  savedInvStd: c.arena[bn.savedInvStd],
-                                  gammaGrad: c.gradient(bn.gammaOffset), betaGrad: c.gradient(bn.betaOffset),
-                                  scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
-                                  threads: c.threads)
+                try norm.backward(
+                    input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
+                    gamma: c.parameter(bn.gammaOffset), savedMean: c.arena[bn.savedMean],
+                    savedInvStd: c.arena[bn.savedInvStd],
+                    gammaGrad: c.gradient(bn.gammaOffset), betaGrad: c.gradient(bn.betaOffset),
+                    scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
+                    threads: c.threads)
             }
         } else if let reluOutput {
-            ReLU.backward(output: reluOutput, outputGrad: outputGrad, inputGrad: outputGrad, count: batch * conv.outputSize)
+            ReLU.backward(
+                output: reluOutput, outputGrad: outputGrad, inputGrad: outputGrad, count: batch * conv.outputSize)
         }
         c.profile.measure(.convBackwardWeights, flops: flops) {
             if let biasOffset { conv.biasGradient(outputGrad, into: c.gradient(biasOffset), batch: batch) }
-            conv.backwardWeights(input: input, outputGrad: outputGrad, weightGrad: c.gradient(weightOffset), batch: batch,
-                                 threads: c.threads, workspace: c.workspace)
+            conv.backwardWeights(
+                input: input, outputGrad: outputGrad, weightGrad: c.gradient(weightOffset), batch: batch,
+                threads: c.threads, workspace: c.workspace)
         }
         if let inputGrad {
             c.profile.measure(.convBackwardData, flops: flops) {
-                conv.backwardData(outputGrad: outputGrad, weight: c.parameter(weightOffset), inputGrad: inputGrad,
-                                  batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
+                conv.backwardData(
+                    outputGrad: outputGrad, weight: c.parameter(weightOffset), inputGrad: inputGrad,
+                    batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
             }
         }
     }

@@ -9,8 +9,9 @@ final class MaxPoolLayer {
     let argmax: UnsafeMutablePointer<Int32>
 
     init(_ context: NetworkContext, channels: Int, inSize: (Int, Int), kernelSize: Int, stride: Int, padding: Int) {
-        pool = MaxPool(channels: channels, inHeight: inSize.0, inWidth: inSize.1, kernelSize: kernelSize,
-                       stride: stride, padding: padding)
+        pool = MaxPool(
+            channels: channels, inHeight: inSize.0, inWidth: inSize.1, kernelSize: kernelSize,
+            stride: stride, padding: padding)
         output = context.arena.reserve(context.batchCapacity * pool.outputSize)
         argmax = .allocate(capacity: context.batchCapacity * pool.outputSize)
         argmax.initialize(repeating: 0, count: context.batchCapacity * pool.outputSize)

@@ -5,13 +5,17 @@ import Kernels
 final class Stage {
     let blocks: [BasicBlock]
 
-    init(_ context: NetworkContext, index: Int, blocks count: Int, inChannels: Int, outChannels: Int,
-         stride: Int, inSize: (Int, Int), residual: Bool, option: ShortcutOption) {
+    init(
+        _ context: NetworkContext, index: Int, blocks count: Int, inChannels: Int, outChannels: Int,
+        stride: Int, inSize: (Int, Int), residual: Bool, option: ShortcutOption
+    ) {
         var blocks: [BasicBlock] = []
-        var channels = inChannels, size = inSize
+        var channels = inChannels
+        var size = inSize
         for i in 0..<count {
-            let block = BasicBlock(context, name: "layer\(index).\(i)", inChannels: channels, outChannels: outChannels,
-                                   stride: i == 0 ? stride : 1, inSize: size, residual: residual, option: option)
+            let block = BasicBlock(
+                context, name: "layer\(index).\(i)", inChannels: channels, outChannels: outChannels,
+                stride: i == 0 ? stride : 1, inSize: size, residual: residual, option: option)
             blocks.append(block)
             channels = outChannels
             size = block.outSize
@@ -53,7 +57,9 @@ public final class Network {
 
     /// `convolution` nil uses Winograd wherever it applies (the fast default); `.im2col` forces
     /// the GEMM path everywhere (a check that results do not hang on one kernel).
-    public init(_ architecture: Architecture, batchCapacity: Int, threads: Int = 1, convolution: Convolution.Algorithm? = nil) {
+    public init(
+        _ architecture: Architecture, batchCapacity: Int, threads: Int = 1, convolution: Convolution.Algorithm? = nil
+    ) {
         // The layers split work over `threads` themselves; BLAS stays at one thread (a spinning
         // BLAS pool collapses when ranks share cores).
         BLASThreads.set(1)
@@ -62,9 +68,11 @@ public final class Network {
         self.context = context
         let size = (architecture.inputSize, architecture.inputSize)
         let first = architecture.stem
-        stem = ConvBN(context, convName: "conv1", bnName: "bn1", inChannels: Self.imageChannels,
-                      outChannels: first.width, kernelSize: first.kernel, stride: first.stride, inSize: size)
-        var channels = first.width, mapSize = stem.outSize
+        stem = ConvBN(
+            context, convName: "conv1", bnName: "bn1", inChannels: Self.imageChannels,
+            outChannels: first.width, kernelSize: first.kernel, stride: first.stride, inSize: size)
+        var channels = first.width
+        var mapSize = stem.outSize
         if first.maxPool {
             let pool = MaxPoolLayer(context, channels: channels, inSize: mapSize, kernelSize: 3, stride: 2, padding: 1)
             stemPool = pool
@@ -74,9 +82,10 @@ public final class Network {
         }
         var stages: [Stage] = []
         for (i, width) in architecture.stageWidths.enumerated() {
-            let stage = Stage(context, index: i + 1, blocks: architecture.stageBlocks[i], inChannels: channels, outChannels: width,
-                              stride: i == 0 ? 1 : 2, inSize: mapSize, residual: architecture.isResidual,
-                              option: architecture.shortcut)
+            let stage = Stage(
+                context, index: i + 1, blocks: architecture.stageBlocks[i], inChannels: channels, outChannels: width,
+                stride: i == 0 ? 1 : 2, inSize: mapSize, residual: architecture.isResidual,
+                option: architecture.shortcut)
             stages.append(stage)
             channels = width
             mapSize = stage.blocks.last!.outSize
@@ -136,7 +145,8 @@ public final class Network {
         var rng = SplitMix64(seed: seed, stream: RandomStream.initialization.rawValue)
         for layer in convLayers { layer.initialize(&rng) }
         let bound = 1 / Float(classifier.inFeatures).squareRoot()
-        let w = context.parameter(fcWeight), b = context.parameter(fcBias)
+        let w = context.parameter(fcWeight)
+        let b = context.parameter(fcBias)
         for i in 0..<classifier.weightCount { w[i] = (2 * rng.nextUnitFloat() - 1) * bound }
         for i in 0..<classifier.outFeatures { b[i] = (2 * rng.nextUnitFloat() - 1) * bound }
         store.momentum.update(repeating: 0, count: store.parameterCount)
@@ -159,10 +169,12 @@ public final class Network {
         }
         let last = blocks.last!
         context.profile.measure(.head) {
-            GlobalAveragePool.forward(input: x, output: a[pooled], batch: batch,
-                                      channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
-            classifier.forward(input: a[pooled], weight: context.parameter(fcWeight), bias: context.parameter(fcBias),
-                               output: a[logits], batch: batch)
+            GlobalAveragePool.forward(
+                input: x, output: a[pooled], batch: batch,
+                channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+            classifier.forward(
+                input: a[pooled], weight: context.parameter(fcWeight), bias: context.parameter(fcBias),
+                output: a[logits], batch: batch)
         }
         return UnsafePointer(a[logits])
     }
@@ -172,20 +184,24 @@ public final class Network {
         let a = context.arena
         let last = blocks.last!
         // The gradient of the current block's output and of its input, swapped after each block.
-        var outputGrad = a[gradients[0]], inputGrad = a[gradients[1]]
+        var outputGrad = a[gradients[0]]
+        var inputGrad = a[gradients[1]]
         let scratch = a[gradients[2]]
         context.profile.measure(.head) {
-            classifier.backward(input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
-                                inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
-                                biasGrad: context.gradient(fcBias), batch: batch)
-            GlobalAveragePool.backward(outputGrad: a[pooledGrad], inputGrad: outputGrad, batch: batch,
-                                       channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
+            classifier.backward(
+                input: a[pooled], weight: context.parameter(fcWeight), outputGrad: a[logitsGrad],
+                inputGrad: a[pooledGrad], weightGrad: context.gradient(fcWeight),
+                biasGrad: context.gradient(fcBias), batch: batch)
+            GlobalAveragePool.backward(
+                outputGrad: a[pooledGrad], inputGrad: outputGrad, batch: batch,
+                channels: classifier.inFeatures, spatial: last.outSize.0 * last.outSize.1)
         }
         try replicas?.gradientsReady(from: fcWeight)
         let stemResult = a[stemPool?.output ?? stemOutput]
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blockInput = i > 0 ? a[blocks[i - 1].output] : stemResult
-            try blocks[i].backward(input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
+            try blocks[i].backward(
+                input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
             swap(&outputGrad, &inputGrad)
             try replicas?.gradientsReady(from: blocks[i].conv1.weightOffset)
         }
@@ -193,7 +209,9 @@ public final class Network {
             stemPool.pool.backward(outputGrad: outputGrad, argmax: stemPool.argmax, inputGrad: inputGrad, batch: batch)
             swap(&outputGrad, &inputGrad)
         }
-        try stem.backward(input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false, batch: batch)
+        try stem.backward(
+            input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false,
+            batch: batch)
         try replicas?.gradientsReady(from: 0)
     }
 

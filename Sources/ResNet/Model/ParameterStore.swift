@@ -48,8 +48,10 @@ public final class ParameterStore {
         Self.register(name, shape: shape, in: &buffers, count: &bufferCount, allocated: allocated)
     }
 
-    private static func register(_ name: String, shape: [Int], in specs: inout [TensorSpec], count: inout Int,
-                                 allocated: Bool) -> Int {
+    private static func register(
+        _ name: String, shape: [Int], in specs: inout [TensorSpec], count: inout Int,
+        allocated: Bool
+    ) -> Int {
         precondition(!allocated, "tensors are registered before allocation")
         let spec = TensorSpec(name: name, shape: shape, offset: count)
         specs.append(spec)
@@ -102,7 +104,7 @@ public final class ActivationArena {
     public func reserve(_ floats: Int) -> Int {
         precondition(!allocated)
         let offset = count
-        count += (floats + 15) & ~15 // 64-byte aligned slices
+        count += (floats + 15) & ~15  // 64-byte aligned slices
         return offset
     }
 

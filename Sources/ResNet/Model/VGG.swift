@@ -8,8 +8,10 @@ import Kernels
 /// (they hold no parameters; training VGG here is for counts and speed, not accuracy).
 public final class VGG {
     /// Widths of the convolutions; nil is a 2x2/2 max pool.
-    public static let configuration19: [Int?] = [64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil,
-                                                 512, 512, 512, 512, nil, 512, 512, 512, 512, nil]
+    public static let configuration19: [Int?] = [
+        64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil,
+        512, 512, 512, 512, nil, 512, 512, 512, 512, nil,
+    ]
     public static let inputSize = 224
 
     enum Layer {
@@ -42,34 +44,42 @@ public final class VGG {
         self.batchNorm = batchNorm
         let context = NetworkContext(batchCapacity: batchCapacity, threads: 1)
         self.context = context
-        let store = context.store, arena = context.arena
+        let store = context.store
+        let arena = context.arena
         var layers: [Layer] = []
-        var channels = 3, size = Self.inputSize, index = 0, largest = 3 * size * size
+        var channels = 3
+        var size = Self.inputSize
+        var index = 0
+        var largest = 3 * size * size
         input = arena.reserve(batchCapacity * largest)
         for width in Self.configuration19 {
             if let width {
-                let layer = ConvBN(context, convName: "features.\(index)", bnName: "features.\(index + 1)",
-                                   inChannels: channels, outChannels: width, kernelSize: 3, stride: 1,
-                                   inSize: (size, size), bias: true, batchNorm: batchNorm)
+                let layer = ConvBN(
+                    context, convName: "features.\(index)", bnName: "features.\(index + 1)",
+                    inChannels: channels, outChannels: width, kernelSize: 3, stride: 1,
+                    inSize: (size, size), bias: true, batchNorm: batchNorm)
                 layers.append(.conv(layer, output: arena.reserve(batchCapacity * layer.outputSize)))
                 largest = max(largest, layer.outputSize)
                 channels = width
                 index += batchNorm ? 3 : 2
             } else {
-                let pool = MaxPoolLayer(context, channels: channels, inSize: (size, size), kernelSize: 2, stride: 2, padding: 0)
+                let pool = MaxPoolLayer(
+                    context, channels: channels, inSize: (size, size), kernelSize: 2, stride: 2, padding: 0)
                 layers.append(.pool(pool))
                 size = pool.outSize.0
                 index += 1
             }
         }
         self.layers = layers
-        var features = channels * size * size // 512 * 7 * 7 (the adaptive pool is the identity at 224)
+        var features = channels * size * size  // 512 * 7 * 7 (the adaptive pool is the identity at 224)
         var classifier: [Dense] = []
         for (i, width) in [4096, 4096, classes].enumerated() {
-            classifier.append(Dense(layer: Linear(inFeatures: features, outFeatures: width),
-                                    weightOffset: store.addParameter("classifier.\(3 * i).weight", shape: [width, features]),
-                                    biasOffset: store.addParameter("classifier.\(3 * i).bias", shape: [width]),
-                                    output: arena.reserve(batchCapacity * width)))
+            classifier.append(
+                Dense(
+                    layer: Linear(inFeatures: features, outFeatures: width),
+                    weightOffset: store.addParameter("classifier.\(3 * i).weight", shape: [width, features]),
+                    biasOffset: store.addParameter("classifier.\(3 * i).bias", shape: [width]),
+                    output: arena.reserve(batchCapacity * width)))
             features = width
             largest = max(largest, width)
         }
@@ -111,7 +121,8 @@ public final class VGG {
     /// One training step (training-mode BN) on the first `batch` images; returns the summed loss.
     @discardableResult
     public func trainStep(batch: Int, gradScale: Float) throws -> Double {
-        let c = context, a = c.arena
+        let c = context
+        let a = c.arena
         // Forward: features, then the classifier (ReLU between its layers).
         var x = a[input]
         for layer in layers {
@@ -125,27 +136,33 @@ public final class VGG {
         }
         let features = x
         for (i, dense) in classifier.enumerated() {
-            dense.layer.forward(input: x, weight: c.parameter(dense.weightOffset), bias: c.parameter(dense.biasOffset),
-                                output: a[dense.output], batch: batch)
+            dense.layer.forward(
+                input: x, weight: c.parameter(dense.weightOffset), bias: c.parameter(dense.biasOffset),
+                output: a[dense.output], batch: batch)
             if i < classifier.count - 1 {
                 ReLU.forward(input: a[dense.output], output: a[dense.output], count: batch * dense.layer.outFeatures)
             }
             x = a[dense.output]
         }
-        let (loss, _) = SoftmaxCrossEntropy.forwardBackward(logits: x, labels: labels, batch: batch,
-                                                            classes: classifier.last!.layer.outFeatures,
-                                                            logitsGrad: a[logitsGrad], gradScale: gradScale)
+        let (loss, _) = SoftmaxCrossEntropy.forwardBackward(
+            logits: x, labels: labels, batch: batch,
+            classes: classifier.last!.layer.outFeatures,
+            logitsGrad: a[logitsGrad], gradScale: gradScale)
         // Backward: the gradient of the current layer's output (dy) and of its input (dx), swapped.
-        var dy = a[logitsGrad], dx = a[gradients[0]], spare = a[gradients[1]]
+        var dy = a[logitsGrad]
+        var dx = a[gradients[0]]
+        var spare = a[gradients[1]]
         for i in stride(from: classifier.count - 1, through: 0, by: -1) {
             let dense = classifier[i]
             if i < classifier.count - 1 {
-                ReLU.backward(output: a[dense.output], outputGrad: dy, inputGrad: dy, count: batch * dense.layer.outFeatures)
+                ReLU.backward(
+                    output: a[dense.output], outputGrad: dy, inputGrad: dy, count: batch * dense.layer.outFeatures)
             }
             let layerInput = i > 0 ? a[classifier[i - 1].output] : features
-            dense.layer.backward(input: layerInput, weight: c.parameter(dense.weightOffset), outputGrad: dy,
-                                 inputGrad: dx, weightGrad: c.gradient(dense.weightOffset),
-                                 biasGrad: c.gradient(dense.biasOffset), batch: batch)
+            dense.layer.backward(
+                input: layerInput, weight: c.parameter(dense.weightOffset), outputGrad: dy,
+                inputGrad: dx, weightGrad: c.gradient(dense.weightOffset),
+                biasGrad: c.gradient(dense.biasOffset), batch: batch)
             dy = dx
             swap(&dx, &spare)
         }
@@ -153,8 +170,9 @@ public final class VGG {
             let layerInput = i > 0 ? a[layers[i - 1].output] : a[input]
             switch layers[i] {
             case .conv(let conv, let output):
-                try conv.backward(input: layerInput, outputGrad: dy, reluOutput: a[output], inputGrad: i > 0 ? dx : nil,
-                                  accumulate: false, batch: batch)
+                try conv.backward(
+                    input: layerInput, outputGrad: dy, reluOutput: a[output], inputGrad: i > 0 ? dx : nil,
+                    accumulate: false, batch: batch)
             case .pool(let pool):
                 pool.pool.backward(outputGrad: dy, argmax: pool.argmax, inputGrad: dx, batch: batch)
             }

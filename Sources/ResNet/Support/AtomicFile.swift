@@ -10,10 +10,14 @@ public enum AtomicFile {
     /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
     /// fsyncs the directory.
     public static func write(_ data: Data, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = (directory as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        let directory =
+            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = (directory as NSString).appendingPathComponent(
+            ".\((path as NSString).lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ResNetError(.fileSystem, "\(temporary): cannot create (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else {
+            throw ResNetError(.fileSystem, "\(temporary): cannot create (\(String(cString: strerror(errno))))")
+        }
         var ok = data.withUnsafeBytes { raw -> Bool in
             var written = 0
             while written < raw.count {
@@ -35,7 +39,10 @@ public enum AtomicFile {
             throw ResNetError(.fileSystem, "\(path): rename failed (\(String(cString: strerror(errno))))")
         }
         let dfd = open(directory, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 }
 

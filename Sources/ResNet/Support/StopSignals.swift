@@ -21,7 +21,8 @@ public final class StopSignals: @unchecked Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [unowned self] in
-                let (exchanged, earlier) = received.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)
+                let (exchanged, earlier) = received.compareExchange(
+                    expected: 0, desired: number, ordering: .sequentiallyConsistent)
                 if !exchanged && number == SIGINT && earlier == SIGINT {
                     FileHandle.standardError.write(Data("\nsecond interrupt: exiting now, without a checkpoint\n".utf8))
                     _exit(130)

@@ -29,8 +29,9 @@ public final class DataParallelStep {
         self.optimizer = optimizer
         self.syncBatchNorm = syncBatchNorm
         if communicator.size > 1 {
-            let link = ReplicaConnection(communicator: communicator, store: network.store,
-                                         synchronizesStatistics: syncBatchNorm)
+            let link = ReplicaConnection(
+                communicator: communicator, store: network.store,
+                synchronizesStatistics: syncBatchNorm)
             network.replicas = link
             replicas = link
         } else {
@@ -59,7 +60,8 @@ public final class DataParallelStep {
         let reduced = monotonicSeconds()
         network.profile.measure(.optimizer) { optimizer.step(network.store, learningRate: Float(learningRate)) }
         try averageBatchNormStatistics()
-        timing = StepTiming(compute: computed - start, reduction: reduced - computed, update: monotonicSeconds() - reduced)
+        timing = StepTiming(
+            compute: computed - start, reduction: reduced - computed, update: monotonicSeconds() - reduced)
         return StepStats(lossSum: totals[0], correct: totals[1], images: totals[2])
     }
 

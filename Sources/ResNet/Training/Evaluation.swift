@@ -1,17 +1,21 @@
 /// The test-set pass, the one evaluation loop (the trainer's and `eval`'s): images `range` of
 /// `data` through `network` in eval mode (running BN statistics), at most `batchCapacity` at a time.
 public enum Evaluation {
-    public static func run(_ network: Network, on data: LabeledImages, range: Range<Int>,
-                           normalization: Normalization, progress: ((Int) -> Void)? = nil) throws -> StepStats {
-        let loader = BatchLoader(data: data, globalBatch: network.batchCapacity, seed: 0, augment: false,
-                                 normalization: normalization)
+    public static func run(
+        _ network: Network, on data: LabeledImages, range: Range<Int>,
+        normalization: Normalization, progress: ((Int) -> Void)? = nil
+    ) throws -> StepStats {
+        let loader = BatchLoader(
+            data: data, globalBatch: network.batchCapacity, seed: 0, augment: false,
+            normalization: normalization)
         let identity = (0..<Int32(data.count)).map { $0 }
         var totals = StepStats()
         var start = range.lowerBound
         while start < range.upperBound {
             let end = min(start + network.batchCapacity, range.upperBound)
-            let n = loader.fill(epoch: 0, order: identity, positions: start..<end,
-                                images: network.inputImages, labels: network.inputLabels)
+            let n = loader.fill(
+                epoch: 0, order: identity, positions: start..<end,
+                images: network.inputImages, labels: network.inputLabels)
             let (loss, correct) = try network.evaluate(batch: n)
             totals += StepStats(lossSum: loss, correct: Double(correct), images: Double(n))
             start = end

@@ -36,8 +36,9 @@ final class GradientBuckets {
     }
 
     private func start(_ offset: Int) throws {
-        try communicator.startAllReduceSum(UnsafeMutableBufferPointer(start: gradients + offset, count: pendingEnd - offset),
-                                           slot: started)
+        try communicator.startAllReduceSum(
+            UnsafeMutableBufferPointer(start: gradients + offset, count: pendingEnd - offset),
+            slot: started)
         started += 1
         pendingEnd = offset
     }

@@ -7,8 +7,10 @@ import Logging
 public enum InProcessReplicas {
     /// Trains `replicas` replicas to the end; returns every rank's trainer and result, in rank
     /// order, or throws the first error.
-    public static func run(replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
-                           normalization: Normalization, logger: Logger) throws -> [(trainer: Trainer, result: TrainingResult)] {
+    public static func run(
+        replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
+        normalization: Normalization, logger: Logger
+    ) throws -> [(trainer: Trainer, result: TrainingResult)] {
         let group = ThreadGroup(size: replicas)
         let finished = Locked<[Int: (Trainer, TrainingResult)]>([:])
         let failures = Locked<[Int: String]>([:])
@@ -16,8 +18,9 @@ public enum InProcessReplicas {
         let threads = (0..<replicas).map { rank in
             Thread {
                 do {
-                    let trainer = try Trainer(config: config, communicator: group.communicator(rank: rank), train: train,
-                                              test: test, normalization: normalization, logger: logger, quiet: rank != 0)
+                    let trainer = try Trainer(
+                        config: config, communicator: group.communicator(rank: rank), train: train,
+                        test: test, normalization: normalization, logger: logger, quiet: rank != 0)
                     let result = try trainer.run()
                     finished.update { $0[rank] = (trainer, result) }
                 } catch {
@@ -28,18 +31,28 @@ public enum InProcessReplicas {
                 }
             }
         }
-        for t in threads { t.stackSize = 8 << 20; t.start() }
+        for t in threads {
+            t.stackSize = 8 << 20
+            t.start()
+        }
         while finished.value.count + failures.value.count < replicas { usleep(1000) }
         if let cause = rootCauses.value.sorted(by: { $0.key < $1.key }).first?.value { throw cause }
-        if let failure = failures.value.sorted(by: { $0.key < $1.key }).first?.value { throw CommunicatorError(failure) }
+        if let failure = failures.value.sorted(by: { $0.key < $1.key }).first?.value {
+            throw CommunicatorError(failure)
+        }
         let all = finished.value
         return (0..<replicas).map { (trainer: all[$0]!.0, result: all[$0]!.1) }
     }
 
     /// Rank 0's result of `run`.
-    public static func train(replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
-                             normalization: Normalization, logger: Logger) throws -> TrainingResult {
-        try run(replicas: replicas, config: config, train: train, test: test, normalization: normalization, logger: logger)[0].result
+    public static func train(
+        replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
+        normalization: Normalization, logger: Logger
+    ) throws -> TrainingResult {
+        try run(
+            replicas: replicas, config: config, train: train, test: test, normalization: normalization, logger: logger)[
+                0
+            ].result
     }
 }
 
@@ -48,6 +61,14 @@ final class Locked<T>: @unchecked Sendable {
     private var inner: T
     private let lock = NSLock()
     init(_ value: T) { inner = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return inner }
-    func update(_ body: (inout T) -> Void) { lock.lock(); body(&inner); lock.unlock() }
+    var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        return inner
+    }
+    func update(_ body: (inout T) -> Void) {
+        lock.lock()
+        body(&inner)
+        lock.unlock()
+    }
 }

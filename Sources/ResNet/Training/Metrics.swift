@@ -7,11 +7,18 @@ public final class MetricsLog {
 
     /// Appends to `directory/metrics.jsonl` (creating it); nil directory: no file.
     public init(directory: String?) throws {
-        guard let directory else { handle = nil; return }
+        guard let directory else {
+            handle = nil
+            return
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw ResNetError(.data, "\(path): cannot open for writing") }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw ResNetError(.data, "\(path): cannot open for writing")
+        }
         h.seekToEndOfFile()
         handle = h
     }

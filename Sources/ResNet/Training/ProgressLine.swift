@@ -16,8 +16,9 @@ final class ProgressLine {
     func update(iteration: Int, loss: Double, error: Double, lr: Double, imagesPerSecond: Double, remaining: Double) {
         guard enabled else { return }
         let width = String(total).count
-        let line = String(format: "step %\(width)d/%d  loss %.4f  err %5.2f%%  lr %.4g  %.0f img/s  ETA %@",
-                          iteration, total, loss, error * 100, lr, imagesPerSecond, Self.duration(remaining))
+        let line = String(
+            format: "step %\(width)d/%d  loss %.4f  err %5.2f%%  lr %.4g  %.0f img/s  ETA %@",
+            iteration, total, loss, error * 100, lr, imagesPerSecond, Self.duration(remaining))
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             shown = true
@@ -28,7 +29,10 @@ final class ProgressLine {
 
     /// Ends the live line so other output starts on a fresh one.
     func pause() {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)); shown = false }
+        if shown {
+            FileHandle.standardError.write(Data("\n".utf8))
+            shown = false
+        }
     }
 
     func finish() { pause() }
@@ -36,6 +40,7 @@ final class ProgressLine {
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
         let s = Int(seconds)
-        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s / 60 % 60) : String(format: "%dm%02ds", s / 60, s % 60)
+        return s >= 3600
+            ? String(format: "%dh%02dm", s / 3600, s / 60 % 60) : String(format: "%dm%02ds", s / 60, s % 60)
     }
 }

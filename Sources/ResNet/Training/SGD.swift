@@ -11,8 +11,12 @@ public struct SGD: Sendable, Equatable, Codable {
     }
 
     public func step(_ store: ParameterStore, learningRate: Float) {
-        let w = store.values, g = store.gradients, v = store.momentum
-        let m = momentum, wd = weightDecay, lr = learningRate
+        let w = store.values
+        let g = store.gradients
+        let v = store.momentum
+        let m = momentum
+        let wd = weightDecay
+        let lr = learningRate
         for i in 0..<store.parameterCount {
             let vi = m * v[i] + (g[i] + wd * w[i])
             v[i] = vi

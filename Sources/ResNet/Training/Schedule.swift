@@ -32,8 +32,10 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         public init() {}
     }
 
-    public init(base: Double, milestones: [Int], gamma: Double = 0.1, iterations: Int, warmup: Warmup? = nil,
-                ramp: LinearRamp? = nil) {
+    public init(
+        base: Double, milestones: [Int], gamma: Double = 0.1, iterations: Int, warmup: Warmup? = nil,
+        ramp: LinearRamp? = nil
+    ) {
         self.base = base
         self.milestones = milestones.sorted()
         self.gamma = gamma
@@ -49,8 +51,9 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
 
     /// The paper's shape scaled to a shorter run: divide by 10 at 50% and 75% of it.
     public static func scaled(iterations: Int, base: Double = 0.1, warmup: Bool) -> LearningRateSchedule {
-        .init(base: base, milestones: [iterations / 2, iterations * 3 / 4], iterations: iterations,
-              warmup: warmup ? Warmup() : nil)
+        .init(
+            base: base, milestones: [iterations / 2, iterations * 3 / 4], iterations: iterations,
+            warmup: warmup ? Warmup() : nil)
     }
 
     public func learningRate(iteration: Int, warmupDone: Bool) -> Double {

@@ -15,12 +15,15 @@ extension Trainer {
         try kind.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         if let failure { throw failure }
         if failed[0] > 0 {
-            throw ResNetError(Self.kinds[Int(kind[0])] ?? .fileSystem, "the coordinator (rank 0) failed; see its message")
+            throw ResNetError(
+                Self.kinds[Int(kind[0])] ?? .fileSystem, "the coordinator (rank 0) failed; see its message")
         }
     }
 
-    private static let kinds: [Int: ResNetError.Kind] = [1: .configuration, 2: .data, 3: .damagedCheckpoint,
-                                                         4: .mismatchedCheckpoint, 5: .fileSystem]
+    private static let kinds: [Int: ResNetError.Kind] = [
+        1: .configuration, 2: .data, 3: .damagedCheckpoint,
+        4: .mismatchedCheckpoint, 5: .fileSystem,
+    ]
     private static func kindCode(_ kind: ResNetError.Kind?) -> Int {
         kinds.first { $0.value == kind }?.key ?? 5
     }
@@ -47,8 +50,11 @@ extension Trainer {
         add("sync_bn", config.syncBatchNorm)
         add("augment", config.augment)
         add("padding", config.padding.rawValue)
-        fields.append(("schedule", (try? encoder.encode(config.schedule)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
-        fields.append(("optimizer", (try? encoder.encode(config.optimizer)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
+        fields.append(
+            ("schedule", (try? encoder.encode(config.schedule)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
+        fields.append(
+            ("optimizer", (try? encoder.encode(config.optimizer)).map { String(decoding: $0, as: UTF8.self) } ?? "null")
+        )
         add("training_images", batches.loader.data.count)
         add("batches_per_epoch", batches.batchesPerEpoch)
         add("eval_every", config.evalEvery ?? batches.batchesPerEpoch)
@@ -60,17 +66,20 @@ extension Trainer {
         add("stop_after", config.stopAfter)
         add("start_iteration", startIteration)
         fields.append(("hosts", "[" + hosts.map(JSON.quoted).joined(separator: ",") + "]"))
-        return "{\n" + fields.sorted { $0.0 < $1.0 }.map { "  \(JSON.quoted($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}\n"
+        return "{\n" + fields.sorted { $0.0 < $1.0 }.map { "  \(JSON.quoted($0.0)): \($0.1)" }.joined(separator: ",\n")
+            + "\n}\n"
     }
 
     /// Every rank's host name, in rank order (64 bytes each).
     func gatherHostnames() throws -> [String] {
-        let width = 8 // Int64 words of 8 bytes: 64 bytes per rank
+        let width = 8  // Int64 words of 8 bytes: 64 bytes per rank
         var words = [Int64](repeating: 0, count: communicator.size * width)
         var name = Array(ProcessInfo.processInfo.hostName.utf8.prefix(width * 8 - 1))
         name += [UInt8](repeating: 0, count: width * 8 - name.count)
         name.withUnsafeBytes { raw in
-            for w in 0..<width { words[communicator.rank * width + w] = raw.loadUnaligned(fromByteOffset: w * 8, as: Int64.self) }
+            for w in 0..<width {
+                words[communicator.rank * width + w] = raw.loadUnaligned(fromByteOffset: w * 8, as: Int64.self)
+            }
         }
         try words.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         return (0..<communicator.size).map { rank in

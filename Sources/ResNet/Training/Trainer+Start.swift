@@ -14,7 +14,9 @@ extension Trainer {
             try resumed.apply(to: network, optimizer: true)
             if isCoordinator {
                 let ranks = { (n: Int) in "\(n) rank\(n == 1 ? "" : "s")" }
-                logger.info("resuming from \(resumed.path) at iteration \(state.iteration) (written by \(ranks(resumed.run!.worldSize))) on \(ranks(communicator.size))")
+                logger.info(
+                    "resuming from \(resumed.path) at iteration \(state.iteration) (written by \(ranks(resumed.run!.worldSize))) on \(ranks(communicator.size))"
+                )
             }
         } else if let path = config.initFrom {
             try Checkpoint.load(path, expected: config.architecture).apply(to: network, optimizer: false)
@@ -29,8 +31,9 @@ extension Trainer {
         if let directory = config.outputDirectory {
             let resumedAt = state.iteration > 0 ? state.iteration : nil
             try onCoordinator {
-                try RunDirectory(path: directory).writeConfiguration(configurationJSON(startIteration: state.iteration, hosts: hosts),
-                                                                     resumedAt: resumedAt)
+                try RunDirectory(path: directory).writeConfiguration(
+                    configurationJSON(startIteration: state.iteration, hosts: hosts),
+                    resumedAt: resumedAt)
             }
         }
         return state
@@ -54,7 +57,9 @@ extension Trainer {
 
     /// The run record a checkpoint of `state` carries.
     func checkpointRecord(_ state: TrainingState) throws -> CheckpointMetadata {
-        func json<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
+        func json<T: Encodable>(_ value: T) throws -> String {
+            String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        }
         return CheckpointMetadata(
             iteration: state.iteration, seed: state.seed, warmupDone: state.warmup.done,
             warmupSmoothedError: state.warmup.smoothedError, globalBatch: config.globalBatch,

@@ -19,14 +19,20 @@ public final class Trainer {
     /// Catch SIGTERM/SIGINT/SIGUSR1 and stop after the current step with a checkpoint.
     public var handlesStopSignals = false
 
-    public init(config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
-                test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false) throws {
+    public init(
+        config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
+        test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false
+    ) throws {
         let world = communicator.size
         guard !config.architecture.isImageNet else {
-            throw ResNetError(.configuration, "\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it")
+            throw ResNetError(
+                .configuration,
+                "\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it"
+            )
         }
         guard config.globalBatch >= world, config.globalBatch % world == 0 else {
-            throw ResNetError(.configuration, "global batch \(config.globalBatch) is not divisible by the world size \(world)")
+            throw ResNetError(
+                .configuration, "global batch \(config.globalBatch) is not divisible by the world size \(world)")
         }
         self.config = config
         self.communicator = communicator
@@ -36,10 +42,12 @@ public final class Trainer {
         if quiet || communicator.rank != 0 { logger.logLevel = .warning }
         self.logger = logger
         network = Network(config.architecture, batchCapacity: config.globalBatch / world, threads: config.threads)
-        step = DataParallelStep(network: network, communicator: communicator, optimizer: config.optimizer,
-                                syncBatchNorm: config.syncBatchNorm)
-        let loader = BatchLoader(data: train, globalBatch: config.globalBatch, seed: config.seed,
-                                 augment: config.augment, normalization: normalization, padding: config.padding)
+        step = DataParallelStep(
+            network: network, communicator: communicator, optimizer: config.optimizer,
+            syncBatchNorm: config.syncBatchNorm)
+        let loader = BatchLoader(
+            data: train, globalBatch: config.globalBatch, seed: config.seed,
+            augment: config.augment, normalization: normalization, padding: config.padding)
         batches = ShardedBatches(loader: loader, rank: communicator.rank, worldSize: world)
     }
 
@@ -53,19 +61,23 @@ public final class Trainer {
         let total = config.schedule.iterations
         let stop = min(total, config.stopAfter ?? total)
         let perEpoch = batches.batchesPerEpoch
-        let events = RunEvents(stop: stop, total: total, logEvery: config.logEvery,
-                               evalEvery: test == nil ? nil : config.evalEvery ?? perEpoch,
-                               checkpointEvery: config.checkpointEvery ?? perEpoch,
-                               writesCheckpoints: config.outputDirectory != nil && isCoordinator)
-        let report = try TrainingReport(enabled: isCoordinator, directory: config.outputDirectory, progress: config.progress,
-                                        total: total, batchesPerEpoch: perEpoch, logger: logger)
+        let events = RunEvents(
+            stop: stop, total: total, logEvery: config.logEvery,
+            evalEvery: test == nil ? nil : config.evalEvery ?? perEpoch,
+            checkpointEvery: config.checkpointEvery ?? perEpoch,
+            writesCheckpoints: config.outputDirectory != nil && isCoordinator)
+        let report = try TrainingReport(
+            enabled: isCoordinator, directory: config.outputDirectory, progress: config.progress,
+            total: total, batchesPerEpoch: perEpoch, logger: logger)
         let checkpoints = config.outputDirectory.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         if handlesStopSignals { StopSignals.shared.install() }
         var losses: [Double] = []
-        losses.reserveCapacity(max(0, stop - state.iteration)) // no growth inside the loop
-        var lastEval: StepStats?, finalCheckpoint: String?, stoppedBy: Int32?
+        losses.reserveCapacity(max(0, stop - state.iteration))  // no growth inside the loop
+        var lastEval: StepStats?
+        var finalCheckpoint: String?
+        var stoppedBy: Int32?
         let startIteration = state.iteration
-        var asideSeconds = 0.0 // evaluation and checkpoints
+        var asideSeconds = 0.0  // evaluation and checkpoints
         if isCoordinator { logger.info("\(startLine(state: state, stop: stop))") }
 
         while state.iteration < stop {
@@ -81,8 +93,9 @@ public final class Trainer {
             let it = state.iteration
             stoppedBy = try agreedStopSignal()
             if events.log(after: it) || stoppedBy != nil {
-                report.logWindow(iteration: it, learningRate: lr, remainingIterations: stop - it,
-                                 globalBatch: config.globalBatch)
+                report.logWindow(
+                    iteration: it, learningRate: lr, remainingIterations: stop - it,
+                    globalBatch: config.globalBatch)
             }
             let asideStart = monotonicSeconds()
             if events.evaluate(after: it) && stoppedBy == nil {
@@ -91,8 +104,9 @@ public final class Trainer {
                 if let lastEval, isCoordinator { report.logEvaluation(iteration: it, lastEval) }
             }
             if let checkpoints, events.checkpoint(after: it) || (stoppedBy != nil && isCoordinator) {
-                finalCheckpoint = try checkpoints.save(network, normalization: normalization,
-                                                       run: checkpointRecord(state))
+                finalCheckpoint = try checkpoints.save(
+                    network, normalization: normalization,
+                    run: checkpointRecord(state))
             }
             let aside = monotonicSeconds() - asideStart
             asideSeconds += aside
@@ -106,21 +120,25 @@ public final class Trainer {
         if isCoordinator {
             if communicator.size > 1 { logger.info("replicas bit-identical: \(identical ? "yes" : "NO")") }
             if let stoppedBy {
-                logger.notice("stopped by \(StopSignals.name(stoppedBy)) after iteration \(state.iteration)\(finalCheckpoint.map { "; wrote \($0): resume with --resume auto" } ?? " (no --output: nothing saved)")")
+                logger.notice(
+                    "stopped by \(StopSignals.name(stoppedBy)) after iteration \(state.iteration)\(finalCheckpoint.map { "; wrote \($0): resume with --resume auto" } ?? " (no --output: nothing saved)")"
+                )
             } else if let finalCheckpoint {
                 logger.info("wrote \(finalCheckpoint)")
             }
         }
-        return TrainingResult(iterations: state.iteration, losses: losses, testAccuracy: lastEval.map { 1 - $0.error },
-                              testLoss: lastEval?.loss, trainError: report.lastTrainError,
-                              trainingImagesPerSecond: images / max(wall - asideSeconds, 1e-9),
-                              imagesPerSecond: images / max(wall, 1e-9), wallSeconds: wall,
-                              replicasIdentical: identical, finalCheckpoint: finalCheckpoint, stoppedBySignal: stoppedBy)
+        return TrainingResult(
+            iterations: state.iteration, losses: losses, testAccuracy: lastEval.map { 1 - $0.error },
+            testLoss: lastEval?.loss, trainError: report.lastTrainError,
+            trainingImagesPerSecond: images / max(wall - asideSeconds, 1e-9),
+            imagesPerSecond: images / max(wall, 1e-9), wallSeconds: wall,
+            replicasIdentical: identical, finalCheckpoint: finalCheckpoint, stoppedBySignal: stoppedBy)
     }
 
     func startLine(state: TrainingState, stop: Int) -> String {
         let world = communicator.size
-        return "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s"), global batch \(config.globalBatch), \(loader.data.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
+        return
+            "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s"), global batch \(config.globalBatch), \(loader.data.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
     }
 
     /// A step whose global loss is not finite, or above the bound, ends the run before anything
@@ -129,7 +147,10 @@ public final class Trainer {
     func checkDivergence(_ stats: StepStats, iteration: Int) throws {
         guard let bound = config.divergenceLoss else { return }
         if !stats.loss.isFinite || stats.loss > bound {
-            throw ResNetError(.diverged, "training diverged at iteration \(iteration + 1): loss \(stats.loss) (bound \(bound)); nothing of this step was saved. Lower --lr, or pass --allow-nonfinite to keep going")
+            throw ResNetError(
+                .diverged,
+                "training diverged at iteration \(iteration + 1): loss \(stats.loss) (bound \(bound)); nothing of this step was saved. Lower --lr, or pass --allow-nonfinite to keep going"
+            )
         }
     }
 
@@ -137,7 +158,7 @@ public final class Trainer {
     func agreedStopSignal() throws -> Int32? {
         guard handlesStopSignals else { return nil }
         let mine = StopSignals.shared.requested
-        var counts = StopSignals.handled.map { Int64($0 == mine ? 1 : 0) } // how many ranks got each
+        var counts = StopSignals.handled.map { Int64($0 == mine ? 1 : 0) }  // how many ranks got each
         try counts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         return counts.firstIndex { $0 > 0 }.map { StopSignals.handled[$0] }
     }

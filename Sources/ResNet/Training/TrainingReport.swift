@@ -30,19 +30,26 @@ final class TrainingReport {
         let now = monotonicSeconds()
         let rate = window.images / max(now - windowStart, 1e-9)
         lastTrainError = window.error
-        metrics?.write(["kind": "train", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
-                        "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
-                        "time_s": now - runStart])
-        progress.update(iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
-                        imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
+        metrics?.write([
+            "kind": "train", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
+            "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
+            "time_s": now - runStart,
+        ])
+        progress.update(
+            iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
+            imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
         window = StepStats()
         windowStart = monotonicSeconds()
     }
 
     func logEvaluation(iteration: Int, _ result: StepStats) {
-        metrics?.write(["kind": "eval", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
-                        "test_loss": result.loss, "test_error": result.error, "test_accuracy": 1 - result.error])
-        logger.info("iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))")
+        metrics?.write([
+            "kind": "eval", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
+            "test_loss": result.loss, "test_error": result.error, "test_accuracy": 1 - result.error,
+        ])
+        logger.info(
+            "iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))"
+        )
     }
 
     /// Time spent away from training (evaluation, checkpoints) does not count towards the rate.

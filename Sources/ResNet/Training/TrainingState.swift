@@ -25,32 +25,50 @@ public struct TrainingState: Sendable, Equatable {
     public init(resuming resumed: Checkpoint.Loaded, config: TrainingConfiguration) throws {
         let path = resumed.path
         guard let run = resumed.run else {
-            throw ResNetError(.mismatchedCheckpoint, "\(path): not a training checkpoint (no run record in its metadata): use --init-from to start from its weights")
+            throw ResNetError(
+                .mismatchedCheckpoint,
+                "\(path): not a training checkpoint (no run record in its metadata): use --init-from to start from its weights"
+            )
         }
         guard run.globalBatch == config.globalBatch else {
-            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with global batch \(run.globalBatch), not \(config.globalBatch)")
+            throw ResNetError(
+                .mismatchedCheckpoint,
+                "\(path) was trained with global batch \(run.globalBatch), not \(config.globalBatch)")
         }
         guard run.seed == config.seed else {
-            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with seed \(run.seed), not \(config.seed): resume with --seed \(run.seed)")
+            throw ResNetError(
+                .mismatchedCheckpoint,
+                "\(path) was trained with seed \(run.seed), not \(config.seed): resume with --seed \(run.seed)")
         }
         guard let schedule = try? JSONDecoder().decode(LearningRateSchedule.self, from: Data(run.schedule.utf8)) else {
             throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'schedule' is not a learning-rate schedule")
         }
         guard schedule == config.schedule else {
-            throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with another learning-rate schedule (metadata key 'schedule': \(run.schedule)): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)")
+            throw ResNetError(
+                .mismatchedCheckpoint,
+                "\(path) was trained with another learning-rate schedule (metadata key 'schedule': \(run.schedule)): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)"
+            )
         }
         guard run.iteration <= schedule.iterations else {
-            throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'iteration' is \(run.iteration), past the schedule's \(schedule.iterations) iterations")
+            throw ResNetError(
+                .damagedCheckpoint,
+                "\(path): metadata key 'iteration' is \(run.iteration), past the schedule's \(schedule.iterations) iterations"
+            )
         }
         if let text = run.optimizer {
             guard let stored = try? JSONDecoder().decode(SGD.self, from: Data(text.utf8)) else {
-                throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'optimizer' is not momentum and weight decay")
+                throw ResNetError(
+                    .damagedCheckpoint, "\(path): metadata key 'optimizer' is not momentum and weight decay")
             }
             guard stored == config.optimizer else {
-                throw ResNetError(.mismatchedCheckpoint, "\(path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)")
+                throw ResNetError(
+                    .mismatchedCheckpoint,
+                    "\(path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)"
+                )
             }
         }
-        self.init(iteration: run.iteration, warmup: WarmupState(done: run.warmupDone, smoothedError: run.warmupSmoothedError),
-                  seed: run.seed)
+        self.init(
+            iteration: run.iteration, warmup: WarmupState(done: run.warmupDone, smoothedError: run.warmupSmoothedError),
+            seed: run.seed)
     }
 }

@@ -5,27 +5,43 @@ import ResNet
 
 /// Where the data is and how pixels are normalised.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set.")
+    @Option(
+        help:
+            "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set."
+    )
     var data: String?
 
-    @Option(help: "Input normalisation: per-pixel (subtract the training set's mean image, the paper's) or per-channel (mean/std).")
+    @Option(
+        help:
+            "Input normalisation: per-pixel (subtract the training set's mean image, the paper's) or per-channel (mean/std)."
+    )
     var normalization: NormalizationKind?
 
-    @Option(parsing: .unconditional, help: "Per-channel means of pixel/255, comma-separated (implies per-channel), e.g. 0.4914,0.4822,0.4465.")
+    @Option(
+        parsing: .unconditional,
+        help: "Per-channel means of pixel/255, comma-separated (implies per-channel), e.g. 0.4914,0.4822,0.4465.")
     var mean: String?
 
-    @Option(parsing: .unconditional, help: "Per-channel standard deviations of pixel/255, comma-separated, e.g. 0.2470,0.2435,0.2616.")
+    @Option(
+        parsing: .unconditional,
+        help: "Per-channel standard deviations of pixel/255, comma-separated, e.g. 0.2470,0.2435,0.2616.")
     var std: String?
 
-    enum NormalizationKind: String, ExpressibleByArgument, CaseIterable { case perPixel = "per-pixel", perChannel = "per-channel" }
+    enum NormalizationKind: String, ExpressibleByArgument, CaseIterable {
+        case perPixel = "per-pixel"
+        case perChannel = "per-channel"
+    }
 
     func validate() throws {
         let m = try mean.map { try Self.triple($0, "--mean") }
         let s = try std.map { try Self.triple($0, "--std") }
-        if normalization == .perPixel { try require(m == nil && s == nil, "--mean/--std go with --normalization per-channel") }
+        if normalization == .perPixel {
+            try require(m == nil && s == nil, "--mean/--std go with --normalization per-channel")
+        }
         try require((m == nil) == (s == nil), "give both --mean and --std")
         try require(m?.allSatisfy(\.isFinite) ?? true, "--mean takes finite numbers, got '\(mean ?? "")'")
-        try require(s?.allSatisfy { $0.isFinite && $0 > 0 } ?? true, "--std takes finite numbers > 0, got '\(std ?? "")'")
+        try require(
+            s?.allSatisfy { $0.isFinite && $0 > 0 } ?? true, "--std takes finite numbers > 0, got '\(std ?? "")'")
     }
 
     /// The normalisation the flags ask for, computed from `train` where not given explicitly.
@@ -41,7 +57,9 @@ struct DataOptions: ParsableArguments {
         if normalization == .perChannel || m != nil || s != nil {
             if let m, let s { return .perChannel(mean: m, std: s) }
             guard m == nil, s == nil else { throw ValidationError("give both --mean and --std") }
-            guard let train else { throw ValidationError("per-channel statistics need the training set, or --mean and --std") }
+            guard let train else {
+                throw ValidationError("per-channel statistics need the training set, or --mean and --std")
+            }
             return Normalization.perChannel(of: train)
         }
         return nil
@@ -50,7 +68,9 @@ struct DataOptions: ParsableArguments {
     static func triple(_ text: String, _ flag: String) throws -> [Float] {
         let values = text.split(separator: ",", omittingEmptySubsequences: false)
             .compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == 3 else { throw ValidationError("\(flag) takes three comma-separated numbers, got '\(text)'") }
+        guard values.count == 3 else {
+            throw ValidationError("\(flag) takes three comma-separated numbers, got '\(text)'")
+        }
         return values
     }
 

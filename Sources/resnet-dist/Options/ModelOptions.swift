@@ -9,7 +9,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Depth 6n+2 (overrides the number in --arch when that has none).")
     var depth: Int?
 
-    @Option(help: "Shortcut where the shape changes: A (zero-padded identity, the paper's CIFAR choice) or B (1x1 projection).")
+    @Option(
+        help:
+            "Shortcut where the shape changes: A (zero-padded identity, the paper's CIFAR choice) or B (1x1 projection)."
+    )
     var shortcut: ShortcutOption = .A
 
     func architecture() throws -> Architecture {

@@ -3,34 +3,52 @@ import ResNet
 
 /// Where a run writes, how often, and how it resumes.
 struct RunOptions: ParsableArguments {
-    @Option(help: "Directory for metrics.jsonl, run-config.json and checkpoints (*.safetensors). A directory that holds another run is refused unless --resume or --overwrite.")
+    @Option(
+        help:
+            "Directory for metrics.jsonl, run-config.json and checkpoints (*.safetensors). A directory that holds another run is refused unless --resume or --overwrite."
+    )
     var output: String?
 
     @Flag(help: "Replace the run in --output (its checkpoints and metrics are deleted) instead of refusing.")
     var overwrite = false
 
-    @Option(help: "Resume: auto (the newest good checkpoint in --output; a new run there if it has none) or a checkpoint file.")
+    @Option(
+        help:
+            "Resume: auto (the newest good checkpoint in --output; a new run there if it has none) or a checkpoint file."
+    )
     var resume: String?
 
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint every N iterations (default: every epoch; always at the end and on SIGTERM/SIGINT/SIGUSR1).")
+    @Option(
+        name: .customLong("checkpoint-every"), parsing: .unconditional,
+        help: "Checkpoint every N iterations (default: every epoch; always at the end and on SIGTERM/SIGINT/SIGUSR1).")
     var checkpointEvery: Int?
 
     @Option(parsing: .unconditional, help: "Checkpoints to keep.")
     var keep = 3
 
-    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate every N iterations (default: every epoch, and at the end).")
+    @Option(
+        name: .customLong("eval-every"), parsing: .unconditional,
+        help: "Evaluate every N iterations (default: every epoch, and at the end).")
     var evalEvery: Int?
 
     @Option(name: .customLong("log-every"), parsing: .unconditional, help: "Log and write metrics every N iterations.")
     var logEvery = 20
 
-    @Option(name: .customLong("init-from"), help: "Start from the weights of a checkpoint or PyTorch state dict (safetensors).")
+    @Option(
+        name: .customLong("init-from"),
+        help: "Start from the weights of a checkpoint or PyTorch state dict (safetensors).")
     var initFrom: String?
 
-    @Option(name: .customLong("stop-after"), parsing: .unconditional, help: "Stop after this iteration with a checkpoint, as a job killed there would (for resume tests).")
+    @Option(
+        name: .customLong("stop-after"), parsing: .unconditional,
+        help: "Stop after this iteration with a checkpoint, as a job killed there would (for resume tests).")
     var stopAfter: Int?
 
-    @Option(name: .customLong("max-loss"), parsing: .unconditional, help: "A step whose loss is above this (or not finite) stops the run with an error; the last good checkpoint stays.")
+    @Option(
+        name: .customLong("max-loss"), parsing: .unconditional,
+        help:
+            "A step whose loss is above this (or not finite) stops the run with an error; the last good checkpoint stays."
+    )
     var maxLoss = 100.0
 
     @Flag(name: .customLong("allow-nonfinite"), help: "Keep training through a NaN, infinite or exploding loss.")
@@ -60,7 +78,9 @@ struct RunOptions: ParsableArguments {
     }
 
     var injectedFailure: (rank: Int, iteration: Int)? {
-        guard let parts = injectFailure?.split(separator: ":").compactMap({ Int($0) }), parts.count == 2 else { return nil }
+        guard let parts = injectFailure?.split(separator: ":").compactMap({ Int($0) }), parts.count == 2 else {
+            return nil
+        }
         return (parts[0], parts[1])
     }
 }

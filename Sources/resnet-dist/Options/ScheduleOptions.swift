@@ -3,7 +3,10 @@ import ResNet
 
 /// Batch, length, learning-rate schedule and optimizer: the training recipe.
 struct ScheduleOptions: ParsableArguments {
-    @Option(help: "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. Flags given explicitly (e.g. --milestones) still win.")
+    @Option(
+        help:
+            "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. Flags given explicitly (e.g. --milestones) still win."
+    )
     var recipe: Recipe?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Global batch size (all ranks together).")
@@ -12,28 +15,42 @@ struct ScheduleOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Iterations to train (default: the schedule's, 64k for paper).")
     var iterations: Int?
 
-    @Option(parsing: .unconditional, help: "Epochs to train (instead of --iterations); an epoch is ceil(train images / batch) iterations.")
+    @Option(
+        parsing: .unconditional,
+        help: "Epochs to train (instead of --iterations); an epoch is ceil(train images / batch) iterations.")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Base learning rate (at --reference-batch when --lr-scaling linear).")
     var lr = 0.1
 
-    @Option(name: .customLong("lr-scaling"), help: "none, or linear: lr = base lr x global batch / reference batch (Goyal et al. 2017).")
+    @Option(
+        name: .customLong("lr-scaling"),
+        help: "none, or linear: lr = base lr x global batch / reference batch (Goyal et al. 2017).")
     var lrScaling: LearningRateScaling = .none
 
-    @Option(name: .customLong("reference-batch"), parsing: .unconditional, help: "The batch at which --lr holds, for --lr-scaling linear.")
+    @Option(
+        name: .customLong("reference-batch"), parsing: .unconditional,
+        help: "The batch at which --lr holds, for --lr-scaling linear.")
     var referenceBatch = 128
 
-    @Option(name: .customLong("warmup-epochs"), parsing: .unconditional, help: "Ramp the lr linearly, every iteration, from the base lr to the scaled lr over the first K epochs (fractions allowed; 0: none).")
+    @Option(
+        name: .customLong("warmup-epochs"), parsing: .unconditional,
+        help:
+            "Ramp the lr linearly, every iteration, from the base lr to the scaled lr over the first K epochs (fractions allowed; 0: none)."
+    )
     var warmupEpochs = 0.0
 
     @Option(help: "paper (/10 at 32k and 48k), scaled (/10 at 50% and 75% of the run), constant.")
     var schedule: ScheduleKind = .paper
 
-    @Option(help: "Where the lr is divided by 10, comma-separated: iterations, or epochs with a suffix e (e.g. 15e,23e; epochs stay epochs at any batch). Overrides --schedule.")
+    @Option(
+        help:
+            "Where the lr is divided by 10, comma-separated: iterations, or epochs with a suffix e (e.g. 15e,23e; epochs stay epochs at any batch). Overrides --schedule."
+    )
     var milestones: String?
 
-    @Option(help: "The paper's warm-up at lr 0.01 until the training error < 80%: auto (ResNet-110 and deeper), on, off.")
+    @Option(
+        help: "The paper's warm-up at lr 0.01 until the training error < 80%: auto (ResNet-110 and deeper), on, off.")
     var warmup: WarmupMode = .auto
 
     @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1).")
@@ -54,9 +71,12 @@ struct ScheduleOptions: ParsableArguments {
         try require((epochs ?? 1) >= 1, "--epochs must be at least 1, got \(epochs!)")
         try require(lr.isFinite && lr >= 0, "--lr must be a finite number >= 0, got \(lr)")
         try require(referenceBatch >= 1, "--reference-batch must be at least 1, got \(referenceBatch)")
-        try require(warmupEpochs.isFinite && warmupEpochs >= 0, "--warmup-epochs must be a finite number >= 0, got \(warmupEpochs)")
+        try require(
+            warmupEpochs.isFinite && warmupEpochs >= 0,
+            "--warmup-epochs must be a finite number >= 0, got \(warmupEpochs)")
         try require(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum)")
-        try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
+        try require(
+            weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
         if let milestones { _ = try Self.parseMilestones(milestones, batchesPerEpoch: 1) }
     }
 
@@ -98,7 +118,8 @@ struct ScheduleOptions: ParsableArguments {
                 return Int((epochs * Double(batchesPerEpoch)).rounded())
             }
             guard let iteration = Int(entry), iteration >= 0 else {
-                throw ValidationError("--milestones: '\(entry)' is not an iteration count >= 0 or a number of epochs like 15e")
+                throw ValidationError(
+                    "--milestones: '\(entry)' is not an iteration count >= 0 or a number of epochs like 15e")
             }
             return iteration
         }.sorted()
