@@ -178,9 +178,76 @@ struct RobustnessTests {
         #expect(out.stderr.contains("not restarting"))
     }
 
+    @Test func plotRefusesAMetricsLineItCannotTrust() throws {
+        let dir = temporaryDirectory()
+        let lines = [
+            "{\"kind\":\"train\",\"iteration\":20,\"error\":0.5}",
+            "{\"kind\":\"eval\",\"iteration\":20,\"test_error\":7}",
+        ]
+        try lines.joined(separator: "\n").write(toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let out = try run(["plot", dir, "-o", dir + "/plot.svg"])
+        expectOneLineError(out, status: 65, containing: "metrics.jsonl: line 2: key 'test_error' is 7")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/plot.svg"))
+    }
+
     @Test func noArgumentsPrintsHelpAndFails() throws {
         let out = try run([])
         #expect(out.status != 0)
         #expect(out.stdout.contains("SUBCOMMANDS") || out.stderr.contains("SUBCOMMANDS"))
+    }
+}
+
+/// launch/slurm.sbatch with stand-ins for srun and scontrol: a per-job directory, resume only
+/// for a requeued job, and a requeue when the ranks stop on the time-limit signal (status 75).
+struct SlurmScriptTests {
+    func fakeSlurm() throws -> String {
+        let bin = temporaryDirectory("fakeslurm")
+        // srun: drop its own options, run the task once; FAKE_SRUN_STATUS overrides the status.
+        let srun = """
+            #!/usr/bin/env bash
+            while [ $# -gt 0 ] && [ "${1#--}" != "$1" ]; do shift; done
+            "$@"; status=$?
+            exit ${FAKE_SRUN_STATUS:-$status}
+            """
+        let scontrol = "#!/usr/bin/env bash\necho \"$@\" >> \"$SLURM_SUBMIT_DIR/scontrol.log\"\n"
+        for (name, text) in [("srun", srun), ("scontrol", scontrol)] {
+            try text.write(toFile: bin + "/" + name, atomically: true, encoding: .utf8)
+            chmod(bin + "/" + name, 0o755)
+        }
+        return bin
+    }
+
+    @Test func perJobDirectoryResumeOnRequeueAndRequeueOnStop() throws {
+        let exe = try #require(executablePath())
+        let bin = try fakeSlurm()
+        let submit = temporaryDirectory("submit")
+        var env = [
+            "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? ""), "RESNET_DIST": exe,
+            "SLURM_SUBMIT_DIR": submit, "SLURM_JOB_NAME": "r8", "SLURM_JOB_ID": "42",
+        ]
+        let args = ["--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--iterations", "4"]
+        let first = try runProcess(packageRoot + "/launch/slurm.sbatch", args, environment: env, timeout: 120)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: submit + "/runs/r8-42/checkpoint-00000004.safetensors"))
+        // A second job of the same name gets its own directory (stopped early here, as by a time limit).
+        env["SLURM_JOB_ID"] = "43"
+        let second = try runProcess(
+            packageRoot + "/launch/slurm.sbatch", args + ["--stop-after", "2"],
+            environment: env, timeout: 120)
+        #expect(second.status == 0 && FileManager.default.fileExists(atPath: submit + "/runs/r8-43/run-config.json"))
+        #expect(!FileManager.default.fileExists(atPath: submit + "/runs/r8-42/checkpoint-00000002.safetensors"))
+        // Requeued (restart count 1): the job continues its own directory to the end.
+        env["SLURM_RESTART_COUNT"] = "1"
+        let requeued = try runProcess(packageRoot + "/launch/slurm.sbatch", args, environment: env, timeout: 120)
+        #expect(requeued.status == 0 && requeued.stderr.contains("resuming from"), "\(requeued.stderr)")
+        #expect(requeued.stderr.contains("r8-43/checkpoint-00000002.safetensors at iteration 2"))
+        // Ranks that stopped on the signal (75): the script requeues the job.
+        env["FAKE_SRUN_STATUS"] = "75"
+        env["SLURM_JOB_ID"] = "44"
+        env["SLURM_RESTART_COUNT"] = nil
+        let stopped = try runProcess(packageRoot + "/launch/slurm.sbatch", args, environment: env, timeout: 120)
+        #expect(stopped.status == 75)
+        let log = try String(contentsOfFile: submit + "/scontrol.log", encoding: .utf8)
+        #expect(log.contains("requeue 44"))
     }
 }

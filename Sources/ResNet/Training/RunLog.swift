@@ -23,8 +23,19 @@ public struct RunLog {
             else {
                 throw ResNetError(.data, "\(path): line \(number + 1) is not a metrics record")
             }
-            if kind == "train", let e = object["error"] as? Double { train[iteration] = e }
-            if kind == "eval", let e = object["test_error"] as? Double { test[iteration] = e }
+            guard iteration >= 0 else {
+                throw ResNetError(.data, "\(path): line \(number + 1): key 'iteration' is \(iteration), not >= 0")
+            }
+            let key = kind == "train" ? "error" : kind == "eval" ? "test_error" : nil
+            guard let key else { continue }  // a kind of record this version does not plot
+            // A non-finite value is written as null: a diverged run's last window; it is not plotted.
+            if object[key] is NSNull { continue }
+            guard let error = object[key] as? Double, error >= 0, error <= 1 else {
+                throw ResNetError(
+                    .data,
+                    "\(path): line \(number + 1): key '\(key)' is \(object[key] ?? "missing"), not an error in [0, 1]")
+            }
+            if kind == "train" { train[iteration] = error } else { test[iteration] = error }
         }
         self.train = train.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         self.test = test.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
