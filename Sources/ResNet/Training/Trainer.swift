@@ -78,7 +78,10 @@ public final class Trainer {
         var stoppedBy: Int32?
         let startIteration = state.iteration
         var asideSeconds = 0.0  // evaluation and checkpoints
-        if isCoordinator { logger.info("\(startLine(state: state, stop: stop))") }
+        if isCoordinator {
+            logger.info("\(startLine(state: state, stop: stop))")
+            if state.iteration >= stop { logger.notice("the run is already at iteration \(state.iteration): nothing to do") }
+        }
 
         while state.iteration < stop {
             let lr = config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done)
