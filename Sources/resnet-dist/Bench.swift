@@ -43,7 +43,7 @@ struct Bench: ParsableCommand {
         let architecture = try model.architecture()
         let world = communicator.size
         guard batchSize % world == 0 else {
-            throw CommandFailure("global batch \(batchSize) is not divisible by the world size \(world)")
+            throw ResNetError(.usage, "global batch \(batchSize) is not divisible by the world size \(world)")
         }
         let local = batchSize / world
         let network = Network(architecture, batchCapacity: local, threads: threads)

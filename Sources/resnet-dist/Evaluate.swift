@@ -46,7 +46,8 @@ struct Evaluate: ParsableCommand {
         let expected = try arch.map { try Architecture.parse($0, shortcut: shortcut) }
         let loaded = try Checkpoint.load(checkpoint, expected: expected)
         guard let directory = try dataOptions.directory() else {
-            throw CommandFailure(
+            throw ResNetError(
+                .usage,
                 "no CIFAR-10 found: give --data DIR (the binary files, unpacked; `resnet-dist data cifar10` fetches them)"
             )
         }
@@ -57,12 +58,13 @@ struct Evaluate: ParsableCommand {
             let requested = try dataOptions.requestedNormalization(
                 train: wantsTraining ? try CIFAR10.loadTraining(from: directory) : nil)
             guard let chosen = try requested ?? loaded.normalization() else {
-                throw CommandFailure(
+                throw ResNetError(
+                    .usage,
                     "\(checkpoint) has no stored normalisation: give --normalization per-pixel, or --mean and --std")
             }
             normalization = chosen
         } catch let error as ValidationError {
-            throw CommandFailure(error.message)
+            throw ResNetError(.usage, error.message)
         }
         let network = Network(
             loaded.architecture, batchCapacity: batchSize, threads: threads,

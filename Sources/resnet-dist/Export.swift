@@ -17,10 +17,10 @@ struct Export: ParsableCommand {
     func run() throws {
         let loaded = try Checkpoint.load(checkpoint)
         guard let normalization = try loaded.normalization() else {
-            throw CommandFailure("\(checkpoint) has no stored normalisation to ship with the model")
+            throw ResNetError(.usage, "\(checkpoint) has no stored normalisation to ship with the model")
         }
         guard !FileManager.default.fileExists(atPath: output) else {
-            throw CommandFailure("--output \(output) exists; remove it or choose another name")
+            throw ResNetError(.usage, "--output \(output) exists; remove it or choose another name")
         }
         let network = Network(loaded.architecture, batchCapacity: 1)
         try loaded.apply(to: network, optimizer: false)

@@ -59,7 +59,7 @@ enum ErrorPolicy {
     /// Reports `error` and exits; with `communicator`, ends the whole job cleanly.
     static func exit(with error: Error, communicator: Communicator? = nil) -> Never {
         let rank = communicator?.rank ?? launcherRank
-        if let failure = error as? CommandFailure {
+        if let failure = error as? ResNetError, failure.kind == .usage {
             if rank == 0 { printError(failure) }
             if let communicator, communicator.size > 1 {
                 // Every rank checked the same flags against the same data.
@@ -102,13 +102,6 @@ enum ErrorPolicy {
         error is ValidationError || error is CleanExit
             || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
-}
-
-/// An error the command reports as usage (exit 64), like a failed `validate()`, found only once
-/// the command runs (e.g. a flag that disagrees with the data).
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Logging to standard error; ranks other than 0 only warn.

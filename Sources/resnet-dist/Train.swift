@@ -69,7 +69,7 @@ struct Train: ParsableCommand {
             let (config, train, test, normalization) = try makeRun(communicator: communicator, logger: logger)
             let result: TrainingResult
             if replicas > 1 {
-                guard communicator.size == 1 else { throw CommandFailure("--replicas is for runs without mpirun") }
+                guard communicator.size == 1 else { throw ResNetError(.usage, "--replicas is for runs without mpirun") }
                 result = try InProcessReplicas.train(
                     replicas: replicas, config: config, train: train, test: test,
                     normalization: normalization, logger: logger)
@@ -155,12 +155,14 @@ struct Train: ParsableCommand {
             )
         }
         if let n = trainSubset {
-            guard n <= train.count else { throw CommandFailure("--train-subset must be 1...\(train.count), got \(n)") }
+            guard n <= train.count else {
+                throw ResNetError(.usage, "--train-subset must be 1...\(train.count), got \(n)")
+            }
             train = train.subset(0..<n)
         }
         if validationSplit {
             guard train.count > 5000 else {
-                throw CommandFailure("--validation-split needs more than 5,000 training images")
+                throw ResNetError(.usage, "--validation-split needs more than 5,000 training images")
             }
             test = train.subset((train.count - 5000)..<train.count)
             train = train.subset(0..<(train.count - 5000))
@@ -173,7 +175,7 @@ struct Train: ParsableCommand {
         do {
             return try dataOptions.requestedNormalization(train: train) ?? Normalization.perPixelMean(of: train)
         } catch let error as ValidationError {
-            throw CommandFailure(error.message)
+            throw ResNetError(.usage, error.message)
         }
     }
 

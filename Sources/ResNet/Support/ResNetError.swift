@@ -2,6 +2,9 @@
 /// fault) and a kind for code that must tell errors apart. Never branch on the text.
 public struct ResNetError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
+        /// A flag that does not fit what the command found (e.g. a subset larger than the data):
+        /// reported like a flag error.
+        case usage
         /// A model description that names no network of the paper.
         case architecture
         /// Settings that do not fit together, or a value out of range.
