@@ -57,8 +57,11 @@ extension Trainer {
 
     /// The run record a checkpoint of `state` carries.
     func checkpointRecord(_ state: TrainingState) throws -> CheckpointMetadata {
+        // Sorted keys: the same run writes the same bytes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         func json<T: Encodable>(_ value: T) throws -> String {
-            String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+            String(decoding: try encoder.encode(value), as: UTF8.self)
         }
         return CheckpointMetadata(
             iteration: state.iteration, seed: state.seed, warmupDone: state.warmup.done,
