@@ -18,6 +18,7 @@ public final class Trainer {
     var batches: ShardedBatches
     /// Catch SIGTERM/SIGINT/SIGUSR1 and stop after the current step with a checkpoint.
     public var handlesStopSignals = false
+    private var stopCounts = [Int64](repeating: 0, count: StopSignals.handled.count)
 
     public init(
         config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
@@ -161,9 +162,10 @@ public final class Trainer {
     func agreedStopSignal() throws -> Int32? {
         guard handlesStopSignals else { return nil }
         let mine = StopSignals.shared.requested
-        var counts = StopSignals.handled.map { Int64($0 == mine ? 1 : 0) }  // how many ranks got each
-        try counts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        return counts.firstIndex { $0 > 0 }.map { StopSignals.handled[$0] }
+        // How many ranks got each signal, in a buffer kept across steps (the loop allocates nothing).
+        for (i, number) in StopSignals.handled.enumerated() { stopCounts[i] = number == mine ? 1 : 0 }
+        try stopCounts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        return stopCounts.firstIndex { $0 > 0 }.map { StopSignals.handled[$0] }
     }
 
     /// For fault-handling tests (`--inject-failure RANK:ITERATION`).
