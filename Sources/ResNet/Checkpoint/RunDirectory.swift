@@ -6,17 +6,16 @@ import Foundation
 public struct RunDirectory {
     public let path: String
     public static let configurationFile = "run-config.json"
-    static let metricsFiles = ["metrics.jsonl", "metrics.csv"]
 
     public init(path: String) { self.path = path }
 
-    /// The files of a run here: checkpoints, `latest`, metrics, configuration, TensorBoard events.
+    /// The files of a run here: checkpoints, `latest`, metrics, configuration.
     public func runFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.filter { name in
             (name.hasPrefix("checkpoint-") && name.hasSuffix(".safetensors")) || name == "latest"
-                || Self.metricsFiles.contains(name) || name == Self.configurationFile
-                || name.hasPrefix("run-config-resumed-") || name.hasPrefix("events.out.tfevents.")
+                || name == "metrics.jsonl" || name == Self.configurationFile
+                || name.hasPrefix("run-config-resumed-")
         }.sorted()
     }
 

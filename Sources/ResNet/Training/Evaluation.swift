@@ -3,7 +3,7 @@
 public enum Evaluation {
     public static func run(
         _ network: Network, on data: LabeledImages, range: Range<Int>,
-        normalization: Normalization, progress: ((Int) -> Void)? = nil
+        normalization: Normalization
     ) throws -> StepStats {
         let loader = BatchLoader(
             data: data, globalBatch: network.batchCapacity, seed: 0, augment: false,
@@ -19,7 +19,6 @@ public enum Evaluation {
             let (loss, correct) = try network.evaluate(batch: n)
             totals += StepStats(lossSum: loss, correct: Double(correct), images: Double(n))
             start = end
-            progress?(end - range.lowerBound)
         }
         return totals
     }
