@@ -60,6 +60,35 @@ struct CheckpointTests {
         #expect(a.count > 50 && a == b, "every tensor (weights, BN statistics, momentum) byte-identical")
     }
 
+    @Test func resumeInsideTheWarmupWindowIsBitIdentical() throws {
+        // The paper's warm-up over windows of 6 iterations; the run stops 4 iterations into the
+        // first window and must carry the window's error sum over, switching at the same step.
+        var config = smallConfig(batch: 16, iterations: 12)
+        config.schedule.warmup = .init(window: 6)
+        config.schedule.warmup!.errorThreshold = 0.999
+        let straight = temporaryDirectory()
+        config.outputDirectory = straight
+        config.checkpointEvery = 1
+        config.keepCheckpoints = 20
+        let full = try train(config)
+        let split = temporaryDirectory()
+        config.outputDirectory = split
+        config.stopAfter = 4
+        _ = try train(config)
+        let middle = try Checkpoint.load(split + "/checkpoint-00000004.safetensors").run!
+        #expect(!middle.warmupDone && middle.warmupWindowSteps == 4 && middle.warmupWindowErrorSum > 0)
+        config.stopAfter = nil
+        config.resume = .auto
+        let resumed = try train(config)
+        #expect(resumed.losses == Array(full.losses.suffix(8)))
+        let switched = try Checkpoint.load(straight + "/checkpoint-00000006.safetensors").run!
+        #expect(switched.warmupDone && switched.learningRate == 0.05)
+        #expect(try Checkpoint.load(straight + "/checkpoint-00000005.safetensors").run!.learningRate == 0.01)
+        let a = try tensorBytes(straight + "/checkpoint-00000012.safetensors")
+        let b = try tensorBytes(split + "/checkpoint-00000012.safetensors")
+        #expect(a.count > 50 && a == b, "every tensor (weights, BN statistics, momentum) byte-identical")
+    }
+
     @Test func elasticResumeOnOtherWorldSizes() throws {
         let dir = temporaryDirectory()
         var config = smallConfig(batch: 12, iterations: 12)

@@ -91,7 +91,7 @@ struct RobustnessTests {
         let net = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
         let record = { (iteration: Int) in
             CheckpointMetadata(
-                iteration: iteration, seed: 1, warmupDone: true, warmupSmoothedError: 0.5, globalBatch: 16,
+                iteration: iteration, seed: 1, warmupDone: true, warmupWindowErrorSum: 0, warmupWindowSteps: 0, globalBatch: 16,
                 worldSize: 1, batchesPerEpoch: 128, syncBatchNorm: false, learningRate: 0.1,
                 schedule: "{}", optimizer: nil)
         }

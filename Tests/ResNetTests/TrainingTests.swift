@@ -58,16 +58,22 @@ struct TrainingTests {
     }
 
     @Test func scheduleAndWarmup() {
-        let paper = LearningRateSchedule.paper(warmup: true)
+        let paper = LearningRateSchedule.paper(warmup: .init(window: 391))
         #expect(paper.learningRate(iteration: 10, warmupDone: false) == 0.01)
         #expect(paper.learningRate(iteration: 10, warmupDone: true) == 0.1)
         #expect(abs(paper.learningRate(iteration: 32_000, warmupDone: true) - 0.01) < 1e-12)
         #expect(abs(paper.learningRate(iteration: 48_000, warmupDone: true) - 0.001) < 1e-12)
+        // Decided on the mean error of each full window of 4 iterations, not before the window ends.
+        let rule = LearningRateSchedule.Warmup(window: 4)
         var state = WarmupState(done: false)
-        for _ in 0..<5 { state.record(error: 0.9, threshold: 0.8) }
-        #expect(!state.done)
-        for _ in 0..<30 { state.record(error: 0.7, threshold: 0.8) }
+        for error in [0.9, 0.9, 0.9, 0.7] { state.record(error: error, warmup: rule) }  // mean 0.85
+        #expect(!state.done && state.windowSteps == 0 && state.windowErrorSum == 0)
+        for error in [0.9, 0.5, 0.5] { state.record(error: error, warmup: rule) }  // below 0.8, window not full
+        #expect(!state.done && state.windowSteps == 3)
+        state.record(error: 0.9, warmup: rule)  // mean 0.7
         #expect(state.done)
+        state.record(error: 1, warmup: rule)
+        #expect(state.done && state.windowSteps == 0)
     }
 
     @Test func linearRampThenMilestones() {

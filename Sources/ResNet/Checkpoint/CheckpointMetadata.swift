@@ -8,8 +8,10 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var iteration: Int
     public var seed: UInt64
     public var warmupDone: Bool
-    /// The paper's warm-up: the smoothed training error so far (bit-exact).
-    public var warmupSmoothedError: Double
+    /// The paper's warm-up: the sum of the training errors of the current window (bit-exact)
+    /// and the iterations in it.
+    public var warmupWindowErrorSum: Double
+    public var warmupWindowSteps: Int
     public var globalBatch: Int
     public var worldSize: Int
     public var batchesPerEpoch: Int
@@ -21,14 +23,16 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var optimizer: String?
 
     public init(
-        iteration: Int, seed: UInt64, warmupDone: Bool, warmupSmoothedError: Double, globalBatch: Int,
+        iteration: Int, seed: UInt64, warmupDone: Bool, warmupWindowErrorSum: Double, warmupWindowSteps: Int,
+        globalBatch: Int,
         worldSize: Int, batchesPerEpoch: Int, syncBatchNorm: Bool, learningRate: Double, schedule: String,
         optimizer: String?
     ) {
         self.iteration = iteration
         self.seed = seed
         self.warmupDone = warmupDone
-        self.warmupSmoothedError = warmupSmoothedError
+        self.warmupWindowErrorSum = warmupWindowErrorSum
+        self.warmupWindowSteps = warmupWindowSteps
         self.globalBatch = globalBatch
         self.worldSize = worldSize
         self.batchesPerEpoch = batchesPerEpoch
@@ -44,7 +48,8 @@ public struct CheckpointMetadata: Sendable, Equatable {
             "iteration": String(iteration),
             "seed": String(seed),
             "warmup_done": String(warmupDone),
-            "warmup_smoothed_error_bits": String(warmupSmoothedError.bitPattern, radix: 16),
+            "warmup_window_error_sum_bits": String(warmupWindowErrorSum.bitPattern, radix: 16),
+            "warmup_window_steps": String(warmupWindowSteps),
             "rng": "stateless: SplitMix64 streams of (seed, purpose, epoch, position)",
             "global_batch": String(globalBatch),
             "world_size": String(worldSize),
@@ -78,10 +83,18 @@ public struct CheckpointMetadata: Sendable, Equatable {
         iteration = try value("iteration", { Int($0) }, "an iteration count >= 0") { $0 >= 0 }
         seed = try value("seed", { UInt64($0) }, "a seed 0...2^64-1")
         warmupDone = try value("warmup_done", bool, "true or false")
-        warmupSmoothedError = try value(
-            "warmup_smoothed_error_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
-            "the hex bits of an error in [0, 1]"
-        ) { $0 >= 0 && $0 <= 1 }
+        // A finished warm-up needs no window (checkpoints before 0.5 have none).
+        let windowKeysNeeded = !warmupDone || meta["warmup_window_steps"] != nil
+        let steps =
+            windowKeysNeeded
+            ? try value("warmup_window_steps", { Int($0) }, "an iteration count >= 0") { $0 >= 0 } : 0
+        warmupWindowSteps = steps
+        warmupWindowErrorSum =
+            windowKeysNeeded
+            ? try value(
+                "warmup_window_error_sum_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
+                "the hex bits of a sum of errors in [0, warmup_window_steps]"
+            ) { $0 >= 0 && $0 <= Double(steps) } : 0
         let batch = try value("global_batch", { Int($0) }, "a batch size >= 1") { $0 >= 1 }
         globalBatch = batch
         worldSize = try value("world_size", { Int($0) }, "a world size 1...global_batch") { $0 >= 1 && $0 <= batch }

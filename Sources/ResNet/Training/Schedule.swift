@@ -25,11 +25,24 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         }
     }
 
+    /// The paper's warm-up: "0.01 ... until the training error is below 80% (about 400
+    /// iterations)". The error is the global training error averaged over a window of iterations,
+    /// one epoch by default, as the training error of an epoch in the paper's logs; checked at the
+    /// end of each window, so at batch 128 the earliest switch is after iteration 391.
     public struct Warmup: Sendable, Equatable, Codable {
         public var learningRate: Double = 0.01
-        /// Warm-up ends at the first iteration whose smoothed global training error is below this.
         public var errorThreshold: Double = 0.8
-        public init() {}
+        /// Iterations per window (one epoch of batches by default).
+        public var window: Int
+        public init(window: Int) { self.window = max(1, window) }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            errorThreshold = try c.decode(Double.self, forKey: .errorThreshold)
+            // Before 0.5 the rule was a moving average with no window; 0 marks such a schedule.
+            window = try c.decodeIfPresent(Int.self, forKey: .window) ?? 0
+        }
     }
 
     public init(
@@ -45,15 +58,13 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     }
 
     /// The paper's CIFAR schedule: 0.1, divided by 10 at 32k and 48k, stop at 64k.
-    public static func paper(warmup: Bool) -> LearningRateSchedule {
-        .init(base: 0.1, milestones: [32_000, 48_000], iterations: 64_000, warmup: warmup ? Warmup() : nil)
+    public static func paper(warmup: Warmup?) -> LearningRateSchedule {
+        .init(base: 0.1, milestones: [32_000, 48_000], iterations: 64_000, warmup: warmup)
     }
 
     /// The paper's shape scaled to a shorter run: divide by 10 at 50% and 75% of it.
-    public static func scaled(iterations: Int, base: Double = 0.1, warmup: Bool) -> LearningRateSchedule {
-        .init(
-            base: base, milestones: [iterations / 2, iterations * 3 / 4], iterations: iterations,
-            warmup: warmup ? Warmup() : nil)
+    public static func scaled(iterations: Int, base: Double = 0.1, warmup: Warmup?) -> LearningRateSchedule {
+        .init(base: base, milestones: [iterations / 2, iterations * 3 / 4], iterations: iterations, warmup: warmup)
     }
 
     public func learningRate(iteration: Int, warmupDone: Bool) -> Double {
@@ -67,20 +78,27 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     }
 }
 
-/// Whether warm-up is over, decided on the all-reduced training error (so every rank agrees).
+/// Whether warm-up is over, decided on the all-reduced training error (so every rank agrees):
+/// the mean of the per-iteration errors of the current window, checked when the window is full.
 public struct WarmupState: Sendable, Equatable {
     public var done: Bool
-    /// Exponential moving average of the global training error (weight 0.1 per step).
-    public var smoothedError: Double
+    /// Sum of the global training errors of the window so far, and how many iterations it holds.
+    public var windowErrorSum: Double
+    public var windowSteps: Int
 
-    public init(done: Bool, smoothedError: Double = 0.9) {
+    public init(done: Bool, windowErrorSum: Double = 0, windowSteps: Int = 0) {
         self.done = done
-        self.smoothedError = smoothedError
+        self.windowErrorSum = windowErrorSum
+        self.windowSteps = windowSteps
     }
 
-    public mutating func record(error: Double, threshold: Double) {
+    public mutating func record(error: Double, warmup: LearningRateSchedule.Warmup) {
         guard !done else { return }
-        smoothedError = 0.9 * smoothedError + 0.1 * error
-        if smoothedError < threshold { done = true }
+        windowErrorSum += error
+        windowSteps += 1
+        guard windowSteps >= warmup.window else { return }
+        if windowErrorSum / Double(windowSteps) < warmup.errorThreshold { done = true }
+        windowErrorSum = 0
+        windowSteps = 0
     }
 }

@@ -65,7 +65,8 @@ extension Trainer {
         }
         return CheckpointMetadata(
             iteration: state.iteration, seed: state.seed, warmupDone: state.warmup.done,
-            warmupSmoothedError: state.warmup.smoothedError, globalBatch: config.globalBatch,
+            warmupWindowErrorSum: state.warmup.windowErrorSum, warmupWindowSteps: state.warmup.windowSteps,
+            globalBatch: config.globalBatch,
             worldSize: communicator.size, batchesPerEpoch: batches.batchesPerEpoch, syncBatchNorm: config.syncBatchNorm,
             learningRate: config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done),
             schedule: try json(config.schedule), optimizer: try json(config.optimizer))

@@ -16,7 +16,7 @@ public struct TrainingState: Sendable, Equatable {
 
     /// One more iteration done, with this step's global statistics.
     mutating func advance(after step: StepStats, schedule: LearningRateSchedule) {
-        if let warmup = schedule.warmup { self.warmup.record(error: step.error, threshold: warmup.errorThreshold) }
+        if let warmup = schedule.warmup { self.warmup.record(error: step.error, warmup: warmup) }
         iteration += 1
     }
 
@@ -68,7 +68,9 @@ public struct TrainingState: Sendable, Equatable {
             }
         }
         self.init(
-            iteration: run.iteration, warmup: WarmupState(done: run.warmupDone, smoothedError: run.warmupSmoothedError),
+            iteration: run.iteration,
+            warmup: WarmupState(
+                done: run.warmupDone, windowErrorSum: run.warmupWindowErrorSum, windowSteps: run.warmupWindowSteps),
             seed: run.seed)
     }
 }

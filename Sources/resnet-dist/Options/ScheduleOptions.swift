@@ -50,7 +50,9 @@ struct ScheduleOptions: ParsableArguments {
     var milestones: String?
 
     @Option(
-        help: "The paper's warm-up at lr 0.01 until the training error < 80%: auto (ResNet-110 and deeper), on, off.")
+        help:
+            "The paper's warm-up at lr 0.01 until an epoch's training error < 80%: auto (ResNet-110 and deeper), on, off."
+    )
     var warmup: WarmupMode = .auto
 
     @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1).")
@@ -84,22 +86,23 @@ struct ScheduleOptions: ParsableArguments {
     func makeSchedule(batchesPerEpoch: Int, architecture: Architecture) throws -> LearningRateSchedule {
         let length = iterations ?? epochs.map { $0 * batchesPerEpoch }
         let useWarmup = warmup == .on || (warmup == .auto && architecture.depth >= 110)
+        let paperWarmup = useWarmup ? LearningRateSchedule.Warmup(window: batchesPerEpoch) : nil
         let peak = lrScaling == .linear ? lr * Double(batchSize) / Double(referenceBatch) : lr
         var result: LearningRateSchedule
         switch recipe == .paper ? .paper : schedule {
         case .paper:
             if let length, recipe == .paper {
                 // The paper's shape compressed to the requested length: /10 at 50% and 75%, as 32k/48k of 64k.
-                result = .scaled(iterations: length, base: peak, warmup: useWarmup)
+                result = .scaled(iterations: length, base: peak, warmup: paperWarmup)
             } else {
-                result = .paper(warmup: useWarmup)
+                result = .paper(warmup: paperWarmup)
                 result.base = peak
                 if let length { result.iterations = length }
             }
         case .scaled:
-            result = .scaled(iterations: length ?? 64_000, base: peak, warmup: useWarmup)
+            result = .scaled(iterations: length ?? 64_000, base: peak, warmup: paperWarmup)
         case .constant:
-            result = .init(base: peak, milestones: [], iterations: length ?? 64_000, warmup: useWarmup ? .init() : nil)
+            result = .init(base: peak, milestones: [], iterations: length ?? 64_000, warmup: paperWarmup)
         }
         if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
         if warmupEpochs > 0 {
