@@ -48,7 +48,7 @@ struct Evaluate: ParsableCommand {
         guard let directory = try dataOptions.directory() else {
             throw ResNetError(
                 .usage,
-                "no CIFAR-10 found: give --data DIR (the binary files, unpacked; `resnet-dist data cifar10` fetches them)"
+                "no CIFAR-10 found: give --data DIR (the binary files, unpacked; launch/get-cifar10.sh downloads them)"
             )
         }
         let test = try CIFAR10.loadTest(from: directory)

@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
                     "training on the generated data set (2,048 training and 512 test images of 10 synthetic classes)")
             } else if rank == 0 {
                 logger.notice(
-                    "no CIFAR-10 found (give --data DIR, or unpack it: shared/data/cifar10/unpack.sh .data/cifar10); training on a small generated data set instead (2,048 training and 512 test images of 10 synthetic classes)"
+                    "no CIFAR-10 found (give --data DIR, or download it: launch/get-cifar10.sh); training on a small generated data set instead (2,048 training and 512 test images of 10 synthetic classes)"
                 )
             }
             (source, train, test) = (

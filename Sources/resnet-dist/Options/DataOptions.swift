@@ -7,7 +7,7 @@ import ResNet
 struct DataOptions: ParsableArguments {
     @Option(
         help:
-            "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set."
+            "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, ./cifar-10-batches-bin (where launch/get-cifar10.sh puts it), /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set."
     )
     var data: String?
 
