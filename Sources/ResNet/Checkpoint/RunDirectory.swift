@@ -14,7 +14,8 @@ public struct RunDirectory {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.filter { name in
             (name.hasPrefix("checkpoint-") && name.hasSuffix(".safetensors")) || name == "latest"
-                || name == "metrics.jsonl" || name == Self.configurationFile
+                || name == "metrics.jsonl" || name == "metrics.csv" || name.hasPrefix("events.out.tfevents.")
+                || name == Self.configurationFile
                 || name.hasPrefix("run-config-resumed-")
         }.sorted()
     }

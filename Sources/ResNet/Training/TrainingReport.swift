@@ -1,10 +1,13 @@
 import Foundation
 import Logging
 
-/// What the coordinator reports while it trains: a line of metrics.jsonl per logged window and
-/// per evaluation, the live terminal line, and the log. Other ranks report nothing.
+/// What the coordinator reports while it trains: a record per logged window and per evaluation
+/// in metrics.jsonl, metrics.csv and a TensorBoard event file, the live terminal line, and the
+/// log. Other ranks report nothing.
 final class TrainingReport {
     let metrics: MetricsLog?
+    let table: MetricsCSV?
+    let events: TensorBoardEvents?
     let progress: ProgressLine
     let logger: Logger
     let batchesPerEpoch: Int
@@ -16,6 +19,9 @@ final class TrainingReport {
 
     init(enabled: Bool, directory: String?, progress: Bool, total: Int, batchesPerEpoch: Int, logger: Logger) throws {
         metrics = enabled ? try MetricsLog(directory: directory) : nil
+        let files = enabled ? directory : nil
+        table = try files.map { try MetricsCSV(directory: $0) }
+        events = try files.map { try TensorBoardEvents(directory: $0) }
         self.progress = ProgressLine(enabled: enabled && progress, total: total)
         self.logger = logger
         self.batchesPerEpoch = batchesPerEpoch
@@ -35,6 +41,19 @@ final class TrainingReport {
             "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
             "time_s": now - runStart,
         ])
+        table?.write(
+            kind: "train",
+            [
+                "iteration": Double(iteration), "epoch": Double(iteration) / Double(batchesPerEpoch),
+                "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
+                "time_s": now - runStart,
+            ])
+        events?.write(
+            step: iteration,
+            [
+                "train/loss": window.loss, "train/error": window.error, "train/lr": learningRate,
+                "train/images_per_s": rate,
+            ])
         progress.update(
             iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
             imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
@@ -47,6 +66,13 @@ final class TrainingReport {
             "kind": "eval", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
             "test_loss": result.loss, "test_error": result.error, "test_accuracy": 1 - result.error,
         ])
+        table?.write(
+            kind: "eval",
+            [
+                "iteration": Double(iteration), "epoch": Double(iteration) / Double(batchesPerEpoch),
+                "test_loss": result.loss, "test_error": result.error,
+            ])
+        events?.write(step: iteration, ["test/error": result.error, "test/loss": result.loss])
         logger.info(
             "iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))"
         )
