@@ -1,9 +1,10 @@
 /// The test-set pass, the one evaluation loop (the trainer's and `eval`'s): images `range` of
-/// `data` through `network` in eval mode (running BN statistics), at most `batchCapacity` at a time.
+/// `data` through `network` in eval mode (running BN statistics), at most `batchCapacity` at a time;
+/// `progress` hears of every batch (images done, images in `range`).
 public enum Evaluation {
     public static func run(
         _ network: Network, on data: LabeledImages, range: Range<Int>,
-        normalization: Normalization
+        normalization: Normalization, progress: ((_ done: Int, _ count: Int) -> Void)? = nil
     ) throws -> StepStats {
         let loader = BatchLoader(
             data: data, globalBatch: network.batchCapacity, seed: 0, augment: false,
@@ -19,6 +20,7 @@ public enum Evaluation {
             let (loss, correct) = try network.evaluate(batch: n)
             totals += StepStats(lossSum: loss, correct: Double(correct), images: Double(n))
             start = end
+            progress?(end - range.lowerBound, range.count)
         }
         return totals
     }

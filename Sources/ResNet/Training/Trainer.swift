@@ -81,7 +81,9 @@ public final class Trainer {
         var asideSeconds = 0.0  // evaluation and checkpoints
         if isCoordinator {
             logger.info("\(startLine(state: state, stop: stop))")
-            if state.iteration >= stop { logger.notice("the run is already at iteration \(state.iteration): nothing to do") }
+            if state.iteration >= stop {
+                logger.notice("the run is already at iteration \(state.iteration): nothing to do")
+            }
         }
 
         while state.iteration < stop {
@@ -92,9 +94,9 @@ public final class Trainer {
             try checkDivergence(stats, iteration: state.iteration)
             state.advance(after: stats, schedule: config.schedule)
             losses.append(stats.loss)
-            report.record(stats)
-
             let it = state.iteration
+            report.record(
+                stats, iteration: it, learningRate: lr, remainingIterations: stop - it, globalBatch: config.globalBatch)
             stoppedBy = try agreedStopSignal()
             if events.log(after: it) || stoppedBy != nil {
                 report.logWindow(
@@ -104,7 +106,7 @@ public final class Trainer {
             let asideStart = monotonicSeconds()
             if events.evaluate(after: it) && stoppedBy == nil {
                 report.progress.pause()
-                lastEval = try evaluate()
+                lastEval = try evaluate(progress: isCoordinator ? report.progress.evaluation : nil)
                 if let lastEval, isCoordinator { report.logEvaluation(iteration: it, lastEval) }
             }
             if let checkpoints, events.checkpoint(after: it) || (stoppedBy != nil && isCoordinator) {
@@ -177,10 +179,11 @@ public final class Trainer {
 
     /// Test loss and accuracy with running BN statistics; the test set is split over ranks and the
     /// sums all-reduced.
-    public func evaluate() throws -> StepStats? {
+    public func evaluate(progress: ((_ done: Int, _ count: Int) -> Void)? = nil) throws -> StepStats? {
         guard let test else { return nil }
         let share = chunkRange(communicator.rank, of: communicator.size, count: test.count)
-        let local = try Evaluation.run(network, on: test, range: share, normalization: normalization)
+        let local = try Evaluation.run(
+            network, on: test, range: share, normalization: normalization, progress: progress)
         var totals = [local.lossSum, local.correct, local.images]
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         return StepStats(lossSum: totals[0], correct: totals[1], images: totals[2])

@@ -29,7 +29,14 @@ final class TrainingReport {
         windowStart = runStart
     }
 
-    func record(_ step: StepStats) { window += step }
+    /// A step is done: into the window, and onto the live line (at most once a second).
+    func record(_ step: StepStats, iteration: Int, learningRate: Double, remainingIterations: Int, globalBatch: Int) {
+        window += step
+        let rate = window.images / max(monotonicSeconds() - windowStart, 1e-9)
+        progress.step(
+            iteration: iteration, loss: window.loss, error: window.error, lr: learningRate, imagesPerSecond: rate,
+            remaining: Double(remainingIterations * globalBatch) / rate)
+    }
 
     /// Ends the window after `iteration`: metrics line and live line.
     func logWindow(iteration: Int, learningRate: Double, remainingIterations: Int, globalBatch: Int) {
@@ -54,7 +61,7 @@ final class TrainingReport {
                 "train/loss": window.loss, "train/error": window.error, "train/lr": learningRate,
                 "train/images_per_s": rate,
             ])
-        progress.update(
+        progress.window(
             iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
             imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
         window = StepStats()
