@@ -26,6 +26,6 @@ for arch in plain20 plain56 resnet20 resnet56; do
   "$here/supervise.sh" -- "$here/local.sh" "$ranks" train --arch "$arch" --data "$data" "${budget[@]}" --output "$out/$arch"
 done
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
-"$exe" plot "$out/plain20" "$out/plain56" "$out/resnet20" "$out/resnet56" -o "$out/figure1.svg" \
+"$exe" plot "$out/plain20" "$out/plain56" "$out/resnet20" "$out/resnet56" -o "$out/figure1.svg" --layout paper \
   --title "CIFAR-10: plain vs residual, 20 and 56 layers" --table "$out/table.md"
 cat "$out/table.md"

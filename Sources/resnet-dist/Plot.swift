@@ -20,9 +20,33 @@ struct Plot: ParsableCommand {
     @Option(help: "Figure title.")
     var title = "CIFAR-10"
 
+    enum Layout: String, ExpressibleByArgument, CaseIterable {
+        case single, paper
+    }
+
+    @Option(
+        help:
+            "single: every run in one panel; paper: the paper's Figure 6, plain networks in a left panel and ResNets in a right one (by each run's architecture)."
+    )
+    var layout = Layout.single
+
     func run() throws {
         let logs = try runs.map { try RunLog(directory: $0) }
-        try AtomicFile.write(Data(ErrorPlot.svg(logs, title: title).utf8), to: output)
+        let svg: String
+        switch layout {
+        case .single:
+            svg = ErrorPlot.svg(logs, title: title)
+        case .paper:
+            let plain = logs.filter(\.isPlain)
+            let residual = logs.filter { !$0.isPlain }
+            guard !plain.isEmpty, !residual.isEmpty else {
+                throw ValidationError(
+                    "--layout paper needs plain and residual runs: got \(plain.count) plain and \(residual.count) ResNet"
+                )
+            }
+            svg = ErrorPlot.svg(left: plain, right: residual, titles: ("\(title): plain", "\(title): ResNet"))
+        }
+        try AtomicFile.write(Data(svg.utf8), to: output)
         if let table {
             let text = ErrorPlot.table(logs)
             if table == "-" { print(text, terminator: "") } else { try AtomicFile.write(Data(text.utf8), to: table) }

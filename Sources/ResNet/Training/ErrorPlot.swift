@@ -1,30 +1,78 @@
 import Foundation
 
 /// The paper's kind of figure (Figures 1, 4, 6): training error (thin) and test error (bold)
-/// against iterations, one colour per run, as SVG.
+/// against iterations, one colour per run, as SVG, iterations ticked at round numbers in the
+/// paper's units; one panel, or plain networks beside ResNets.
 public enum ErrorPlot {
     static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
+    /// One panel of all `runs`.
     public static func svg(_ runs: [RunLog], title: String) -> String {
-        let width = 720.0
-        let height = 440.0
-        let left = 60.0
-        let right = 180.0
-        let top = 36.0
-        let bottom = 48.0
-        let plotW = width - left - right
-        let plotH = height - top - bottom
-        let maxIteration = Double(runs.flatMap { $0.train.map(\.iteration) + $0.test.map(\.iteration) }.max() ?? 1)
-        let allErrors = runs.flatMap { $0.train.map(\.error) + $0.test.map(\.error) }
-        let yMax = min(100, max(10, ((allErrors.max() ?? 1) * 100 / 10).rounded(.up) * 10))
-        func x(_ it: Int) -> Double { left + Double(it) / max(maxIteration, 1) * plotW }
-        func y(_ e: Double) -> Double { top + plotH - min(e * 100, yMax) / yMax * plotH }
-        var out = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left + plotW / 2)" y="20" text-anchor="middle" font-size="14">\(escape(title))</text>
+        let axes = Axes(runs)
+        var out = header(width: 720, height: 440)
+        out += panel(runs, axes: axes, frame: (x: 60, y: 36, width: 480, height: 356), title: title, colourOffset: 0)
+        return out + "</svg>\n"
+    }
 
-            """
+    /// The paper's Figure 4/6 layout: plain networks on the left, ResNets on the right, on the
+    /// same axes, each panel with its own legend.
+    public static func svg(left: [RunLog], right: [RunLog], titles: (String, String)) -> String {
+        let axes = Axes(left + right)
+        var out = header(width: 1280, height: 440)
+        out += panel(left, axes: axes, frame: (x: 60, y: 36, width: 420, height: 356), title: titles.0, colourOffset: 0)
+        out += panel(
+            right, axes: axes, frame: (x: 700, y: 36, width: 420, height: 356), title: titles.1, colourOffset: 0)
+        return out + "</svg>\n"
+    }
+
+    /// Shared axis ranges: iterations up to a round number, error in whole tens (or fives) of percent.
+    struct Axes {
+        let xMax: Double
+        let xStep: Double
+        let yMax: Double
+        init(_ runs: [RunLog]) {
+            let last = Double(runs.flatMap { $0.train.map(\.iteration) + $0.test.map(\.iteration) }.max() ?? 1)
+            xStep = ErrorPlot.roundStep(for: max(last, 1))
+            xMax = (max(last, 1) / xStep).rounded(.up) * xStep
+            let errors = runs.flatMap { $0.train.map(\.error) + $0.test.map(\.error) }
+            yMax = min(100, max(10, ((errors.max() ?? 1) * 100 / 10).rounded(.up) * 10))
+        }
+    }
+
+    /// A tick step of 1, 2 or 5 times a power of ten giving 4 to 8 intervals up to `range`.
+    static func roundStep(for range: Double) -> Double {
+        let power = pow(10, (log10(range / 4)).rounded(.down))
+        for factor in [1.0, 2, 5, 10] where range / (factor * power) <= 8 { return factor * power }
+        return 10 * power
+    }
+
+    /// Tick labels in the paper's units: 1e4 iterations from 10,000 on ("iter. (1e4)"), else k.
+    static func xUnit(_ xMax: Double) -> (scale: Double, title: String) {
+        xMax >= 20_000 ? (1e4, "iter. (1e4)") : xMax >= 2_000 ? (1e3, "iter. (1e3)") : (1, "iterations")
+    }
+
+    static func number(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
+    }
+
+    static func header(width: Int, height: Int) -> String {
+        """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+
+        """
+    }
+
+    static func panel(
+        _ runs: [RunLog], axes: Axes, frame: (x: Double, y: Double, width: Double, height: Double), title: String,
+        colourOffset: Int
+    ) -> String {
+        let (left, top, plotW, plotH) = frame
+        let yMax = axes.yMax
+        func x(_ it: Int) -> Double { left + Double(it) / axes.xMax * plotW }
+        func y(_ e: Double) -> Double { top + plotH - min(e * 100, yMax) / yMax * plotH }
+        var out =
+            "<text x=\"\(left + plotW / 2)\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
         // Grid and axes.
         let yStep = yMax > 50 ? 10.0 : 5.0
         var tick = 0.0
@@ -34,21 +82,23 @@ public enum ErrorPlot {
             out += "<text x=\"\(left - 6)\" y=\"\(py + 4)\" text-anchor=\"end\">\(Int(tick))</text>\n"
             tick += yStep
         }
-        let xTicks = 5
-        for i in 0...xTicks {
-            let it = maxIteration * Double(i) / Double(xTicks)
-            let px = left + plotW * Double(i) / Double(xTicks)
+        let unit = xUnit(axes.xMax)
+        var iteration = 0.0
+        while iteration <= axes.xMax + 1e-9 {
+            let px = left + plotW * iteration / axes.xMax
             out += "<line x1=\"\(px)\" y1=\"\(top + plotH)\" x2=\"\(px)\" y2=\"\(top + plotH + 4)\" stroke=\"black\"/>"
-            out += "<text x=\"\(px)\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(label(it))</text>\n"
+            out +=
+                "<text x=\"\(px)\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(number(iteration / unit.scale))</text>\n"
+            iteration += axes.xStep
         }
         out +=
             "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"black\"/>\n"
-        out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">iterations</text>\n"
+        out += "<text x=\"\(left + plotW / 2)\" y=\"\(top + plotH + 38)\" text-anchor=\"middle\">\(unit.title)</text>\n"
         out +=
-            "<text x=\"16\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + plotH / 2))\">error (%)</text>\n"
+            "<text x=\"\(left - 44)\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 \(left - 44) \(top + plotH / 2))\">error (%)</text>\n"
         // Curves: training error thin, test error bold.
         for (i, run) in runs.enumerated() {
-            let colour = colours[i % colours.count]
+            let colour = colours[(i + colourOffset) % colours.count]
             if run.train.count > 1 {
                 let points = run.train.map { "\(x($0.iteration)),\(y($0.error))" }.joined(separator: " ")
                 out +=
@@ -70,7 +120,7 @@ public enum ErrorPlot {
         let ly = top + 24 + Double(runs.count) * 20
         out += "<text x=\"\(left + plotW + 14)\" y=\"\(ly)\" fill=\"#555\">thin: training error</text>\n"
         out += "<text x=\"\(left + plotW + 14)\" y=\"\(ly + 16)\" fill=\"#555\">bold: test error</text>\n"
-        return out + "</svg>\n"
+        return out
     }
 
     /// A Markdown table of the runs' final errors, like the paper's Table 6.
@@ -86,11 +136,6 @@ public enum ErrorPlot {
                 "| \(run.name) | \(max(last?.iteration ?? 0, test?.iteration ?? 0)) | \(pct(last?.error)) | \(pct(test?.error)) | \(pct(best)) |\n"
         }
         return out
-    }
-
-    static func label(_ it: Double) -> String {
-        it >= 10_000
-            ? String(format: "%.0fk", it / 1000) : it >= 1000 ? String(format: "%.1fk", it / 1000) : String(Int(it))
     }
 
     static func escape(_ s: String) -> String {

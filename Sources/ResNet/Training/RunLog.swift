@@ -8,9 +8,18 @@ public struct RunLog {
     public let train: [(iteration: Int, error: Double)]
     /// (iteration, test error) of every evaluation.
     public let test: [(iteration: Int, error: Double)]
+    /// The network, as run-config.json names it (`resnet20/A`), if the run wrote one.
+    public let architecture: String?
+
+    /// Whether this is a plain network: by its run-config.json, else by its directory's name.
+    public var isPlain: Bool { (architecture ?? name).lowercased().hasPrefix("plain") }
 
     public init(directory: String) throws {
         name = (directory as NSString).lastPathComponent
+        let configuration = (directory as NSString).appendingPathComponent(RunDirectory.configurationFile)
+        architecture =
+            (try? Data(contentsOf: URL(fileURLWithPath: configuration)))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["arch"] as? String
         let path = (directory as NSString).appendingPathComponent("metrics.jsonl")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ResNetError(.data, "\(path): cannot read (is \(directory) a run's --output directory?)")
