@@ -14,7 +14,10 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Architecture of a bare state dict without resnet-dist metadata (e.g. resnet20).")
+    @Option(
+        help:
+            "Architecture of a bare state dict without resnet-dist metadata (e.g. resnet20). (default: the checkpoint's metadata)"
+    )
     var arch: String?
 
     @Option(help: "Shortcut option of a bare state dict.")

@@ -14,7 +14,7 @@ struct Plot: ParsableCommand {
     @Option(name: .shortAndLong, help: "The SVG file to write.")
     var output: String
 
-    @Option(help: "Also write a Markdown table of final errors here ('-' for standard output).")
+    @Option(help: "Also write a Markdown table of final errors here ('-' for standard output). (default: no table)")
     var table: String?
 
     @Option(help: "Figure title.")

@@ -36,7 +36,9 @@ struct Train: ParsableCommand {
         help: "Train on the first 45k training images and evaluate on the last 5k (the paper's 45k/5k split).")
     var validationSplit = false
 
-    @Option(name: .customLong("train-subset"), parsing: .unconditional, help: "Use only the first N training images.")
+    @Option(
+        name: .customLong("train-subset"), parsing: .unconditional,
+        help: "Use only the first N training images. (default: all of them)")
     var trainSubset: Int?
 
     @Option(

@@ -116,6 +116,10 @@ struct MPITests {
             environment: ["RESNET_DIST": exe], timeout: 180)
         #expect(out.status == 0, "\(out.stderr.suffix(3000))")
         #expect(out.stderr.contains("starting the MPI daemon of host 10.231.0.2 in namespace rd-host-b"))
+        // Each rank on a core of its own, not both on core 0 as each namespace's daemon would bind them.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        #expect(
+            out.stderr.contains("rank 0 pinned to core 0") && out.stderr.contains("rank 1 pinned to core \(1 % cores)"))
         let result = try decode(out)
         #expect(result["replicas_identical"] as? Bool == true)
         #expect(result["iterations"] as? Int == 10)

@@ -13,18 +13,21 @@ struct DataOptions: ParsableArguments {
 
     @Option(
         help:
-            "Input normalisation: per-pixel (subtract the training set's mean image, the paper's) or per-channel (mean/std)."
+            "Input normalisation: per-pixel (subtract the training set's mean image, the paper's) or per-channel (mean/std). (default: per-pixel for train, the checkpoint's own for eval)"
     )
     var normalization: NormalizationKind?
 
     @Option(
         parsing: .unconditional,
-        help: "Per-channel means of pixel/255, comma-separated (implies per-channel), e.g. 0.4914,0.4822,0.4465.")
+        help:
+            "Per-channel means of pixel/255, comma-separated (implies per-channel), e.g. 0.4914,0.4822,0.4465. (default: none)"
+    )
     var mean: String?
 
     @Option(
         parsing: .unconditional,
-        help: "Per-channel standard deviations of pixel/255, comma-separated, e.g. 0.2470,0.2435,0.2616.")
+        help:
+            "Per-channel standard deviations of pixel/255, comma-separated, e.g. 0.2470,0.2435,0.2616. (default: none)")
     var std: String?
 
     enum NormalizationKind: String, ExpressibleByArgument, CaseIterable {

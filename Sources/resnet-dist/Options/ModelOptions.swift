@@ -6,7 +6,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "resnetN or plainN with N = 6n+2 (20, 32, 44, 56, 110, 1202), or resnet/plain with --depth.")
     var arch = "resnet20"
 
-    @Option(help: "Depth 6n+2 (overrides the number in --arch when that has none).")
+    @Option(help: "Depth 6n+2 (overrides the number in --arch when that has none). (default: the depth in --arch)")
     var depth: Int?
 
     @Option(
