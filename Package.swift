@@ -2,15 +2,19 @@
 import PackageDescription
 import Foundation
 
-// The kernels' SIMD loops need AVX2 and FMA to be fast: for the baseline x86-64 target the compiler
-// emits SSE2 only and turns every fused multiply-add into a call to fmaf. Every x86 node of a
-// current cluster has them (Intel since Haswell, AMD since Zen); build for another CPU with
-// RESNET_DIST_TARGET_CPU=<llvm cpu name>, e.g. x86-64 for the baseline.
+// The kernels are built for the CPU of the build host (`native`), as HPC codes and llama.cpp are:
+// AVX-512 where it has it, AVX2 and FMA otherwise (for the baseline x86-64 target the compiler
+// would emit SSE2 only and turn every fused multiply-add into a call to fmaf). When the nodes differ
+// from the build host, name their CPU: RESNET_DIST_TARGET_CPU=<llvm cpu name>, e.g. x86-64-v3
+// (AVX2+FMA: any Intel since Haswell, AMD since Zen), x86-64-v4 (AVX-512), znver4, skylake-avx512.
+// The binary checks at start-up that the CPU has what it was built for.
 #if arch(x86_64)
-let targetCPU = ProcessInfo.processInfo.environment["RESNET_DIST_TARGET_CPU"] ?? "haswell"
+let targetCPU = ProcessInfo.processInfo.environment["RESNET_DIST_TARGET_CPU"] ?? "native"
 let optimized: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+let optimizedC: [CSetting] = [.unsafeFlags(["-march=\(targetCPU)"]), .define("RD_TARGET_CPU", to: "\"\(targetCPU)\"")]
 #else
 let optimized: [SwiftSetting] = []
+let optimizedC: [CSetting] = [.define("RD_TARGET_CPU", to: "\"default\"")]
 #endif
 
 let package = Package(
@@ -35,8 +39,12 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         // The C shim over MPI: Swift cannot use mpi.h's handle macros directly.
         .target(name: "MPIShim", dependencies: ["CMPI"]),
+        // What this CPU has (built for the baseline, so it runs anywhere) and what the kernels were
+        // built to use (built with the kernels' -march; macros only, no vector code).
+        .target(name: "CPUFeatures"),
+        .target(name: "BuildFeatures", dependencies: ["CPUFeatures"], cSettings: optimizedC),
         // Numerical kernels (float32, NCHW), knowing nothing of models.
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CPUFeatures", "BuildFeatures"], swiftSettings: optimized),
         // Communicators: single process and MPI.
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         // Models, data, optimizer, schedule, checkpoints, the training loop.
@@ -45,7 +53,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimized),
         .executableTarget(name: "resnet-dist", dependencies: [
-            "ResNet", "Kernels", "Distributed",
+            "ResNet", "Kernels", "Distributed", "CPUFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

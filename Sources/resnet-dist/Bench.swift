@@ -13,8 +13,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Global batch size.")
     var batchSize = 128
 
-    @Option(help: "Threads per rank.")
-    var threads = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp(ThreadCount.help))
+    var threads: Int?
 
     @Option(help: "Timed steps.")
     var steps = 10
@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
-        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(steps >= 1, "--steps must be at least 1, got \(steps)")
         try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
     }
@@ -46,6 +46,7 @@ struct Bench: ParsableCommand {
             throw ResNetError(.usage, "global batch \(batchSize) is not divisible by the world size \(world)")
         }
         let local = batchSize / world
+        let (threads, threadsReason) = ThreadCount.resolve(self.threads)
         let network = Network(architecture, batchCapacity: local, threads: threads)
         network.initialize(seed: 1)
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
@@ -100,19 +101,23 @@ struct Bench: ParsableCommand {
             return entry
         }
         if json {
-            printJSON([
-                "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
-                "threads": threads,
-                "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
-                "allreduce_share": allReduceShare,
-                "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,
-                "imbalance_share": wait.imbalance / jobStep,
-                "effective_gflops": gflops, "sgemm_gflops": peak,
-                "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
-                "steps": steps,
-            ])
+            printJSON(
+                [
+                    "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
+                    "threads": threads,
+                    "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
+                    "allreduce_share": allReduceShare,
+                    "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,
+                    "imbalance_share": wait.imbalance / jobStep,
+                    "effective_gflops": gflops, "sgemm_gflops": peak,
+                    "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
+                    "steps": steps,
+                ].merging(InstructionSet.fields) { a, _ in a })
         } else {
-            print("\(architecture), global batch \(batchSize), \(world) rank(s) x \(threads) thread(s)")
+            print(
+                "\(architecture), global batch \(batchSize), \(world) rank(s) x \(threads) thread(s) (\(threadsReason))"
+            )
+            print("  kernels:              \(InstructionSet.summary)")
             print(String(format: "  step (median of %d):  %.4f s   %.1f images/s", steps, jobStep, imagesPerSecond))
             print(
                 String(

@@ -26,8 +26,8 @@ struct Evaluate: ParsableCommand {
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per forward pass.")
     var batchSize = 500
 
-    @Option(parsing: .unconditional, help: "Threads for the convolutions.")
-    var threads = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp(ThreadCount.help))
+    var threads: Int?
 
     @Option(help: "Convolution kernels: auto (Winograd where it applies) or im2col (GEMM everywhere).")
     var convolution: ConvolutionChoice = .auto
@@ -39,7 +39,7 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
-        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(
             dataOptions.data != "generated",
             "eval needs the CIFAR-10 test set: --data generated has none worth measuring")
@@ -70,7 +70,7 @@ struct Evaluate: ParsableCommand {
             throw ResNetError(.usage, error.message)
         }
         let network = Network(
-            loaded.architecture, batchCapacity: batchSize, threads: threads,
+            loaded.architecture, batchCapacity: batchSize, threads: ThreadCount.resolve(threads).count,
             convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
         let result = try Evaluation.run(network, on: test, range: 0..<test.count, normalization: normalization)

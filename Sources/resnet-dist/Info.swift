@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import ResNet
 
 struct Info: ParsableCommand {
@@ -19,11 +20,12 @@ struct Info: ParsableCommand {
         let macs = network.macsPerImage
         let activation = network.activationBytesPerImage
         if json {
-            printJSON([
-                "arch": architecture.name, "shortcut": architecture.shortcut.rawValue, "depth": architecture.depth,
-                "weighted_layers": network.weightedLayers, "parameters": params, "macs": macs,
-                "activation_bytes_per_image": activation, "tensors": network.store.parameters.count,
-            ])
+            printJSON(
+                [
+                    "arch": architecture.name, "shortcut": architecture.shortcut.rawValue, "depth": architecture.depth,
+                    "weighted_layers": network.weightedLayers, "parameters": params, "macs": macs,
+                    "activation_bytes_per_image": activation, "tensors": network.store.parameters.count,
+                ].merging(InstructionSet.fields) { a, _ in a })
         } else {
             print(
                 "\(architecture): \(network.weightedLayers) weighted layers (\(architecture.blocksPerStage) blocks per stage)"
@@ -32,6 +34,7 @@ struct Info: ParsableCommand {
             print("  multiply-adds per image:  \(macs.formatted()) (\(String(format: "%.2f", Double(macs) / 1e6)) M)")
             print(
                 "  activation memory/image:  \(String(format: "%.2f", Double(activation) / 1_048_576)) MiB (training)")
+            print("  kernels:                  \(InstructionSet.summary)")
         }
     }
 

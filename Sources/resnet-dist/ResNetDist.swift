@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Kernels
 import Logging
 import ResNet
 
@@ -30,6 +31,11 @@ struct ResNetDist: ParsableCommand {
     /// One error policy for every command: a single `error:` line (from rank 0 alone under
     /// mpirun, unless only one rank failed) and the documented exit status.
     static func main() {
+        // Before any kernel runs: a CPU without the kernels' instructions gets a line, not SIGILL.
+        if let unsupported = InstructionSet.unsupportedMessage() {
+            FileHandle.standardError.write(Data("error: \(unsupported)\n".utf8))
+            Foundation.exit(ExitStatus.badInput)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -17,8 +17,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for initialisation, data order and augmentation.")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Threads per rank for the convolutions.")
-    var threads = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp(ThreadCount.help))
+    var threads: Int?
 
     @Flag(
         name: .customLong("sync-bn"),
@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
         try require(
@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if test {
-            if !SelfTestCommand.run(threads: threads) { throw ExitCode.failure }
+            if !SelfTestCommand.run(threads: threads ?? 1) { throw ExitCode.failure }
             return
         }
         try withCommunicator { communicator in
@@ -108,7 +108,9 @@ struct Train: ParsableCommand {
         config.globalBatch = recipe.batchSize
         config.optimizer = recipe.makeOptimizer()
         config.seed = seed
-        config.threads = threads
+        let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
+        config.threads = threadChoice.count
+        config.threadsReason = threadChoice.reason
         config.syncBatchNorm = syncBN
         config.augment = !noAugment
         config.padding = padding

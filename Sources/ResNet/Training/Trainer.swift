@@ -144,7 +144,7 @@ public final class Trainer {
     func startLine(state: TrainingState, stop: Int) -> String {
         let world = communicator.size
         return
-            "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s"), global batch \(config.globalBatch), \(loader.data.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
+            "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s")\(config.threadsReason.map { " (\($0))" } ?? ""), global batch \(config.globalBatch), \(loader.data.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
     }
 
     /// A step whose global loss is not finite, or above the bound, ends the run before anything

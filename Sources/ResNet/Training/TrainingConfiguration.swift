@@ -8,6 +8,8 @@ public struct TrainingConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// Threads per rank for the convolutions.
     public var threads = 1
+    /// How `threads` was chosen, for the start-up line (e.g. "default: the 2 cores in this rank's affinity mask").
+    public var threadsReason: String?
     /// Synchronised batch norm: statistics over the global batch instead of each rank's shard.
     public var syncBatchNorm = false
     public var augment = true

@@ -1,0 +1,53 @@
+import Foundation
+import Kernels
+import Testing
+
+/// What the binary says of the machine: the instruction set it was built for, a clear refusal on a
+/// CPU without it, and the default thread count from the affinity mask.
+struct MachineTests {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        return try runProcess(exe, arguments, environment: environment, timeout: 120)
+    }
+
+    @Test func aCPUWithoutTheKernelsInstructionsGetsOneLine() throws {
+        let built = InstructionSet.built
+        // Pretend this CPU has only the baseline: whatever the build used beyond it is missing.
+        let out = try run(["info", "--arch", "resnet20"], environment: ["RESNET_DIST_TEST_CPU_FEATURES": "sse4.2"])
+        if built.missing(in: InstructionSet(names: ["sse4.2"])).isEmpty {
+            #expect(out.status == 0)  // a baseline build runs anywhere
+        } else {
+            #expect(out.status == 65)
+            #expect(out.stderr.hasPrefix("error: this binary's kernels were built for \(built.name)"))
+            #expect(out.stderr.contains("RESNET_DIST_TARGET_CPU") && out.stderr.split(separator: "\n").count == 1)
+        }
+        let real = try run(["info", "--arch", "resnet20", "--json"])
+        let fields = try JSONSerialization.jsonObject(with: Data(real.stdout.utf8)) as! [String: Any]
+        #expect(fields["isa"] as? String == built.name && fields["kernel_lanes"] as? Int == InstructionSet.kernelLanes)
+    }
+
+    @Test func missingFeaturesAreNamed() {
+        let avx512 = InstructionSet(names: ["sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl"])
+        let avx2 = InstructionSet(names: ["sse4.2", "avx", "avx2", "fma"])
+        #expect(avx512.missing(in: avx2) == ["avx512f", "avx512bw", "avx512vl"])
+        #expect(avx2.missing(in: avx512).isEmpty && avx512.vectorLanes == 16 && avx2.vectorLanes == 8)
+        #expect(avx512.name == "AVX-512" && avx2.name == "AVX2+FMA" && InstructionSet(names: ["neon"]).vectorLanes == 4)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), "no taskset"))
+    func threadsDefaultToTheAffinityMask() throws {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        let one = try runProcess(
+            "/usr/bin/taskset",
+            ["-c", "0", exe, "train", "--arch", "resnet8", "--data", "generated", "--iterations", "1"])
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(one.stderr.contains("x 1 thread (default: the 1 core in this rank's affinity mask)"))
+        let given = try run([
+            "train", "--arch", "resnet8", "--data", "generated", "--iterations", "1", "--threads", "1",
+        ])
+        #expect(given.stderr.contains("x 1 thread (--threads 1)"))
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let all = try run(["train", "--arch", "resnet8", "--data", "generated", "--iterations", "1"])
+        #expect(all.stderr.contains("x \(cores) thread"), "\(all.stderr)")
+    }
+}
