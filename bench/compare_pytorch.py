@@ -82,43 +82,79 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--arch", default="resnet20")
-    p.add_argument("--shortcut", default="A")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--warmup-steps", type=int, default=3)
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args()
+def timed_steps(a, rank=0, world=1):
+    """Median step time of a training step on this process's share of the batch (DDP when world > 1)."""
     torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
     family = "plain" if a.arch.startswith("plain") else "resnet"
     depth = int(a.arch[len(family):])
     model = CifarResNet(depth, a.shortcut, residual=(family == "resnet"))
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(a.batch_size, 3, 32, 32).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (a.batch_size,))
+    local = a.batch_size // world
+    x = torch.randn(local, 3, 32, 32).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (local,))
     times = []
     for step in range(a.warmup_steps + a.steps):
+        if world > 1:
+            torch.distributed.barrier()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
         if step >= a.warmup_steps:
             times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    return statistics.median(times), sum(p.numel() for p in model.parameters())
+
+
+def ddp_worker(rank, a, world, port, results):
+    import os
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    med, params = timed_steps(a, rank, world)
+    # The job's step is its slowest rank's.
+    t = torch.tensor([med])
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    if rank == 0:
+        results.put((t.item(), params))
+    torch.distributed.destroy_process_group()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--arch", default="resnet20")
+    p.add_argument("--shortcut", default="A")
+    p.add_argument("--batch-size", type=int, default=128, help="global batch (all DDP processes)")
+    p.add_argument("--threads", type=int, default=1, help="threads per process")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup-steps", type=int, default=3)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--ddp", type=int, default=1, help="DistributedDataParallel over N processes (gloo)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    if a.ddp > 1:
+        import socket
+        import torch.multiprocessing as mp
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ctx = mp.get_context("spawn")
+        results = ctx.Queue()
+        mp.start_processes(ddp_worker, args=(a, a.ddp, port, results), nprocs=a.ddp, start_method="spawn")
+        med, params = results.get()
+    else:
+        med, params = timed_steps(a)
     result = {"framework": f"pytorch {torch.__version__}", "arch": a.arch, "threads": a.threads,
-              "batch_size": a.batch_size, "channels_last": a.channels_last,
-              "step_seconds_median": med, "images_per_s": a.batch_size / med,
-              "parameters": sum(p.numel() for p in model.parameters())}
+              "processes": a.ddp, "batch_size": a.batch_size, "channels_last": a.channels_last,
+              "step_seconds_median": med, "images_per_s": a.batch_size / med, "parameters": params}
     if a.json:
         print(json.dumps(result))
     else:
-        print(f"PyTorch {torch.__version__} {a.arch}, batch {a.batch_size}, {a.threads} thread(s), "
+        print(f"PyTorch {torch.__version__} {a.arch}, batch {a.batch_size}, {a.ddp} process(es) x {a.threads} thread(s), "
               f"{'channels-last' if a.channels_last else 'NCHW'}: {result['images_per_s']:.1f} images/s "
               f"(median step {med:.4f} s)")
 

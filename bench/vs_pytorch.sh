@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Rounds of resnet-dist and PyTorch (NCHW and channels-last) side by side: ResNet-20 and -110,
-# batch 128, 1 and 2 threads. PYTHON must have torch (see bench/compare_pytorch.py).
+# global batch 128: 1 process x 1 thread, 1 process x 2 threads, and 2 processes x 1 thread
+# (resnet-dist: 2 MPI ranks through launch/local.sh; PyTorch: DistributedDataParallel over gloo).
+# PYTHON must have torch (see bench/compare_pytorch.py). Each line: images/s of each, and the
+# ratio of resnet-dist to PyTorch's faster layout.
 # usage: PYTHON=/tmp/pt/bin/python bench/vs_pytorch.sh BINARY [rounds=3]
 set -euo pipefail
 export OPENBLAS_NUM_THREADS=1
 cd "$(dirname "$0")/.."
 B=$1; ROUNDS=${2:-3}; PY=${PYTHON:-python3}
-rate() { python3 -c "import json,sys; d=json.load(sys.stdin); print('%.1f' % d['images_per_s'])"; }
+field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print('%.1f' % d['$1'])"; }
 for round in $(seq 1 "$ROUNDS"); do
   for arch in resnet20 resnet110; do
     steps=10; [ $arch = resnet110 ] && steps=6
-    for t in 1 2; do
-      o=$("$B" bench --arch $arch --batch-size 128 --threads $t --steps $steps --json |
-          python3 -c "import json,sys; d=json.load(sys.stdin); print('%.1f %.1f %.1f' % (d['images_per_s'], d['effective_gflops'], d['sgemm_gflops']))")
-      n=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --steps $steps --json | rate)
-      c=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --steps $steps --json --channels-last | rate)
-      echo "$(date +%T) round $round $arch ${t}T resnet-dist(images/s effective-GFLOP/s sgemm-GFLOP/s) $o pytorch-nchw $n pytorch-channels-last $c"
+    for setup in 1x1 1x2 2x1; do
+      procs=${setup%x*}; t=${setup#*x}
+      if [ "$procs" = 1 ]; then
+        json=$("$B" bench --arch $arch --batch-size 128 --threads $t --steps $steps --json)
+      else
+        json=$(RESNET_DIST=$B launch/local.sh "$procs" bench --arch $arch --batch-size 128 --threads $t --steps $steps --json 2>/dev/null)
+      fi
+      ours=$(field images_per_s <<< "$json"); eff=$(field effective_gflops <<< "$json"); peak=$(field sgemm_gflops <<< "$json")
+      n=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --ddp "$procs" --steps $steps --json | field images_per_s)
+      c=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --ddp "$procs" --steps $steps --json --channels-last | field images_per_s)
+      ratio=$(python3 -c "print('%.2f' % ($ours / max($n, $c)))")
+      echo "$(date +%T) round $round $arch ${procs}proc x ${t}T resnet-dist $ours (effective $eff GFLOP/s, sgemm $peak) pytorch-nchw $n pytorch-channels-last $c ratio $ratio"
     done
   done
 done

@@ -56,12 +56,12 @@ public struct InstructionSet: Sendable, Equatable {
         Self.names.filter { features & $0.0 != 0 && other.features & $0.0 == 0 }.map(\.1)
     }
 
-    /// The lanes of the float vectors the product kernels and Winograd transforms are written in.
-    public static let kernelLanes = 8
+    /// The lanes of the float vectors of the Winograd product kernels (the build's widest).
+    public static var kernelLanes: Int { TileProduct.lanes }
 
     /// One line for `info` and `bench`.
     public static var summary: String {
-        "built for \(built.name) (-target-cpu \(targetCPU), \(built.vectorLanes)-lane registers; product kernels in \(kernelLanes) lanes); this CPU: \(cpu.name)"
+        "built for \(built.name) (-target-cpu \(targetCPU), \(built.vectorLanes)-lane registers; Winograd products in \(kernelLanes) lanes, transforms in 8); this CPU: \(cpu.name)"
     }
 
     /// The same for JSON output.

@@ -1,11 +1,30 @@
-/// A run of adjacent Winograd tiles handled at once, in SIMD lanes or one at a time: the element
-/// type of the tile transforms and the product kernels, so one generic body serves every width.
-protocol TileLanes {
+/// A run of adjacent floats in SIMD lanes (or one float): what the product kernels need, so one
+/// generic body serves every width: 16 lanes on AVX-512, 8 on AVX2, 4 on NEON and SSE.
+protocol ProductLanes {
+    static var lanes: Int { get }
     static var zero: Self { get }
     init(_ p: UnsafePointer<Float>)
     init(broadcast: Float)
     func store(_ p: UnsafeMutablePointer<Float>)
     func addingProduct(_ a: Self, _ b: Self) -> Self
+}
+
+extension ProductLanes where Self: SIMD, Self.Scalar == Float {
+    @inline(__always) static var lanes: Int { scalarCount }
+    @inline(__always) init(_ p: UnsafePointer<Float>) { self = UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+    @inline(__always) init(broadcast x: Float) { self.init(repeating: x) }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+    }
+}
+
+extension SIMD16: ProductLanes where Scalar == Float {}
+extension SIMD8: ProductLanes where Scalar == Float {}
+extension SIMD4: ProductLanes where Scalar == Float {}
+
+/// A run of adjacent Winograd tiles handled at once, in SIMD lanes or one at a time: the element
+/// type of the tile transforms and the product kernels, so one generic body serves every width.
+protocol TileLanes: ProductLanes {
     /// The even- and odd-indexed floats of the run of twice the lanes at `p`.
     static func deinterleave(_ p: UnsafePointer<Float>) -> (Self, Self)
     /// Stores `even` and `odd` alternately at `p` (adds to what is there with `accumulate`).
@@ -24,6 +43,7 @@ protocol TileLanes {
 }
 
 extension Float: TileLanes {
+    @inline(__always) static var lanes: Int { 1 }
     @inline(__always) init(_ p: UnsafePointer<Float>) { self = p[0] }
     @inline(__always) init(broadcast x: Float) { self = x }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self }
@@ -61,15 +81,8 @@ extension Float: TileLanes {
     }
 }
 
-/// Loads, stores and broadcasts for the SIMD widths; each width adds only its (de)interleave, which
-/// goes through the vector of twice its lanes.
-extension TileLanes where Self: SIMD, Self.Scalar == Float {
-    @inline(__always) init(_ p: UnsafePointer<Float>) { self = UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
-    @inline(__always) init(broadcast x: Float) { self.init(repeating: x) }
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
-    }
-}
+// Loads, stores and broadcasts of the SIMD widths come from ProductLanes; each width adds only its
+// (de)interleave, which goes through the vector of twice its lanes.
 
 extension SIMD8: TileLanes where Scalar == Float {
     @inline(__always) static func deinterleave4(_ p: UnsafePointer<Float>) -> (Self, Self, Self, Self) {

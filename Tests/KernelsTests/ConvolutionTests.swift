@@ -1,7 +1,9 @@
 import Kernels
+import Synchronization
 import Testing
 
-struct ConvolutionTests {
+/// Serialized: tests here force the product width (TileProduct.forcedLanes), one width at a time.
+@Suite(.serialized) struct ConvolutionTests {
     static let shapes: [(kernel: Int, stride: Int, cin: Int, cout: Int, size: Int)] = [
         (3, 1, 3, 4, 6), (3, 2, 3, 4, 7), (1, 1, 4, 3, 5), (1, 2, 4, 6, 6), (3, 2, 2, 4, 8),
         (3, 1, 5, 2, 4), (3, 1, 2, 3, 5), (3, 2, 2, 3, 20), (3, 2, 3, 2, 19),
@@ -79,12 +81,14 @@ struct ConvolutionTests {
         let x = randomValues(batch * conv.inputSize, seed: 1)
         let w = randomValues(conv.weightCount, seed: 2)
         let expected = Self.reference(conv, x, w, batch: batch)
-        for threads in [1, 2] {
+        for (threads, lanes) in [(1, 16), (2, 16), (1, 8), (2, 8), (1, 4)] {
+            TileProduct.forcedLanes.store(lanes, ordering: .relaxed)
+            defer { TileProduct.forcedLanes.store(0, ordering: .relaxed) }
             let y = Self.run(conv, x, w, batch: batch, threads: threads)
             // Relative to the largest output: F(4x4)'s transforms (coefficients up to 8) round more
             // than a direct sum; measured about 3e-6 of the largest output on these shapes.
             let err = zip(y, expected).map { abs($0 - $1) }.max()! / expected.map { abs($0) }.max()!
-            #expect(err < 1e-5, "threads \(threads): max error \(err) of the largest output")
+            #expect(err < 1e-5, "threads \(threads), \(lanes) lanes: max error \(err) of the largest output")
         }
     }
 
@@ -95,7 +99,9 @@ struct ConvolutionTests {
         var x = randomValues(batch * conv.inputSize, seed: 3)
         var w = randomValues(conv.weightCount, seed: 4)
         let r = randomValues(batch * conv.outputSize, seed: 5)
-        for threads in [1, 2] {
+        for (threads, lanes) in [(1, 16), (2, 8), (1, 4)] {
+            TileProduct.forcedLanes.store(lanes, ordering: .relaxed)
+            defer { TileProduct.forcedLanes.store(0, ordering: .relaxed) }
             var dx = [Float](repeating: .nan, count: x.count)
             var dw = [Float](repeating: .nan, count: w.count)
             var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
@@ -127,8 +133,18 @@ struct ConvolutionTests {
     /// A CIFAR stage-1 layer (32x32: one image per Winograd group, so three images make three groups,
     /// split unevenly over two threads) and a 64x64 one (one image is more than the group budget).
     /// All three passes agree with im2col (itself checked above).
-    @Test("Winograd agrees with im2col on 16-channel 8x8 to 64x64 layers", arguments: [1, 2], [8, 16, 32, 64])
+    @Test(
+        "Winograd agrees with im2col on 16-channel 8x8 to 64x64 layers, with products of every vector width",
+        arguments: [1, 2], [8, 16, 32, 64])
     func winogradMatchesIm2col(threads: Int, size: Int) {
+        for lanes in [16, 8, 4] {
+            TileProduct.forcedLanes.store(lanes, ordering: .relaxed)
+            winogradMatchesIm2col(threads: threads, size: size, lanes: lanes)
+        }
+        TileProduct.forcedLanes.store(0, ordering: .relaxed)
+    }
+
+    func winogradMatchesIm2col(threads: Int, size: Int, lanes: Int) {
         let shape = (kernel: 3, stride: 1, cin: 16, cout: 16, size: size)
         let fast = Self.make(shape, .winograd)
         let slow = Self.make(shape, .im2col)
@@ -155,9 +171,9 @@ struct ConvolutionTests {
         func relative(_ p: [Float], _ q: [Float]) -> Float {
             zip(p, q).map { abs($0 - $1) }.max()! / q.map { abs($0) }.max()!
         }
-        #expect(relative(a.y, b.y) < 1e-5)
-        #expect(relative(a.dx, b.dx) < 1e-5)
-        #expect(relative(a.dw, b.dw) < 1e-5)
+        #expect(relative(a.y, b.y) < 1e-5, "\(lanes) lanes")
+        #expect(relative(a.dx, b.dx) < 1e-5, "\(lanes) lanes")
+        #expect(relative(a.dw, b.dw) < 1e-5, "\(lanes) lanes")
     }
 
     @Test func accumulateAddsToInputGradient() {
