@@ -22,8 +22,9 @@ public struct BatchNorm: Sendable, Equatable {
         self.momentum = momentum
     }
 
-    /// Doubles of scratch the training passes need (`scratch` arguments).
-    public var scratchCount: Int { 3 * channels + 1 }
+    /// Doubles of scratch the training passes need (`scratch` arguments) for up to `batch` images:
+    /// the per-channel sums, and each image's own sums when several threads share the work.
+    public func scratchCount(batch: Int) -> Int { 3 * channels + 1 + 2 * channels * batch }
 
     /// Training forward: `output = [relu](gamma * (input - mean) / sqrt(var + eps) + beta)` with the
     /// batch's statistics, one pass for sum and sum of squares (per plane in float, across planes in
@@ -41,18 +42,8 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        overChannels(threads) { channels in
-            for ch in channels {
-                scratch[ch] = 0
-                scratch[c + ch] = 0
-            }
-            for n in 0..<batch {
-                for ch in channels {
-                    let (s, q) = Vector.sumAndSquares(input + n * stride + ch * hw, hw)
-                    scratch[ch] += Double(s)
-                    scratch[c + ch] += Double(q)
-                }
-            }
+        perChannelSums(threads, batch, into: scratch) { n, ch in
+            Vector.sumAndSquares(input + n * stride + ch * hw, hw)
         }
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
@@ -66,9 +57,9 @@ public struct BatchNorm: Sendable, Equatable {
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
-        overChannels(threads) { channels in
-            for n in 0..<batch {
-                for ch in channels {
+        overImages(threads, batch) { images in
+            for n in images {
+                for ch in 0..<c {
                     let scale = gamma[ch] * savedInvStd[ch]
                     let shift = beta[ch] - savedMean[ch] * scale
                     Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
@@ -77,13 +68,61 @@ public struct BatchNorm: Sendable, Equatable {
         }
     }
 
-    /// Runs `body(channels)` on contiguous ranges of channels, one per thread. Each channel's
-    /// arithmetic is the same whatever the split (images in order), so results do not depend on
-    /// `threads`; the passes still walk memory image by image, which the prefetcher prefers.
+    /// Per channel, the sums over images of `plane(n, ch)`'s two float sums, in double, in image
+    /// order, into `scratch[0..<c]` and `scratch[c..<2c]`. Threads take contiguous runs of images,
+    /// as the convolutions before and after do (so each reads what its own core wrote), each
+    /// image's sums go to its own slot, and one pass adds the slots in image order: the same bits
+    /// as one thread adding image after image.
     @inline(__always)
-    func overChannels(_ threads: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = max(1, min(threads, channels))
-        parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: channels)) }
+    func perChannelSums(
+        _ threads: Int, _ batch: Int, into scratch: UnsafeMutablePointer<Double>,
+        _ plane: (_ n: Int, _ ch: Int) -> (Float, Float)
+    ) {
+        let c = channels
+        let chunks = max(1, min(threads, batch))
+        if chunks == 1 {
+            for ch in 0..<c {
+                scratch[ch] = 0
+                scratch[c + ch] = 0
+            }
+            for n in 0..<batch {
+                for ch in 0..<c {
+                    let (s, q) = plane(n, ch)
+                    scratch[ch] += Double(s)
+                    scratch[c + ch] += Double(q)
+                }
+            }
+            return
+        }
+        let slots = scratch + 3 * c + 1
+        parallelChunks(chunks) { t in
+            for n in chunkRange(t, of: chunks, count: batch) {
+                for ch in 0..<c {
+                    let (s, q) = plane(n, ch)
+                    slots[n * 2 * c + ch] = Double(s)
+                    slots[n * 2 * c + c + ch] = Double(q)
+                }
+            }
+        }
+        for ch in 0..<c {
+            scratch[ch] = 0
+            scratch[c + ch] = 0
+        }
+        for n in 0..<batch {
+            let slot = slots + n * 2 * c
+            for ch in 0..<c {
+                scratch[ch] += slot[ch]
+                scratch[c + ch] += slot[c + ch]
+            }
+        }
+    }
+
+    /// Runs `body(images)` on contiguous runs of images, one per thread, as the convolutions split
+    /// their work: for the element-wise passes, whose outputs do not depend on the split.
+    @inline(__always)
+    func overImages(_ threads: Int, _ batch: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = max(1, min(threads, batch))
+        parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: batch)) }
     }
 
     /// Eval forward with the running statistics, optionally with ReLU. `output` may alias `input`.
@@ -96,9 +135,9 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        overChannels(threads) { channels in
-            for n in 0..<batch {
-                for ch in channels {
+        overImages(threads, batch) { images in
+            for n in images {
+                for ch in 0..<c {
                     let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
                     let shift = beta[ch] - runningMean[ch] * scale
                     Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
@@ -157,19 +196,9 @@ public struct BatchNorm: Sendable, Equatable {
         let hw = spatial
         let stride = c * hw
         // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
-        overChannels(threads) { channels in
-            for ch in channels {
-                scratch[ch] = 0
-                scratch[c + ch] = 0
-            }
-            for n in 0..<batch {
-                for ch in channels {
-                    let o = n * stride + ch * hw
-                    let (s, q) = Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
-                    scratch[ch] += Double(s)
-                    scratch[c + ch] += Double(q)
-                }
-            }
+        perChannelSums(threads, batch, into: scratch) { n, ch in
+            let o = n * stride + ch * hw
+            return Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
         }
         for ch in 0..<c {
             let sumDy = scratch[ch]
@@ -181,9 +210,9 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        overChannels(threads) { channels in
-            for n in 0..<batch {
-                for ch in channels {
+        overImages(threads, batch) { images in
+            for n in images {
+                for ch in 0..<c {
                     let invStd = savedInvStd[ch]
                     let meanDy = Float(scratch[ch] / count)
                     let meanDyXhat = Float(scratch[c + ch] / count)

@@ -13,7 +13,7 @@ struct BatchNormTests {
         var invStd = mean
         var rm = mean
         var rv = [Float](repeating: 1, count: 3)
-        var scratch = [Double](repeating: 0, count: norm.scratchCount)
+        var scratch = [Double](repeating: 0, count: norm.scratchCount(batch: batch))
         try! norm.forwardTraining(
             input: x, output: &y, batch: batch, gamma: gamma, beta: beta, savedMean: &mean,
             savedInvStd: &invStd, runningMean: &rm, runningVar: &rv, scratch: &scratch)
@@ -45,7 +45,7 @@ struct BatchNormTests {
         var dx = [Float](repeating: 0, count: x.count)
         var dg = [Float](repeating: 0, count: 3)
         var db = dg
-        var scratch = [Double](repeating: 0, count: norm.scratchCount)
+        var scratch = [Double](repeating: 0, count: norm.scratchCount(batch: batch))
         try norm.backward(
             input: x, outputGrad: r, inputGrad: &dx, batch: batch, gamma: gamma, savedMean: f.mean,
             savedInvStd: f.invStd, gammaGrad: &dg, betaGrad: &db, scratch: &scratch)
@@ -76,7 +76,7 @@ struct BatchNormTests {
         var inPlace = r
         var dg = [Float](repeating: 0, count: 3)
         var db = dg
-        var scratch = [Double](repeating: 0, count: norm.scratchCount)
+        var scratch = [Double](repeating: 0, count: norm.scratchCount(batch: batch))
         try norm.backward(
             input: x, outputGrad: r, inputGrad: &out, batch: batch, gamma: gamma, savedMean: f.mean,
             savedInvStd: f.invStd, gammaGrad: &dg, betaGrad: &db, scratch: &scratch)

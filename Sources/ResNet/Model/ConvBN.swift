@@ -55,7 +55,7 @@ final class ConvBN {
                 gammaOffset: parameters.gamma, betaOffset: parameters.beta,
                 runningMeanOffset: parameters.mean, runningVarOffset: parameters.variance,
                 savedMean: context.arena.reserve(outChannels), savedInvStd: context.arena.reserve(outChannels))
-            context.requireStatistics(norm.scratchCount)
+            context.requireStatistics(norm.scratchCount(batch: context.batchCapacity))
         } else {
             norm = nil
             bn = nil
