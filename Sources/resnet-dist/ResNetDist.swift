@@ -7,7 +7,7 @@ import ResNet
 
 @main
 struct ResNetDist: ParsableCommand {
-    static let version = "0.4.0"
+    static let version = "0.5.0"
 
     static let configuration = CommandConfiguration(
         commandName: "resnet-dist",
