@@ -18,15 +18,7 @@ ranks=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
 if [ ! -x "$exe" ]; then echo "error: $exe not found: build with 'swift build -c release' or set RESNET_DIST" >&2; exit 1; fi
-threads=1
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[i]}" in
-    --threads) threads=${args[i + 1]:-1} ;;
-    --threads=*) threads=${args[i]#--threads=} ;;
-  esac
-done
-[[ $threads =~ ^[1-9][0-9]*$ ]] || threads=1   # resnet-dist itself names a bad --threads
+threads=$("$here/threads-of.sh" "$@")
 cores=$(nproc)
 if [ -n "$oversubscribe" ]; then
   placement=(--oversubscribe --bind-to none)

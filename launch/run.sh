@@ -30,15 +30,7 @@ done
 [ $# -gt 0 ] || usage
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
 [ -x "$exe" ] || { echo "error: $exe not found: build with 'swift build -c release' or set RESNET_DIST" >&2; exit 1; }
-threads=1
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[i]}" in
-    --threads) threads=${args[i + 1]:-1} ;;
-    --threads=*) threads=${args[i]#--threads=} ;;
-  esac
-done
-[[ $threads =~ ^[1-9][0-9]*$ ]] || threads=1
+threads=$("$here/threads-of.sh" "$@")
 if [ -z "$per_node" ]; then per_node=$(( $(nproc) / threads )); [ "$per_node" -ge 1 ] || per_node=1; fi
 [[ $per_node =~ ^[1-9][0-9]*$ ]] || { echo "error: --nproc-per-node must be a number >= 1, got '$per_node'" >&2; exit 64; }
 host_list=()

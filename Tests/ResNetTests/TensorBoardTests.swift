@@ -14,15 +14,9 @@ let tensorboardPython: String? = {
 }()
 
 struct TensorBoardTests {
-    @Test func crc32cOfTheStandardCheckValue() {
-        // The check value of CRC-32C (RFC 3720, iSCSI) and TFRecord's masking of it.
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-        let crc: UInt32 = 0xE306_9283
-        #expect(CRC32C.masked(Array("123456789".utf8)) == ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8)
-    }
-
-    @Test func metricsCSVHasARowPerJSONLine() throws {
-        let dir = temporaryDirectory()
+    /// A run directory after 8 iterations, logged every 2 and evaluated every 4.
+    func trainedRun(_ name: String = #function) throws -> String {
+        let dir = temporaryDirectory(name)
         var config = smallConfig(batch: 16, iterations: 8)
         config.logEvery = 2
         config.evalEvery = 4
@@ -31,6 +25,18 @@ struct TensorBoardTests {
         _ = try InProcessReplicas.train(
             replicas: 1, config: config, train: data, test: data, normalization: .perPixelMean(of: data),
             logger: quietLogger)
+        return dir
+    }
+
+    @Test func crc32cOfTheStandardCheckValue() {
+        // The check value of CRC-32C (RFC 3720, iSCSI) and TFRecord's masking of it.
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        let crc: UInt32 = 0xE306_9283
+        #expect(CRC32C.masked(Array("123456789".utf8)) == ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8)
+    }
+
+    @Test func metricsCSVHasARowPerJSONLine() throws {
+        let dir = try trainedRun()
         let json = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let csv = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.first == Substring(MetricsCSV.columns.joined(separator: ",")))
@@ -44,15 +50,7 @@ struct TensorBoardTests {
 
     @Test(.enabled(if: tensorboardPython != nil, "no Python with the tensorboard package (pip install tensorboard)"))
     func tensorboardReadsOurScalars() throws {
-        let dir = temporaryDirectory()
-        var config = smallConfig(batch: 16, iterations: 8)
-        config.logEvery = 2
-        config.evalEvery = 4
-        config.outputDirectory = dir
-        let data = SyntheticData.make(count: 64, seed: 5)
-        _ = try InProcessReplicas.train(
-            replicas: 1, config: config, train: data, test: data, normalization: .perPixelMean(of: data),
-            logger: quietLogger)
+        let dir = try trainedRun()
         let reader = """
             import json, sys
             from tensorboard.backend.event_processing import event_accumulator
