@@ -73,7 +73,11 @@ struct Evaluate: ParsableCommand {
             loaded.architecture, batchCapacity: batchSize, threads: ThreadCount.resolve(threads).count,
             convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
-        let result = try Evaluation.run(network, on: test, range: 0..<test.count, normalization: normalization)
+        // On a terminal, the pass's progress (once a second), gone before the result is printed.
+        let progress = ProgressLine(enabled: true, total: test.count)
+        let result = try Evaluation.run(
+            network, on: test, range: 0..<test.count, normalization: normalization, progress: progress.evaluation)
+        progress.finish()
         let correct = Int(result.correct)
         if json {
             printJSON([

@@ -4,7 +4,7 @@ import Foundation
 /// terminal it rewrites one line at most once a second (and at most once a step), cut to the
 /// terminal's width so it never wraps into stale copies; otherwise (a log file, a batch queue)
 /// it writes a line per logged window and nothing in between.
-final class ProgressLine {
+public final class ProgressLine {
     let enabled: Bool
     let total: Int
     let isTerminal: Bool
@@ -13,7 +13,7 @@ final class ProgressLine {
     private var shown = false
     private var lastShown = -Double.infinity
 
-    init(
+    public init(
         enabled: Bool, total: Int, isTerminal: Bool = isatty(STDERR_FILENO) != 0,
         columns: @escaping () -> Int = terminalColumns
     ) {
@@ -59,7 +59,7 @@ final class ProgressLine {
     }
 
     /// The test pass has done `done` of `count` images (this rank's share).
-    func evaluation(done: Int, of count: Int) {
+    public func evaluation(done: Int, of count: Int) {
         guard enabled, isTerminal, due() || done == count else { return }
         show([
             "evaluating", "\(done)/\(count) images",
@@ -102,7 +102,7 @@ final class ProgressLine {
         lastShown = -Double.infinity
     }
 
-    func finish() { pause() }
+    public func finish() { pause() }
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
@@ -113,7 +113,7 @@ final class ProgressLine {
 }
 
 /// The width of the terminal on standard error ($COLUMNS if it cannot be asked; 80 otherwise).
-func terminalColumns() -> Int {
+public func terminalColumns() -> Int {
     var size = winsize()
     if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
     return ProcessInfo.processInfo.environment["COLUMNS"].flatMap { Int($0) } ?? 80
