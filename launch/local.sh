@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: launch/local.sh [--oversubscribe] N [resnet-dist arguments...]
-# Runs `resnet-dist` as N MPI ranks on this machine, e.g.
+# Runs `resnet-dist` as N MPI ranks on this machine (a stop signal becomes a checkpoint, below), e.g.
 #   launch/local.sh 2 train --arch resnet20 --data .data/cifar10 --epochs 1 --output runs/r20-np2
 # Each rank is bound to its own cores (--bind-to core; with `--threads T` in the arguments, T
 # cores each), so ranks never share a core or wander between them. N x T must not exceed the
@@ -31,4 +31,20 @@ fi
 # mpirun refuses to run as root unless told; this machine runs everything as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-exec mpirun -np "$ranks" "${placement[@]}" ${MPIRUN_ARGS:-} -x OPENBLAS_NUM_THREADS "$exe" "$@"
+# A stop (SIGTERM, SIGINT, SIGUSR1) reaches the ranks as SIGUSR1, which mpirun forwards and
+# does not act on: every rank finishes its step (or evaluation), rank 0 writes a checkpoint, and
+# the job exits 75. mpirun's own SIGTERM/SIGINT handling would SIGKILL the ranks one second later,
+# before a long step or an evaluation ends. A second Ctrl-C ends the job at once.
+mpirun -np "$ranks" "${placement[@]}" ${MPIRUN_ARGS:-} -x OPENBLAS_NUM_THREADS "$exe" "$@" &
+job=$!
+stops=0
+stop() {
+  stops=$((stops + 1))
+  if [ $stops -eq 1 ]; then kill -USR1 "$job" 2>/dev/null; else kill -TERM "$job" 2>/dev/null; fi
+}
+trap stop TERM INT USR1
+status=0
+wait "$job" || status=$?
+# A trapped signal interrupts `wait`: wait again for mpirun's own status.
+while kill -0 "$job" 2>/dev/null; do status=0; wait "$job" || status=$?; done
+exit $status

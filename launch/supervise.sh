@@ -27,8 +27,10 @@ child=""
 stop=""
 forward() {
   stop=$1
-  # The trainer treats SIGTERM, SIGINT and SIGUSR1 alike; SIGTERM reaches a background mpirun for sure.
-  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi
+  # The trainer treats SIGTERM, SIGINT and SIGUSR1 alike. USR1, because mpirun forwards it to the
+  # ranks and does nothing else, while on SIGTERM it kills the ranks a second later, before a long
+  # step or an evaluation has ended and the checkpoint is written.
+  if [ -n "$child" ]; then kill -USR1 "$child" 2>/dev/null; fi
 }
 trap 'forward TERM' TERM
 trap 'forward INT' INT

@@ -289,6 +289,38 @@ struct MPITests {
         #expect(newest >= 30)
     }
 
+    /// SIGTERM to launch/local.sh while the ranks evaluate (a pass far longer than mpirun's one
+    /// second between its own SIGTERM and SIGKILL): local.sh passes it on as SIGUSR1, the ranks
+    /// finish, rank 0 writes a checkpoint, and the job exits 75.
+    @Test func sigtermToLocalShDuringAnEvaluationCheckpoints() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let exe = try #require(executablePath())
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = withSignalsUnblocked(
+            [packageRoot + "/launch/local.sh", "--oversubscribe", "2"] + common + [
+                "--batch-size", "16", "--iterations", "100000", "--eval-every", "40", "--output", dir,
+            ])
+        job.environment = ProcessInfo.processInfo.environment.merging(["RESNET_DIST": exe]) { $1 }
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = FileHandle.nullDevice
+        try job.run()
+        // Signal right after the first evaluation starts (its metrics line comes after it ends).
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline,
+            !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains(
+                "\"iteration\":40,")
+        {
+            usleep(2_000)
+        }
+        kill(job.processIdentifier, SIGTERM)
+        job.waitUntilExit()
+        #expect(job.terminationStatus == 75)
+        let newest = CheckpointDirectory(path: dir).existing().first?.iteration ?? 0
+        #expect(newest >= 40, "a checkpoint at the stop, after the evaluation")
+    }
+
     @Test func anArgumentErrorUnderMpirunIsOneLineWithoutAbortBanner() throws {
         try requireLauncher()
         let bad = try mpirun(2, common + ["--lr", "-1"])
