@@ -31,20 +31,5 @@ fi
 # mpirun refuses to run as root unless told; this machine runs everything as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# A stop (SIGTERM, SIGINT, SIGUSR1) reaches the ranks as SIGUSR1, which mpirun forwards and
-# does not act on: every rank finishes its step (or evaluation), rank 0 writes a checkpoint, and
-# the job exits 75. mpirun's own SIGTERM/SIGINT handling would SIGKILL the ranks one second later,
-# before a long step or an evaluation ends. A second Ctrl-C ends the job at once.
-mpirun -np "$ranks" "${placement[@]}" ${MPIRUN_ARGS:-} -x OPENBLAS_NUM_THREADS "$exe" "$@" &
-job=$!
-stops=0
-stop() {
-  stops=$((stops + 1))
-  if [ $stops -eq 1 ]; then kill -USR1 "$job" 2>/dev/null; else kill -TERM "$job" 2>/dev/null; fi
-}
-trap stop TERM INT USR1
-status=0
-wait "$job" || status=$?
-# A trapped signal interrupts `wait`: wait again for mpirun's own status.
-while kill -0 "$job" 2>/dev/null; do status=0; wait "$job" || status=$?; done
-exit $status
+# A stop (SIGTERM, SIGINT, SIGUSR1) reaches the ranks as a checkpoint: see mpirun-stoppable.sh.
+exec "$here/mpirun-stoppable.sh" -np "$ranks" "${placement[@]}" ${MPIRUN_ARGS:-} -x OPENBLAS_NUM_THREADS "$exe" "$@"

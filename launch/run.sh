@@ -57,5 +57,5 @@ fi
 forward=(-x OPENBLAS_NUM_THREADS)
 [ -z "${RESNET_DIST_DATA:-}" ] || forward+=(-x RESNET_DIST_DATA)
 spec=$(printf "%s:$per_node," "${host_list[@]}"); spec=${spec%,}
-exec mpirun -np $(( per_node * ${#host_list[@]} )) --host "$spec" --map-by "ppr:$per_node:node:PE=$threads" --bind-to core \
+exec "$here/mpirun-stoppable.sh" -np $(( per_node * ${#host_list[@]} )) --host "$spec" --map-by "ppr:$per_node:node:PE=$threads" --bind-to core \
   ${MPIRUN_ARGS:-} "${forward[@]}" "$exe" "$@"
