@@ -85,13 +85,37 @@ struct RobustnessTests {
         #expect((config["hosts"] as? [String])?.count == 1 && config["version"] as? String != nil)
     }
 
+    @Test func aSecondJobInARunDirectoryInUseIsRefusedAndNothingIsLost() throws {
+        let dir = temporaryDirectory()
+        let first = try run(tiny + ["--iterations", "8", "--stop-after", "4", "--output", dir])
+        #expect(first.status == 0, "\(first.stderr)")
+        let checkpointBefore = try tensorBytes(dir + "/checkpoint-00000004.safetensors")
+        let metricsBefore = try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        do {
+            // This process stands in for a job still training there (a supervisor started twice).
+            let held = try RunDirectoryLock(directory: dir)
+            let second = try run(tiny + ["--iterations", "8", "--output", dir, "--resume", "auto"])
+            expectOneLineError(
+                second, status: 65, containing: "--output \(dir) is in use by another job (pid \(getpid()) on ")
+            #expect(checkpoints(dir) == ["checkpoint-00000004.safetensors"])
+            #expect(try tensorBytes(dir + "/checkpoint-00000004.safetensors") == checkpointBefore)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl")) == metricsBefore)
+            withExtendedLifetime(held) {}
+        }
+        // Once the holder is gone (closing is how an exit or a crash releases it), the job resumes.
+        let third = try run(tiny + ["--iterations", "8", "--output", dir, "--resume", "auto"])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(checkpoints(dir).contains("checkpoint-00000008.safetensors"))
+    }
+
     @Test func pruningKeepsTheCheckpointJustWritten() throws {
         // A directory whose newer checkpoints belong to an older run (as before this check existed).
         let dir = temporaryDirectory()
         let net = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
         let record = { (iteration: Int) in
             CheckpointMetadata(
-                iteration: iteration, seed: 1, warmupDone: true, warmupWindowErrorSum: 0, warmupWindowSteps: 0, globalBatch: 16,
+                iteration: iteration, seed: 1, warmupDone: true, warmupWindowErrorSum: 0, warmupWindowSteps: 0,
+                globalBatch: 16,
                 worldSize: 1, batchesPerEpoch: 128, syncBatchNorm: false, learningRate: 0.1,
                 schedule: "{}", optimizer: nil)
         }

@@ -4,6 +4,10 @@ extension Trainer {
     /// Fresh weights, a checkpoint's weights, or a whole resumed state; replicas synchronised
     /// from rank 0.
     func start() throws -> TrainingState {
+        if let directory = config.outputDirectory {
+            // One job per run directory: taken before anything there is read or replaced.
+            try onCoordinator { runLock = try RunDirectoryLock(directory: directory) }
+        }
         if config.resume == .none, let directory = config.outputDirectory {
             try onCoordinator { try RunDirectory(path: directory).prepareNewRun(overwrite: config.overwriteOutput) }
         }

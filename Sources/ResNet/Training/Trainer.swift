@@ -19,6 +19,8 @@ public final class Trainer {
     /// Catch SIGTERM/SIGINT/SIGUSR1 and stop after the current step with a checkpoint.
     public var handlesStopSignals = false
     private var stopCounts = [Int64](repeating: 0, count: StopSignals.handled.count)
+    /// Rank 0's hold on the output directory while `run` trains there.
+    var runLock: RunDirectoryLock?
 
     public init(
         config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
@@ -58,6 +60,7 @@ public final class Trainer {
     /// Runs until the schedule's last iteration, `stopAfter`, or a stop signal (each ends with a
     /// checkpoint when there is an output directory).
     public func run() throws -> TrainingResult {
+        defer { runLock = nil }
         var state = try start()
         let total = config.schedule.iterations
         let stop = min(total, config.stopAfter ?? total)
