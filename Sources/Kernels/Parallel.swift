@@ -1,12 +1,12 @@
 import Dispatch
 
-/// Runs `body(chunk)` for `chunk` in `0..<chunks`, on up to `chunks` threads at once.
+/// Runs `body(chunk)` for `chunk` in `0..<chunks`, on up to `chunks` threads at once (`ChunkPool`).
 /// With one chunk the body runs inline, so a single-threaded run never touches a thread pool.
 @inlinable
 public func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
     if chunks <= 1 {
         body(0)
-    } else {
+    } else if !ChunkPool.shared.run(chunks, body) {
         DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
     }
 }

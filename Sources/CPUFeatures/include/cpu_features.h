@@ -22,4 +22,14 @@ unsigned rd_cpu_features(void);
 /// The CPUs in this process's affinity mask (sched_getaffinity); 0 if it cannot be read.
 int rd_affinity_cpus(void);
 
+/// A hint inside a spin-wait loop (x86 `pause`, Arm `yield`): the core slows the loop and, under a
+/// hypervisor, lets it see that the vCPU is only waiting.
+static inline void rd_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

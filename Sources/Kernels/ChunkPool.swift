@@ -1,0 +1,141 @@
+import CPUFeatures
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The threads behind `parallelChunks`: workers that stay awake for a short while after each
+/// parallel region, then sleep.
+///
+/// A training step is a chain of hundreds of short parallel regions (three passes per convolution,
+/// batch norm, activations), a few microseconds of serial work apart. A worker that sleeps between
+/// them (as libdispatch's do) costs a vCPU wake-up each time, tens of microseconds under a
+/// hypervisor. So a worker may first spin for `spinNanoseconds` (with the CPU's pause hint, yielding
+/// its core now and then) before it waits on a condition variable. The spin is bounded, so a core
+/// shared with another rank loses at most that much per region rather than collapsing as a pool
+/// that always spins does. `RESNET_DIST_SPIN_US` sets it; the default is 0 (sleep at once), which
+/// measured as fast here: most of what this pool gains over libdispatch is not the wake-up.
+///
+/// A job is claimed chunk by chunk through one 64-bit ticket, `generation | chunks | next index`,
+/// so a late worker can never take a chunk of a job it did not see published. Which thread runs a
+/// chunk never changes its result: every kernel writes by chunk index. One caller at a time uses
+/// the pool; a second one at the same moment (in-process replicas, a nested region) falls back to
+/// libdispatch.
+@usableFromInline
+final class ChunkPool: @unchecked Sendable {
+    @usableFromInline static let shared = ChunkPool()
+
+    let spinNanoseconds: UInt64
+    /// `generation << 40 | chunks << 24 | next chunk index`.
+    private let ticket = Atomic<UInt64>(0)
+    private let finished = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let inUse = Atomic<Bool>(false)
+    private nonisolated(unsafe) var job: ((Int) -> Void)?
+    private var workers = 0
+    private let lock = NSCondition()
+
+    private static let indexBits: UInt64 = 24
+    private static let chunkBits: UInt64 = 16
+    private static let indexMask: UInt64 = (1 << indexBits) - 1
+    private static let chunkMask: UInt64 = (1 << chunkBits) - 1
+    /// Most chunks a job may have (the ticket's field).
+    static let maxChunks = Int(chunkMask)
+
+    /// `RESNET_DIST_SPIN_US`, else 0: on the 2-core machines measured (docs/RESULTS.md) sleeping at
+    /// once was as fast as spinning up to 1 ms with the cores free, and 5% faster with a core shared.
+    convenience init() {
+        let microseconds = ProcessInfo.processInfo.environment["RESNET_DIST_SPIN_US"].flatMap { UInt64($0) }
+        self.init(spinNanoseconds: (microseconds ?? 0) * 1000)
+    }
+
+    init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
+
+    /// Runs `body(c)` for every `c` in `0..<chunks` on the calling thread and up to `chunks - 1`
+    /// workers; returns when all are done. False (nothing run) when another caller holds the pool.
+    @usableFromInline func run(_ chunks: Int, _ body: (Int) -> Void) -> Bool {
+        guard chunks <= Self.maxChunks,
+            inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        defer { inUse.store(false, ordering: .releasing) }
+        startWorkers(chunks - 1)
+        withoutActuallyEscaping(body) { body in
+            job = body
+            finished.store(0, ordering: .relaxed)
+            let generation = (ticket.load(ordering: .relaxed) >> (Self.indexBits + Self.chunkBits)) &+ 1
+            ticket.store(
+                generation << (Self.indexBits + Self.chunkBits) | UInt64(chunks) << Self.indexBits,
+                ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                lock.lock()
+                lock.broadcast()
+                lock.unlock()
+            }
+            runClaimedChunks()
+            var spins = 0
+            while finished.load(ordering: .acquiring) < chunks {
+                spins += 1
+                if spins & 1023 == 0 { sched_yield() } else { rd_spin_pause() }
+            }
+            job = nil
+        }
+        return true
+    }
+
+    /// Claims and runs chunks of the current job until none is left.
+    private func runClaimedChunks() {
+        while true {
+            let claimed = ticket.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
+            let index = Int(claimed & Self.indexMask)
+            guard index < Int((claimed >> Self.indexBits) & Self.chunkMask) else { return }
+            job!(index)
+            finished.wrappingAdd(1, ordering: .releasing)
+        }
+    }
+
+    private func generation(_ value: UInt64) -> UInt64 { value >> (Self.indexBits + Self.chunkBits) }
+
+    private func startWorkers(_ count: Int) {
+        while workers < count {
+            workers += 1
+            let thread = Thread { self.work() }  // a pool and its workers live as long as the process
+            thread.name = "resnet-dist chunk worker \(workers)"
+            thread.start()
+        }
+    }
+
+    private func work() {
+        var seen = generation(ticket.load(ordering: .acquiring))
+        while true {
+            let deadline = monotonicNanoseconds() &+ spinNanoseconds
+            var spins = 0
+            while generation(ticket.load(ordering: .acquiring)) == seen {
+                spins += 1
+                if spins & 63 == 0 {
+                    if monotonicNanoseconds() >= deadline {
+                        sleep(until: seen)
+                        break
+                    }
+                    if spins & 4095 == 0 { sched_yield() }
+                }
+                rd_spin_pause()
+            }
+            seen = generation(ticket.load(ordering: .acquiring))
+            runClaimedChunks()
+        }
+    }
+
+    /// Waits on the condition until a job newer than `seen` is published.
+    private func sleep(until seen: UInt64) {
+        lock.lock()
+        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        while generation(ticket.load(ordering: .sequentiallyConsistent)) == seen { lock.wait() }
+        sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        lock.unlock()
+    }
+
+    private func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}
