@@ -56,4 +56,35 @@ struct TileProductTests {
             #expect(m == expected)
         }
     }
+
+    /// The weight-gradient product: 4 x 4 blocks (32 registers) and 4 x 2 blocks give the same bits,
+    /// and both are the dot products (to float rounding of a sum over T).
+    @Test(arguments: [1, 7, 8, 29, 200, 1031])
+    func weightGradientBlocksGiveTheSameBits(tiles: Int) {
+        for (rows, cols) in [(4, 4), (8, 6), (16, 16), (4, 3)] {
+            let z = random(rows * tiles, seed: UInt64(tiles * 13 + rows))
+            let v = random(cols * tiles, seed: UInt64(tiles * 7 + cols))
+            let start = random(rows * cols, seed: 99)
+            for accumulate in [false, true] {
+                func run(wide: Bool) -> [Float] {
+                    var d = start
+                    d.withUnsafeMutableBufferPointer {
+                        TileProduct.multiplyTransposed(
+                            rows: rows, cols: cols, tiles: tiles, z: z, v: v, d: $0.baseAddress!,
+                            accumulate: accumulate, wide: wide)
+                    }
+                    return d
+                }
+                let wide = run(wide: true)
+                #expect(wide == run(wide: false), "rows \(rows) cols \(cols) accumulate \(accumulate)")
+                for k in 0..<rows {
+                    for c in 0..<cols {
+                        var exact = accumulate ? Double(start[k * cols + c]) : 0
+                        for t in 0..<tiles { exact += Double(z[k * tiles + t]) * Double(v[c * tiles + t]) }
+                        #expect(abs(Double(wide[k * cols + c]) - exact) <= 1e-5 * Double(tiles + 1) * 10)
+                    }
+                }
+            }
+        }
+    }
 }
