@@ -57,13 +57,23 @@ public struct Convolution: Sendable, Equatable {
         batch: Int, accumulate: Bool, threads: Int, workspace: UnsafeMutablePointer<Float>,
         u: UnsafeMutablePointer<Float>
     ) {
+        let plane = outChannels * inChannels
+        let planeChunks = Winograd.weightTransformChunks(plane: plane, threads: threads)
         if let winograd4 {
-            Winograd4.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+            parallelChunks(planeChunks) { t in
+                Winograd4.transformWeights(
+                    weight, outChannels: outChannels, inChannels: inChannels, into: u,
+                    planes: chunkRange(t, of: planeChunks, count: plane))
+            }
             winograd4.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
         } else if let winograd {
-            Winograd.transformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+            parallelChunks(planeChunks) { t in
+                Winograd.transformWeights(
+                    weight, outChannels: outChannels, inChannels: inChannels, into: u,
+                    planes: chunkRange(t, of: planeChunks, count: plane))
+            }
             winograd.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)

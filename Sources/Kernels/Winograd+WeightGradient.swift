@@ -45,21 +45,35 @@ extension Winograd {
             }
             if beta == 0 { partial.update(repeating: 0, count: uCount) }
         }
+        // The threads' partial sums added in thread order, then G^T dU G: both by runs of (o, i) planes,
+        // over the threads too when there are enough planes to repay a parallel region.
         let total = workspace + (perThread - uCount)
-        for t in 1..<chunks {
-            let partial = workspace + t * perThread + (perThread - uCount)
-            for i in 0..<uCount { total[i] += partial[i] }
+        let plane = outChannels * inChannels
+        let planeChunks = Self.weightTransformChunks(plane: plane, threads: threads)
+        parallelChunks(planeChunks) { s in
+            let planes = chunkRange(s, of: planeChunks, count: plane)
+            for t in 1..<max(1, chunks) {
+                let partial = workspace + t * perThread + (perThread - uCount)
+                for xi in 0..<16 {
+                    for p in planes { total[xi * plane + p] += partial[xi * plane + p] }
+                }
+            }
+            Self.transformWeightGradient(
+                total, outChannels: outChannels, inChannels: inChannels, into: weightGrad, planes: planes)
         }
-        Self.transformWeightGradient(total, outChannels: outChannels, inChannels: inChannels, into: weightGrad)
     }
+
+    /// Chunks for a weight transform over `plane` (o, i) planes: one below 1,024 planes (a few
+    /// microseconds of work, less than a parallel region costs), else one per thread.
+    static func weightTransformChunks(plane: Int, threads: Int) -> Int { plane >= 1024 ? max(1, threads) : 1 }
 
     /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`.
     static func transformWeightGradient(
         _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-        into dg: UnsafeMutablePointer<Float>
+        into dg: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
     ) {
         let plane = outChannels * inChannels
-        for p in 0..<plane {
+        for p in planes ?? 0..<plane {
             // s = G^T du (3x4), column by column; G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
             var s = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
             for j in 0..<4 {

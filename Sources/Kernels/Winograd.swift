@@ -46,10 +46,10 @@ struct Winograd: WinogradTiling {
     /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
     static func transformWeights(
         _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-        into u: UnsafeMutablePointer<Float>
+        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
     ) {
         let plane = outChannels * inChannels
-        for p in 0..<plane {
+        for p in planes ?? 0..<plane {
             let w = g + p * 9
             // t = G g (4x3), one column of g at a time.
             var tg = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())

@@ -41,7 +41,7 @@ struct Winograd4: WinogradTiling {
     /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3].
     static func transformWeights(
         _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-        into u: UnsafeMutablePointer<Float>
+        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
     ) {
         let plane = outChannels * inChannels
         @inline(__always) func apply(
@@ -53,7 +53,7 @@ struct Winograd4: WinogradTiling {
                 g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2
             )
         }
-        for p in 0..<plane {
+        for p in planes ?? 0..<plane {
             let w = g + p * 9
             // t = G g (6x3), column by column; then each row of t times G^T.
             let c0 = apply(w[0], w[3], w[6])

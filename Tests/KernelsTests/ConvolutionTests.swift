@@ -184,6 +184,38 @@ import Testing
         return a
     }
 
+    /// 32 x 32 channels (1,024 weight planes): the weight transforms and the weight gradient's last
+    /// steps split over the threads too. Two threads give the bits of one for the output and the input
+    /// gradient, and a weight gradient that agrees with im2col, on an F(2x2) and an F(4x4) layer.
+    @Test(arguments: [8, 16])
+    func weightTransformsSplitOverThreads(size: Int) {
+        let shape = (kernel: 3, stride: 1, cin: 32, cout: 32, size: size)
+        let fast = Self.make(shape, .winograd)
+        let batch = 3
+        let x = randomValues(batch * fast.inputSize, seed: 21)
+        let w = randomValues(fast.weightCount, seed: 22)
+        let dy = randomValues(batch * fast.outputSize, seed: 23)
+        func passes(_ conv: Convolution, threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
+            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+            var y = [Float](repeating: .nan, count: dy.count)
+            var dx = [Float](repeating: .nan, count: x.count)
+            var dw = [Float](repeating: .nan, count: w.count)
+            conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
+            conv.backwardData(
+                outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: false,
+                threads: threads, workspace: &ws)
+            conv.backwardWeights(
+                input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
+            return (y, dx, dw)
+        }
+        let one = passes(fast, threads: 1)
+        let two = passes(fast, threads: 2)
+        let slow = passes(Self.make(shape, .im2col), threads: 1)
+        #expect(two.y == one.y && two.dx == one.dx)
+        let scale = slow.dw.map { abs($0) }.max()!
+        #expect(zip(two.dw, slow.dw).map { abs($0 - $1) }.max()! / scale < 1e-5)
+    }
+
     @Test func accumulateAddsToInputGradient() {
         let conv = Self.make(Self.shapes[0])
         let r = randomValues(conv.outputSize, seed: 6)
