@@ -9,6 +9,8 @@ set -euo pipefail
 export OPENBLAS_NUM_THREADS=1
 cd "$(dirname "$0")/.."
 B=$1; ROUNDS=${2:-3}; PY=${PYTHON:-python3}
+# PyTorch's DDP over gloo aborts now and then (SIGABRT in a worker); such a run is retried once.
+pytorch() { "$PY" bench/compare_pytorch.py "$@" || { echo "vs_pytorch: PyTorch failed; retrying once" >&2; "$PY" bench/compare_pytorch.py "$@"; }; }
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print('%.1f' % d['$1'])"; }
 for round in $(seq 1 "$ROUNDS"); do
   for arch in resnet20 resnet110; do
@@ -21,8 +23,8 @@ for round in $(seq 1 "$ROUNDS"); do
         json=$(RESNET_DIST=$B launch/local.sh "$procs" bench --arch $arch --batch-size 128 --threads $t --steps $steps --json 2>/dev/null)
       fi
       ours=$(field images_per_s <<< "$json"); eff=$(field effective_gflops <<< "$json"); peak=$(field sgemm_gflops <<< "$json")
-      n=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --ddp "$procs" --steps $steps --json | field images_per_s)
-      c=$("$PY" bench/compare_pytorch.py --arch $arch --threads $t --ddp "$procs" --steps $steps --json --channels-last | field images_per_s)
+      n=$(pytorch --arch $arch --threads $t --ddp "$procs" --steps $steps --json | field images_per_s)
+      c=$(pytorch --arch $arch --threads $t --ddp "$procs" --steps $steps --json --channels-last | field images_per_s)
       ratio=$(python3 -c "print('%.2f' % ($ours / max($n, $c)))")
       echo "$(date +%T) round $round $arch ${procs}proc x ${t}T resnet-dist $ours (effective $eff GFLOP/s, sgemm $peak) pytorch-nchw $n pytorch-channels-last $c ratio $ratio"
     done
