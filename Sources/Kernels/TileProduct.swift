@@ -450,18 +450,7 @@ extension TileProduct {
             t += 1
         }
         @inline(__always) func put(_ row: Int, _ e0: Float, _ e1: Float, _ e2: Float, _ e3: Float) {
-            let p = d + row * cols
-            if accumulate {
-                p[0] += e0
-                p[1] += e1
-                p[2] += e2
-                p[3] += e3
-            } else {
-                p[0] = e0
-                p[1] = e1
-                p[2] = e2
-                p[3] = e3
-            }
+            Float.interleave4(e0, e1, e2, e3, to: d + row * cols, accumulate: accumulate)
         }
         put(0, s.0, s.1, s.2, s.3)
         put(1, s.4, s.5, s.6, s.7)

@@ -160,21 +160,8 @@ import Testing
         let x = randomValues(batch * fast.inputSize, seed: 11)
         let w = randomValues(fast.weightCount, seed: 12)
         let dy = randomValues(batch * fast.outputSize, seed: 13)
-        func passes(_ conv: Convolution) -> (y: [Float], dx: [Float], dw: [Float]) {
-            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
-            var y = [Float](repeating: .nan, count: dy.count)
-            var dx = [Float](repeating: 1, count: x.count)
-            var dw = [Float](repeating: .nan, count: w.count)
-            conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
-            conv.backwardData(
-                outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: true,
-                threads: threads, workspace: &ws)
-            conv.backwardWeights(
-                input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
-            return (y, dx, dw)
-        }
-        let a = passes(fast)
-        let b = passes(slow)
+        let a = Self.passes(fast, x, w, dy, batch: batch, threads: threads, accumulate: true)
+        let b = Self.passes(slow, x, w, dy, batch: batch, threads: threads, accumulate: true)
         func relative(_ p: [Float], _ q: [Float]) -> Float {
             zip(p, q).map { abs($0 - $1) }.max()! / q.map { abs($0) }.max()!
         }
@@ -182,6 +169,24 @@ import Testing
         #expect(relative(a.dx, b.dx) < 1e-5, "\(lanes) lanes")
         #expect(relative(a.dw, b.dw) < 1e-5, "\(lanes) lanes")
         return a
+    }
+
+    /// Forward, backward-data (added to ones with `accumulate`) and backward-weights of `conv`.
+    static func passes(
+        _ conv: Convolution, _ x: [Float], _ w: [Float], _ dy: [Float], batch: Int, threads: Int,
+        accumulate: Bool = false
+    ) -> (y: [Float], dx: [Float], dw: [Float]) {
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+        var y = [Float](repeating: .nan, count: dy.count)
+        var dx = [Float](repeating: accumulate ? 1 : .nan, count: x.count)
+        var dw = [Float](repeating: .nan, count: w.count)
+        conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
+        conv.backwardData(
+            outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: accumulate,
+            threads: threads, workspace: &ws)
+        conv.backwardWeights(
+            input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
+        return (y, dx, dw)
     }
 
     /// 32 x 32 channels (1,024 weight planes): the weight transforms and the weight gradient's last
@@ -195,22 +200,9 @@ import Testing
         let x = randomValues(batch * fast.inputSize, seed: 21)
         let w = randomValues(fast.weightCount, seed: 22)
         let dy = randomValues(batch * fast.outputSize, seed: 23)
-        func passes(_ conv: Convolution, threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
-            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
-            var y = [Float](repeating: .nan, count: dy.count)
-            var dx = [Float](repeating: .nan, count: x.count)
-            var dw = [Float](repeating: .nan, count: w.count)
-            conv.forward(input: x, weight: w, output: &y, batch: batch, threads: threads, workspace: &ws)
-            conv.backwardData(
-                outputGrad: dy, weight: w, inputGrad: &dx, batch: batch, accumulate: false,
-                threads: threads, workspace: &ws)
-            conv.backwardWeights(
-                input: x, outputGrad: dy, weightGrad: &dw, batch: batch, threads: threads, workspace: &ws)
-            return (y, dx, dw)
-        }
-        let one = passes(fast, threads: 1)
-        let two = passes(fast, threads: 2)
-        let slow = passes(Self.make(shape, .im2col), threads: 1)
+        let one = Self.passes(fast, x, w, dy, batch: batch, threads: 1)
+        let two = Self.passes(fast, x, w, dy, batch: batch, threads: 2)
+        let slow = Self.passes(Self.make(shape, .im2col), x, w, dy, batch: batch, threads: 1)
         #expect(two.y == one.y && two.dx == one.dx)
         let scale = slow.dw.map { abs($0) }.max()!
         #expect(zip(two.dw, slow.dw).map { abs($0 - $1) }.max()! / scale < 1e-5)
