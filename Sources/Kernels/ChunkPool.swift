@@ -3,8 +3,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The threads behind `parallelChunks`: workers that stay awake for a short while after each
-/// parallel region, then sleep.
+/// The threads behind `parallelChunks`: workers that wait between parallel regions on a condition
+/// variable (optionally spinning a bounded while first).
 ///
 /// A training step is a chain of hundreds of short parallel regions (three passes per convolution,
 /// batch norm, activations), a few microseconds of serial work apart. A worker that sleeps between
@@ -20,6 +20,10 @@ import Synchronization
 /// chunk never changes its result: every kernel writes by chunk index. One caller at a time uses
 /// the pool; a second one at the same moment (in-process replicas, a nested region) falls back to
 /// libdispatch.
+///
+/// Handing the body to the workers (`withoutActuallyEscaping`) costs one 32-byte allocation per
+/// region: 180 a step of ResNet-20 at 2 threads (`step-allocations ... --threads 2`), against 613
+/// with libdispatch. One thread never comes here and allocates nothing.
 @usableFromInline
 final class ChunkPool: @unchecked Sendable {
     @usableFromInline static let shared = ChunkPool()

@@ -52,7 +52,7 @@ extension Winograd {
         let planeChunks = Self.weightTransformChunks(plane: plane, threads: threads)
         parallelChunks(planeChunks) { s in
             let planes = chunkRange(s, of: planeChunks, count: plane)
-            for t in 1..<max(1, chunks) {
+            for t in 1..<chunks {
                 let partial = workspace + t * perThread + (perThread - uCount)
                 for xi in 0..<16 {
                     for p in planes { total[xi * plane + p] += partial[xi * plane + p] }
@@ -62,10 +62,6 @@ extension Winograd {
                 total, outChannels: outChannels, inChannels: inChannels, into: weightGrad, planes: planes)
         }
     }
-
-    /// Chunks for a weight transform over `plane` (o, i) planes: one below 1,024 planes (a few
-    /// microseconds of work, less than a parallel region costs), else one per thread.
-    static func weightTransformChunks(plane: Int, threads: Int) -> Int { plane >= 1024 ? max(1, threads) : 1 }
 
     /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`.
     static func transformWeightGradient(

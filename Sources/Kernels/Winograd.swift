@@ -42,6 +42,10 @@ struct Winograd: WinogradTiling {
 
     // MARK: Weight transforms
 
+    /// Chunks for a weight transform over `plane` (o, i) planes: one below 1,024 planes (a few
+    /// microseconds of work, less than a parallel region costs), else one per thread.
+    static func weightTransformChunks(plane: Int, threads: Int) -> Int { plane >= 1024 ? max(1, threads) : 1 }
+
     /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3];
     /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
     static func transformWeights(

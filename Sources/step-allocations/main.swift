@@ -1,6 +1,6 @@
 // Counts heap allocations of steady-state training steps (`DataParallelStep`, the trainer's own),
 // with the malloc interposer preloaded, e.g.
-//   LD_PRELOAD=.build/release/libMallocInterposerSwift.so .build/release/step-allocations resnet20 8 3
+//   LD_PRELOAD=.build/release/libMallocInterposerSwift.so .build/release/step-allocations resnet20 8 3 [--threads 2]
 // Under mpirun every rank runs the step with the MPI communicator (gradient buckets, the
 // loss all-reduce, the batch-norm statistics); rank 0 prints its counts.
 // Prints one JSON object: allocations and frees per step, and whether the interposer counted at
@@ -16,9 +16,10 @@ let architecture = try Architecture.parse(arguments.count > 1 ? arguments[1] : "
 let batch = arguments.count > 2 ? Int(arguments[2]) ?? 8 : 8
 let steps = arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3
 let syncBatchNorm = arguments.contains("--sync-bn")
+let threads = arguments.firstIndex(of: "--threads").flatMap { Int(arguments[$0 + 1]) } ?? 1
 
 let communicator: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
-let network = Network(architecture, batchCapacity: batch)
+let network = Network(architecture, batchCapacity: batch, threads: threads)
 network.initialize(seed: 1)
 var rng = SplitMix64(seed: 2 + UInt64(communicator.rank))
 for i in 0..<(batch * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
@@ -44,7 +45,7 @@ let stats = MallocInterposerSwift.getStatistics()
 if communicator.isCoordinator {
     print(
         "{\"interposer_active\":\(active),\"arch\":\"\(architecture.name)\",\"batch\":\(batch),\"steps\":\(steps),"
-            + "\"ranks\":\(communicator.size),\"sync_bn\":\(syncBatchNorm),"
+            + "\"ranks\":\(communicator.size),\"threads\":\(threads),\"sync_bn\":\(syncBatchNorm),"
             + "\"allocations\":\(stats.mallocCount),\"frees\":\(stats.freeCount),\"allocated_bytes\":\(stats.mallocBytesCount)}"
     )
 }
