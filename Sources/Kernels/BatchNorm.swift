@@ -30,7 +30,8 @@ public struct BatchNorm: Sendable, Equatable {
     /// batch's statistics, one pass for sum and sum of squares (per plane in float, across planes in
     /// double). Saves mean and 1/sqrt(var+eps) per channel for the backward pass; `output` must not
     /// alias `input` (the backward pass reads the input). With `reduce`, mean and variance are those
-    /// of the whole global batch over all ranks.
+    /// of the whole global batch over all ranks. A batch of 0 images takes part in the reduction
+    /// and, alone, leaves the running statistics unchanged.
     public func forwardTraining(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
@@ -48,6 +49,13 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
+        guard count > 0 else {
+            // No images here and none summed in from other replicas: nothing to normalise, and the
+            // running statistics stay as they were.
+            savedMean.update(repeating: 0, count: c)
+            savedInvStd.update(repeating: 0, count: c)
+            return
+        }
         for ch in 0..<c {
             let mean = scratch[ch] / count
             let variance = max(scratch[c + ch] / count - mean * mean, 0)

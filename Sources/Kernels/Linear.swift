@@ -20,12 +20,18 @@ public struct Linear: Sendable, Equatable {
             a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: 1, c: output, ldc: outFeatures)
     }
 
-    /// Writes `weightGrad = dy^T x`, `biasGrad = sum_n dy`, and `inputGrad = dy W` (all overwritten).
+    /// Writes `weightGrad = dy^T x`, `biasGrad = sum_n dy`, and `inputGrad = dy W` (all overwritten;
+    /// zeros for a batch of 0).
     public func backward(
         input: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
         inputGrad: UnsafeMutablePointer<Float>, weightGrad: UnsafeMutablePointer<Float>,
         biasGrad: UnsafeMutablePointer<Float>, batch: Int
     ) {
+        guard batch > 0 else {
+            weightGrad.update(repeating: 0, count: weightCount)
+            biasGrad.update(repeating: 0, count: outFeatures)
+            return
+        }
         sgemm(
             transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch,
             a: outputGrad, lda: outFeatures, b: input, ldb: inFeatures, beta: 0, c: weightGrad, ldc: inFeatures)

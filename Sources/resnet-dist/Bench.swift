@@ -22,8 +22,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("warmup-steps"), help: "Untimed steps first.")
     var warmupSteps = 2
 
-    @Flag(name: .customLong("sync-bn"), help: "Synchronised batch norm, as train --sync-bn.")
-    var syncBN = false
+    @OptionGroup(title: "Distribution") var distribution: DistributionOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -42,19 +41,19 @@ struct Bench: ParsableCommand {
     func bench(_ communicator: Communicator) throws {
         let architecture = try model.architecture()
         let world = communicator.size
-        guard batchSize % world == 0 else {
-            throw ResNetError(.usage, "global batch \(batchSize) is not divisible by the world size \(world)")
-        }
-        let local = batchSize / world
+        // This rank's shard, floor(B/N) or ceil(B/N) images, as in training.
+        let local = BatchLoader.shard(of: batchSize, rank: communicator.rank, worldSize: world).count
+        let capacity = Trainer.largestShard(globalBatch: batchSize, worldSize: world)
         let (threads, threadsReason) = ThreadCount.resolve(self.threads)
-        let network = Network(architecture, batchCapacity: local, threads: threads)
+        let network = Network(architecture, batchCapacity: capacity, threads: threads)
         network.initialize(seed: 1)
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
         for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }
         for i in 0..<local { network.inputLabels[i] = Int32(rng.next() % 10) }
         // The trainer's own step: buckets, the loss all-reduce and the batch-norm statistics included.
         let step = DataParallelStep(
-            network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: syncBN)
+            network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: distribution.syncBN,
+            bucketMiB: distribution.bucketMB)
         var times: [Double] = []
         var reduceTimes: [Double] = []
         var computeTimes: [Double] = []

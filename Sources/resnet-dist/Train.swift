@@ -13,6 +13,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @OptionGroup(title: "Recipe") var recipe: ScheduleOptions
     @OptionGroup(title: "Run") var runOptions: RunOptions
+    @OptionGroup(title: "Distribution") var distribution: DistributionOptions
 
     @Option(parsing: .unconditional, help: "Seed for initialisation, data order and augmentation.")
     var seed: UInt64 = 1
@@ -20,10 +21,6 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp(ThreadCount.help))
     var threads: Int?
 
-    @Flag(
-        name: .customLong("sync-bn"),
-        help: "Batch-norm statistics over the global batch (all-reduced) instead of per rank.")
-    var syncBN = false
 
     @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation.")
     var noAugment = false
@@ -56,9 +53,6 @@ struct Train: ParsableCommand {
         try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
-        try require(
-            recipe.batchSize % replicas == 0,
-            "global batch \(recipe.batchSize) is not divisible by the world size \(replicas)")
     }
 
     func run() throws {
@@ -111,7 +105,8 @@ struct Train: ParsableCommand {
         let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
         config.threads = threadChoice.count
         config.threadsReason = threadChoice.reason
-        config.syncBatchNorm = syncBN
+        config.syncBatchNorm = distribution.syncBN
+        config.bucketMiB = distribution.bucketMB
         config.augment = !noAugment
         config.padding = padding
         config.evalEvery = runOptions.evalEvery

@@ -107,6 +107,55 @@ struct MPITests {
             (diff / moved).squareRoot() < 3e-2, "trajectories differ by \((diff / moved).squareRoot()) of their length")
     }
 
+    /// 66 images at global batch 32: batches of 32, 32 and 2. 32 is not divisible by 3; in the
+    /// 2-image batch every rank but two holds nothing. Constant lr, no evaluation until the end.
+    let shortEpochs = [
+        "train", "--arch", "resnet8", "--data", "generated", "--train-subset", "66", "--batch-size", "32",
+        "--schedule", "constant", "--lr", "0.02", "--eval-every", "1000", "--json",
+    ]
+
+    func losses(_ output: ProcessOutput) throws -> [Double] {
+        #expect(output.status == 0, "\(output.stderr.suffix(2000))")
+        let result = try decode(output)
+        #expect(result["replicas_identical"] as? Bool == true)
+        return try #require(result["first_losses"] as? [Double])
+    }
+
+    func worstRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
+        #expect(a.count == b.count)
+        return zip(a, b).map { abs($0 - $1) / abs($0) }.max() ?? .infinity
+    }
+
+    /// Many ranks on one machine, every one issuing the same collectives whatever its shard holds:
+    /// with sync BN the losses of 9 steps (3 epoch ends with idle ranks) equal one process's to the
+    /// rounding of sums in another order; with per-rank BN the run finishes with identical replicas.
+    @Test("N ranks agree with one: any world size, idle ranks at epoch ends", arguments: [3, 4, 8, 16])
+    func manyRanksAgreeWithOne(ranks: Int) throws {
+        try requireLauncher()
+        let one = try losses(try mpirun(1, shortEpochs + ["--iterations", "9"]))
+        let synced = try losses(try mpirun(ranks, shortEpochs + ["--iterations", "9", "--sync-bn"]))
+        let worst = worstRelativeDifference(one, synced)
+        print("\(ranks) ranks, sync BN: 9 losses within \(worst) (relative) of 1 rank")
+        #expect(worst < 1e-4, "\(ranks) ranks: losses \(synced) against \(one)")
+        let perRank = try losses(try mpirun(ranks, shortEpochs + ["--iterations", "9"]))
+        #expect(perRank.count == 9 && perRank.allSatisfy(\.isFinite))
+    }
+
+    /// Elastic resume: a checkpoint written by 16 ranks continues on 3, and the whole run gives
+    /// one process's losses (sync BN) to the same rounding.
+    @Test func checkpointOf16RanksResumesOn3() throws {
+        try requireLauncher()
+        let dir = temporaryDirectory()
+        let one = try losses(try mpirun(1, shortEpochs + ["--iterations", "9"]))
+        let first = try losses(
+            try mpirun(16, shortEpochs + ["--iterations", "9", "--sync-bn", "--stop-after", "4", "--output", dir]))
+        let rest = try losses(try mpirun(3, shortEpochs + ["--iterations", "9", "--sync-bn", "--resume", "auto", "--output", dir]))
+        let worst = worstRelativeDifference(one, first + rest)
+        print("16 ranks to iteration 4, then 3 ranks to 9, sync BN: within \(worst) of 1 rank")
+        #expect(first.count == 4 && rest.count == 5)
+        #expect(worst < 1e-4, "losses \(first + rest) against \(one)")
+    }
+
     @Test func twoHostsInNetworkNamespacesOverTCP() throws {
         try requireLauncher()
         let exe = try #require(executablePath())

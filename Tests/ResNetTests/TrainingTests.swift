@@ -88,16 +88,6 @@ struct TrainingTests {
         let data = try! JSONEncoder().encode(s)
         #expect(try! JSONDecoder().decode(LearningRateSchedule.self, from: data) == s)
     }
-
-    @Test func worldSizeMustDivideTheBatch() throws {
-        let data = SyntheticData.make(count: 64, seed: 3)
-        let group = ThreadGroup(size: 3)
-        #expect {
-            try Trainer(
-                config: smallConfig(batch: 16), communicator: group.communicator(rank: 0), train: data, test: nil,
-                normalization: .pytorchCIFAR10, logger: quietLogger)
-        } throws: { "\($0)".contains("not divisible by the world size 3") }
-    }
 }
 
 /// The data-parallel path with replicas on threads (the same Trainer code as under MPI).

@@ -95,9 +95,8 @@ public struct CheckpointMetadata: Sendable, Equatable {
                 "warmup_window_error_sum_bits", { UInt64($0, radix: 16).map(Double.init(bitPattern:)) },
                 "the hex bits of a sum of errors in [0, warmup_window_steps]"
             ) { $0 >= 0 && $0 <= Double(steps) } : 0
-        let batch = try value("global_batch", { Int($0) }, "a batch size >= 1") { $0 >= 1 }
-        globalBatch = batch
-        worldSize = try value("world_size", { Int($0) }, "a world size 1...global_batch") { $0 >= 1 && $0 <= batch }
+        globalBatch = try value("global_batch", { Int($0) }, "a batch size >= 1") { $0 >= 1 }
+        worldSize = try value("world_size", { Int($0) }, "a world size >= 1") { $0 >= 1 }
         batchesPerEpoch = try value("batches_per_epoch", { Int($0) }, "a count >= 1") { $0 >= 1 }
         syncBatchNorm = try value("sync_bn", bool, "true or false")
         learningRate = try value("learning_rate", { Double($0) }, "a finite learning rate") { $0.isFinite }

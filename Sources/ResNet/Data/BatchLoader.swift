@@ -47,15 +47,20 @@ public struct BatchLoader {
     }
 
     /// Global positions of batch `index` within its epoch, and this rank's slice of them.
-    /// Shards are contiguous and as equal as possible (equal for a full batch, since B % N == 0).
     public func shard(batch index: Int, rank: Int, worldSize: Int) -> (global: Range<Int>, local: Range<Int>) {
         let start = index * globalBatch
         let end = min(start + globalBatch, data.count)
-        let count = end - start
+        let local = Self.shard(of: end - start, rank: rank, worldSize: worldSize)
+        return (start..<end, start + local.lowerBound..<start + local.upperBound)
+    }
+
+    /// Rank `rank`'s contiguous slice of `count` images spread over `worldSize` ranks: the first
+    /// `count % worldSize` ranks hold ceil(count/N), the others floor(count/N) (0 when N > count).
+    public static func shard(of count: Int, rank: Int, worldSize: Int) -> Range<Int> {
         let base = count / worldSize
         let extra = count % worldSize
-        let lo = start + rank * base + min(rank, extra)
-        return (start..<end, lo..<lo + base + (rank < extra ? 1 : 0))
+        let lo = rank * base + min(rank, extra)
+        return lo..<lo + base + (rank < extra ? 1 : 0)
     }
 
     /// Writes images `positions` of `order` (epoch `epoch`) into `images` [n, 3, 32, 32] and their

@@ -70,11 +70,12 @@ final class BasicBlock {
         return [conv1, conv2]
     }
 
-    func forward(input: UnsafePointer<Float>, batch: Int, training: Bool) throws {
+    /// `statistics`: the replicas' batch-norm sums (synchronised batch norm), or nil.
+    func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, statistics: StatisticsReducer?) throws {
         let h = context.arena[hidden]
         let y = context.arena[output]
-        try conv1.forward(input: input, output: h, batch: batch, training: training, relu: true)
-        try conv2.forward(input: h, output: y, batch: batch, training: training, relu: false)
+        try conv1.forward(input: input, output: h, batch: batch, training: training, relu: true, statistics: statistics)
+        try conv2.forward(input: h, output: y, batch: batch, training: training, relu: false, statistics: statistics)
         let profile = context.profile
         let count = batch * outputSize
         let threads = context.threads
@@ -88,7 +89,8 @@ final class BasicBlock {
                 ReLU.forward(input: y, output: y, count: count, threads: threads)
             case .projection(let projection, let output):
                 let p = context.arena[output]
-                try projection.forward(input: input, output: p, batch: batch, training: training, relu: false)
+                try projection.forward(
+                    input: input, output: p, batch: batch, training: training, relu: false, statistics: statistics)
                 ReLU.addForward(p, into: y, count: count, threads: threads)
             }
         }
@@ -98,7 +100,8 @@ final class BasicBlock {
     /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
-        inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int
+        inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
+        statistics: StatisticsReducer?
     ) throws {
         let count = batch * outputSize
         let threads = context.threads
@@ -124,15 +127,16 @@ final class BasicBlock {
                     output: y, outputGrad: outputGrad, inputGrad: outputGrad, copy: scratch,
                     count: count, threads: threads)
                 try projection.backward(
-                    input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch)
+                    input: input, outputGrad: scratch, inputGrad: inputGrad, accumulate: false, batch: batch,
+                    statistics: statistics)
             }
         }
         // conv2: BN backward in place on outputGrad, then the gradient of `hidden` into scratch.
         try conv2.backward(
             input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
-            accumulate: false, batch: batch)
+            accumulate: false, batch: batch, statistics: statistics)
         try conv1.backward(
             input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
-            accumulate: inputWritten, batch: batch)
+            accumulate: inputWritten, batch: batch, statistics: statistics)
     }
 }

@@ -1,7 +1,7 @@
 import Kernels
 
-/// What every layer of one network shares while it runs: parameters, activations, scratch,
-/// thread count and the link to the other replicas.
+/// What every layer of one network shares while it runs: parameters, activations, scratch and
+/// thread count.
 public final class NetworkContext {
     public let store: ParameterStore
     public let arena: ActivationArena
@@ -9,12 +9,6 @@ public final class NetworkContext {
     public let batchCapacity: Int
     /// Threads for the convolutions (images are split between them).
     public let threads: Int
-    /// The other replicas; nil for a network trained alone.
-    var replicas: ReplicaLink? {
-        didSet { statisticsReducer = replicas?.synchronizesStatistics == true ? replicas : nil }
-    }
-    /// `replicas` when they synchronise batch-norm statistics, else nil.
-    private(set) var statisticsReducer: StatisticsReducer?
     /// When set, layers record their time here.
     public var profile: StepProfile?
     /// Convolution workspace, sized by the largest layer.

@@ -82,9 +82,10 @@ final class ConvBN {
     }
 
     /// `output = [relu](bn(conv(input) [+ bias]))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
+    /// `statistics` sums the batch-norm statistics over the replicas (synchronised batch norm).
     func forward(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int,
-        training: Bool, relu: Bool
+        training: Bool, relu: Bool, statistics: StatisticsReducer? = nil
     ) throws {
         let c = context
         let y = c.arena[convOutput]
@@ -111,7 +112,7 @@ final class ConvBN {
                     savedMean: c.arena[bn.savedMean], savedInvStd: c.arena[bn.savedInvStd],
                     runningMean: c.buffer(bn.runningMeanOffset),
                     runningVar: c.buffer(bn.runningVarOffset),
-                    scratch: c.statistics, reduce: c.statisticsReducer, relu: relu,
+                    scratch: c.statistics, reduce: statistics, relu: relu,
                     threads: c.threads)
             } else {
                 norm.forwardInference(
@@ -130,7 +131,8 @@ final class ConvBN {
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
         reluOutput: UnsafePointer<Float>? = nil,
-        inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int
+        inputGrad: UnsafeMutablePointer<Float>?, accumulate: Bool, batch: Int,
+        statistics: StatisticsReducer? = nil
     ) throws {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
@@ -141,7 +143,7 @@ final class ConvBN {
                     gamma: c.parameter(bn.gammaOffset), savedMean: c.arena[bn.savedMean],
                     savedInvStd: c.arena[bn.savedInvStd],
                     gammaGrad: c.gradient(bn.gammaOffset), betaGrad: c.gradient(bn.betaOffset),
-                    scratch: c.statistics, reduce: c.statisticsReducer, reluOutput: reluOutput,
+                    scratch: c.statistics, reduce: statistics, reluOutput: reluOutput,
                     threads: c.threads)
             }
         } else if let reluOutput {

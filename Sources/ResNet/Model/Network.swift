@@ -124,12 +124,6 @@ public final class Network {
         set { context.profile = newValue }
     }
 
-    /// The other replicas of a data-parallel run (set by `DataParallelStep`); nil when alone.
-    public var replicas: ReplicaLink? {
-        get { context.replicas }
-        set { context.replicas = newValue }
-    }
-
     /// Where the caller writes the batch: images [batch, 3, size, size] float32, normalised.
     public var inputImages: UnsafeMutablePointer<Float> { context.arena[input] }
     /// Where the caller writes the batch's labels.
@@ -153,18 +147,22 @@ public final class Network {
     }
 
     /// Forward pass over the first `batch` images of `inputImages`; returns the logits.
+    /// `statistics` sums batch-norm statistics over the replicas (synchronised batch norm). A batch of
+    /// 0 images (a data-parallel rank with nothing in a short last batch) runs every layer, and every
+    /// exchange with the replicas, on nothing.
     @discardableResult
-    public func forward(batch: Int, training: Bool) throws -> UnsafePointer<Float> {
-        precondition(batch >= 1 && batch <= batchCapacity)
+    public func forward(batch: Int, training: Bool, statistics: StatisticsReducer? = nil) throws -> UnsafePointer<Float> {
+        precondition(batch >= 0 && batch <= batchCapacity)
         let a = context.arena
-        try stem.forward(input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true)
+        try stem.forward(
+            input: a[input], output: a[stemOutput], batch: batch, training: training, relu: true, statistics: statistics)
         var x = a[stemOutput]
         if let stemPool {
             stemPool.pool.forward(input: x, output: a[stemPool.output], argmax: stemPool.argmax, batch: batch)
             x = a[stemPool.output]
         }
         for block in blocks {
-            try block.forward(input: x, batch: batch, training: training)
+            try block.forward(input: x, batch: batch, training: training, statistics: statistics)
             x = a[block.output]
         }
         let last = blocks.last!
@@ -179,8 +177,10 @@ public final class Network {
         return UnsafePointer(a[logits])
     }
 
-    /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones).
-    func backward(batch: Int) throws {
+    /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones), and
+    /// telling `replicas` as each block's gradients become final.
+    func backward(batch: Int, replicas: ReplicaLink?) throws {
+        let statistics = replicas?.synchronizesStatistics == true ? replicas : nil
         let a = context.arena
         let last = blocks.last!
         // The gradient of the current block's output and of its input, swapped after each block.
@@ -201,7 +201,8 @@ public final class Network {
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blockInput = i > 0 ? a[blocks[i - 1].output] : stemResult
             try blocks[i].backward(
-                input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch)
+                input: blockInput, outputGrad: outputGrad, inputGrad: inputGrad, scratch: scratch, batch: batch,
+                statistics: statistics)
             swap(&outputGrad, &inputGrad)
             try replicas?.gradientsReady(from: blocks[i].conv1.weightOffset)
         }
@@ -211,20 +212,25 @@ public final class Network {
         }
         try stem.backward(
             input: a[input], outputGrad: outputGrad, reluOutput: a[stemOutput], inputGrad: nil, accumulate: false,
-            batch: batch)
+            batch: batch, statistics: statistics)
         try replicas?.gradientsReady(from: 0)
     }
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.
     /// The loss is `sum of cross-entropies * gradScale` (use 1/global batch for a mean over all
     /// replicas). Returns the summed loss and the number of correct predictions, unscaled.
+    /// `replicas`, handed in for this step only, hears as gradients become final and sums the
+    /// batch-norm statistics when it synchronises them. `batch` may be 0: the gradients are then 0,
+    /// and the replicas hear and are asked exactly what a rank with images would tell and ask.
     @discardableResult
-    public func trainStep(batch: Int, gradScale: Float) throws -> (lossSum: Double, correct: Int) {
-        try forward(batch: batch, training: true)
+    public func trainStep(batch: Int, gradScale: Float, replicas: ReplicaLink? = nil) throws -> (
+        lossSum: Double, correct: Int
+    ) {
+        try forward(batch: batch, training: true, statistics: replicas?.synchronizesStatistics == true ? replicas : nil)
         let result = SoftmaxCrossEntropy.forwardBackward(
             logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
             logitsGrad: context.arena[logitsGrad], gradScale: gradScale)
-        try backward(batch: batch)
+        try backward(batch: batch, replicas: replicas)
         return result
     }
 

@@ -1,8 +1,9 @@
 import Kernels
 
 /// The one way distribution reaches a model: what a replica's network tells the other replicas,
-/// and asks of them, in the middle of a step. The data-parallel step implements it; the network
-/// only reports and asks, and every call may fail (a lost rank), which ends the step with an error.
+/// and asks of them, in the middle of a step. The data-parallel step implements it and hands it to
+/// `Network.trainStep` for that one step; the network keeps no link to the replicas. It only
+/// reports and asks, and every call may fail (a lost rank), which ends the step with an error.
 public protocol ReplicaLink: StatisticsReducer {
     /// True when batch-norm statistics are summed over the replicas (synchronised batch norm).
     var synchronizesStatistics: Bool { get }

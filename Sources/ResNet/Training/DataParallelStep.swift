@@ -4,13 +4,14 @@ import Kernels
 /// The training step, and the only way one runs: `train`, `bench`, the allocation check and the
 /// tests all call it, so what is measured and tested is what trains. On every rank:
 ///
-///     this rank's shard of the batch (already in network.inputImages / inputLabels)
+///     this rank's shard of the batch (already in network.inputImages / inputLabels; maybe none)
 ///       -> forward -> loss -> backward
-///       -> all-reduce of the gradients (1 MiB buckets that start while backward runs)
-///       -> SGD update -> batch-norm running statistics averaged over ranks
+///       -> all-reduce of the gradients (the plan's buckets, started while backward runs)
+///       -> SGD update -> batch-norm running statistics averaged over ranks, weighted by images
 ///
 /// The loss is the mean over the global batch, so the summed per-rank gradients are the
-/// gradient of one process training on the whole batch.
+/// gradient of one process training on the whole batch. A rank whose shard is empty runs the same
+/// step on 0 images: it issues the same collectives, in the same order, as every other rank.
 public final class DataParallelStep {
     public let network: Network
     public let communicator: Communicator
@@ -18,39 +19,40 @@ public final class DataParallelStep {
     /// Batch-norm statistics over the global batch (all-reduced inside every BN layer) instead of
     /// each rank's shard.
     public let syncBatchNorm: Bool
+    /// The gradient buckets, fixed here once from the parameter layout.
+    public let bucketPlan: GradientBucketPlan
     private let replicas: ReplicaConnection?
     private var totals = [Double](repeating: 0, count: 3)
     /// How long the last step's phases took.
     public private(set) var timing = StepTiming()
 
-    public init(network: Network, communicator: Communicator, optimizer: SGD, syncBatchNorm: Bool) {
+    /// `bucketMiB`: the least a gradient bucket holds (`--bucket-mb`).
+    public init(
+        network: Network, communicator: Communicator, optimizer: SGD, syncBatchNorm: Bool,
+        bucketMiB: Double = GradientBucketPlan.defaultMiB
+    ) {
         self.network = network
         self.communicator = communicator
         self.optimizer = optimizer
         self.syncBatchNorm = syncBatchNorm
-        if communicator.size > 1 {
-            let link = ReplicaConnection(
-                communicator: communicator, store: network.store,
+        bucketPlan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: bucketMiB)
+        replicas =
+            communicator.size > 1
+            ? ReplicaConnection(
+                communicator: communicator,
+                buckets: GradientBuckets(communicator: communicator, store: network.store, plan: bucketPlan),
                 synchronizesStatistics: syncBatchNorm)
-            network.replicas = link
-            replicas = link
-        } else {
-            replicas = nil
-        }
+            : nil
     }
 
     /// Runs one step on the first `images` images of the network's input: this rank's shard of
     /// a global batch of `globalImages` (a rank may have none in a short last batch). Returns
     /// the loss and correct count summed over all ranks.
     public func run(images: Int, globalImages: Int, learningRate: Double) throws -> StepStats {
+        precondition(globalImages >= 1 && images <= globalImages)
         let start = monotonicSeconds()
         replicas?.buckets.begin()
-        var local = (lossSum: 0.0, correct: 0)
-        if images > 0 {
-            local = try network.trainStep(batch: images, gradScale: 1 / Float(globalImages))
-        } else {
-            network.store.gradients.update(repeating: 0, count: network.parameterCount)
-        }
+        let local = try network.trainStep(batch: images, gradScale: 1 / Float(globalImages), replicas: replicas)
         let computed = monotonicSeconds()
         try network.profile.measure(.allReduce) { try replicas?.buckets.finish() }
         totals[0] = local.lossSum
@@ -59,21 +61,23 @@ public final class DataParallelStep {
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         let reduced = monotonicSeconds()
         network.profile.measure(.optimizer) { optimizer.step(network.store, learningRate: Float(learningRate)) }
-        try averageBatchNormStatistics()
+        try averageBatchNormStatistics(images: images, globalImages: globalImages)
         timing = StepTiming(
             compute: computed - start, reduction: reduced - computed, update: monotonicSeconds() - reduced)
         return StepStats(lossSum: totals[0], correct: totals[1], images: totals[2])
     }
 
-    /// Per-rank batch norm leaves each rank with running statistics of its own shards: average
-    /// them over ranks after every step (the same bits everywhere), so that replicas stay identical
-    /// and the running mean is that of the global batch. With sync BN they already agree.
-    private func averageBatchNormStatistics() throws {
+    /// Per-rank batch norm leaves each rank with running statistics of its own shard: average them
+    /// over ranks after every step, each rank weighted by the images it saw (the same bits
+    /// everywhere), so that replicas stay identical and the running statistics move as those of the
+    /// global batch would. A rank that saw nothing kept its old statistics and weighs 0. With sync
+    /// BN they already agree.
+    private func averageBatchNormStatistics(images: Int, globalImages: Int) throws {
         guard communicator.size > 1, !syncBatchNorm else { return }
         let statistics = network.store.runningStatistics
+        let weight = Float(images) / Float(globalImages)
+        for i in statistics.indices { statistics[i] *= weight }
         try communicator.allReduceSum(statistics)
-        let scale = 1 / Float(communicator.size)
-        for i in statistics.indices { statistics[i] *= scale }
     }
 }
 
@@ -88,16 +92,16 @@ public struct StepTiming: Sendable {
     public var total: Double { compute + reduction + update }
 }
 
-/// This replica's link to the others: gradient buckets and, with synchronised batch norm, the
-/// statistics all-reduce.
+/// This replica's link to the others for `Network.trainStep`: gradient buckets and, with
+/// synchronised batch norm, the statistics all-reduce.
 final class ReplicaConnection: ReplicaLink {
     let communicator: Communicator
     let buckets: GradientBuckets
     let synchronizesStatistics: Bool
 
-    init(communicator: Communicator, store: ParameterStore, synchronizesStatistics: Bool) {
+    init(communicator: Communicator, buckets: GradientBuckets, synchronizesStatistics: Bool) {
         self.communicator = communicator
-        buckets = GradientBuckets(communicator: communicator, store: store)
+        self.buckets = buckets
         self.synchronizesStatistics = synchronizesStatistics
     }
 

@@ -1,51 +1,50 @@
 import Distributed
 
-/// Sums the contiguous gradient buffer over all ranks in buckets that start while backward is
-/// still running: backward fills the buffer from its end (the fc) to its start (the first conv),
-/// and whenever at least `bucketFloats` finished gradients have accumulated they go out as one
-/// non-blocking all-reduce. Bucket boundaries depend only on the layer offsets, so every rank
-/// reduces the same buckets in the same order. `finish()` sends the rest and waits for all.
+/// Sums the contiguous gradient buffer over all ranks, bucket by bucket of a fixed
+/// `GradientBucketPlan`, each bucket as one non-blocking all-reduce started as soon as backward
+/// has finished every gradient in it. `finish()` starts whatever backward did not report (all of
+/// them on a rank that reports nothing) in plan order and waits for all: the collectives every
+/// rank issues are those of the plan, in its order, whatever its share of the batch.
 final class GradientBuckets {
     let communicator: Communicator
     let gradients: UnsafeMutablePointer<Float>
-    let count: Int
-    let bucketFloats: Int
-    private var pendingEnd = 0
+    let plan: GradientBucketPlan
+    /// Buckets started in this step (a prefix of the plan).
     private var started = 0
 
-    /// 256 Ki floats (1 MiB) per bucket by default.
-    init(communicator: Communicator, store: ParameterStore, bucketFloats: Int = 1 << 18) {
+    init(communicator: Communicator, store: ParameterStore, plan: GradientBucketPlan) {
+        precondition(plan.buckets.reduce(0) { $0 + $1.count } == store.parameterCount)
         self.communicator = communicator
         gradients = store.gradients
-        count = store.parameterCount
-        self.bucketFloats = max(1, bucketFloats)
+        self.plan = plan
     }
 
     /// Call before each backward pass.
-    func begin() {
-        pendingEnd = count
-        started = 0
-    }
+    func begin() { started = 0 }
 
-    /// Gradients from `offset` on are final: start a bucket if enough have gathered.
+    /// Gradients from `offset` on are final: start every bucket that lies wholly above it.
     func ready(from offset: Int) throws {
-        if pendingEnd - offset >= bucketFloats && started < maxPendingReductions - 1 {
-            try start(offset)
+        while started < plan.buckets.count && plan.buckets[started].lowerBound >= offset {
+            try start(started)
         }
         try communicator.pollReductions()
     }
 
-    private func start(_ offset: Int) throws {
+    /// Starts bucket `index` in request slot `index % maxPendingReductions`, first waiting for the
+    /// bucket that used the slot before (only plans of more than `maxPendingReductions` buckets).
+    private func start(_ index: Int) throws {
+        let slot = index % maxPendingReductions
+        if index >= maxPendingReductions { try communicator.waitReduction(slot: slot) }
+        let bucket = plan.buckets[index]
         try communicator.startAllReduceSum(
-            UnsafeMutableBufferPointer(start: gradients + offset, count: pendingEnd - offset),
-            slot: started)
+            UnsafeMutableBufferPointer(start: gradients + bucket.lowerBound, count: bucket.count), slot: slot)
         started += 1
-        pendingEnd = offset
     }
 
-    /// Sends what is left and waits until every gradient holds its sum over ranks.
+    /// Starts the buckets not started yet, in plan order, and waits until every gradient holds its
+    /// sum over ranks.
     func finish() throws {
-        if pendingEnd > 0 { try start(0) }
-        for slot in 0..<started { try communicator.waitReduction(slot: slot) }
+        while started < plan.buckets.count { try start(started) }
+        for slot in 0..<min(started, maxPendingReductions) { try communicator.waitReduction(slot: slot) }
     }
 }

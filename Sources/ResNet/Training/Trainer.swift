@@ -33,9 +33,8 @@ public final class Trainer {
                 "\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it"
             )
         }
-        guard config.globalBatch >= world, config.globalBatch % world == 0 else {
-            throw ResNetError(
-                .configuration, "global batch \(config.globalBatch) is not divisible by the world size \(world)")
+        guard config.globalBatch >= 1 else {
+            throw ResNetError(.configuration, "global batch \(config.globalBatch) must be at least 1")
         }
         self.config = config
         self.communicator = communicator
@@ -44,14 +43,22 @@ public final class Trainer {
         var logger = logger
         if quiet || communicator.rank != 0 { logger.logLevel = .warning }
         self.logger = logger
-        network = Network(config.architecture, batchCapacity: config.globalBatch / world, threads: config.threads)
+        // Shards hold floor(B/N) or ceil(B/N) images (none on the ranks beyond B).
+        network = Network(
+            config.architecture, batchCapacity: Self.largestShard(globalBatch: config.globalBatch, worldSize: world),
+            threads: config.threads)
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
-            syncBatchNorm: config.syncBatchNorm)
+            syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB)
         let loader = BatchLoader(
             data: train, globalBatch: config.globalBatch, seed: config.seed,
             augment: config.augment, normalization: normalization, padding: config.padding)
         batches = ShardedBatches(loader: loader, rank: communicator.rank, worldSize: world)
+    }
+
+    /// The most images any rank holds of a global batch: `ceil(B/N)`, at least 1.
+    public static func largestShard(globalBatch: Int, worldSize: Int) -> Int {
+        max(1, (globalBatch + worldSize - 1) / worldSize)
     }
 
     var isCoordinator: Bool { communicator.isCoordinator }

@@ -1,8 +1,11 @@
 /// Everything that defines a training run.
 public struct TrainingConfiguration: Sendable {
     public var architecture: Architecture
-    /// Global batch size (over all ranks); the world size must divide it.
+    /// Global batch size (over all ranks); any world size takes it, each rank holding
+    /// floor(B/N) or ceil(B/N) images.
     public var globalBatch = 128
+    /// The least a gradient all-reduce bucket holds, MiB (`GradientBucketPlan`).
+    public var bucketMiB = GradientBucketPlan.defaultMiB
     public var schedule: LearningRateSchedule
     public var optimizer = SGD()
     public var seed: UInt64 = 1

@@ -1,0 +1,19 @@
+import ArgumentParser
+import ResNet
+
+/// How the ranks of a data-parallel job exchange what they computed (train and bench alike).
+struct DistributionOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("sync-bn"),
+        help: "Batch-norm statistics over the global batch (all-reduced) instead of per rank.")
+    var syncBN = false
+
+    @Option(
+        name: .customLong("bucket-mb"), parsing: .unconditional,
+        help: "The least a gradient all-reduce bucket holds, MiB: buckets are cut once, at parameter boundaries, from the fc back to the first conv, and each starts while backward runs.")
+    var bucketMB = GradientBucketPlan.defaultMiB
+
+    func validate() throws {
+        try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
+    }
+}
