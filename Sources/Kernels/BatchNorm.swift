@@ -65,9 +65,9 @@ public struct BatchNorm: Sendable, Equatable {
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
-        overImages(threads, batch) { images in
+        overPlanes(threads, batch) { images, planeChannels in
             for n in images {
-                for ch in 0..<c {
+                for ch in planeChannels {
                     let scale = gamma[ch] * savedInvStd[ch]
                     let shift = beta[ch] - savedMean[ch] * scale
                     Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
@@ -77,16 +77,32 @@ public struct BatchNorm: Sendable, Equatable {
     }
 
     /// Per channel, the sums over images of `plane(n, ch)`'s two float sums, in double, in image
-    /// order, into `scratch[0..<c]` and `scratch[c..<2c]`. Threads take contiguous runs of images,
-    /// as the convolutions before and after do (so each reads what its own core wrote), each
-    /// image's sums go to its own slot, and one pass adds the slots in image order: the same bits
-    /// as one thread adding image after image.
+    /// order, into `scratch[0..<c]` and `scratch[c..<2c]`. With at least as many images as threads,
+    /// threads take contiguous runs of images, as the convolutions before and after do (so each reads
+    /// what its own core wrote), each image's sums go to its own slot, and one pass adds the slots in
+    /// image order; with fewer (a small shard), threads take runs of channels and add their images in
+    /// order. Either way the same bits as one thread adding image after image.
     @inline(__always)
     func perChannelSums(
         _ threads: Int, _ batch: Int, into scratch: UnsafeMutablePointer<Double>,
         _ plane: (_ n: Int, _ ch: Int) -> (Float, Float)
     ) {
         let c = channels
+        if batch < threads {
+            let chunks = min(threads, c)
+            parallelChunks(chunks) { t in
+                for ch in chunkRange(t, of: chunks, count: c) {
+                    scratch[ch] = 0
+                    scratch[c + ch] = 0
+                    for n in 0..<batch {
+                        let (s, q) = plane(n, ch)
+                        scratch[ch] += Double(s)
+                        scratch[c + ch] += Double(q)
+                    }
+                }
+            }
+            return
+        }
         let chunks = max(1, min(threads, batch))
         if chunks == 1 {
             for ch in 0..<c {
@@ -125,12 +141,18 @@ public struct BatchNorm: Sendable, Equatable {
         }
     }
 
-    /// Runs `body(images)` on contiguous runs of images, one per thread, as the convolutions split
-    /// their work: for the element-wise passes, whose outputs do not depend on the split.
+    /// Runs `body(images, channels)` over the planes, one part per thread: contiguous runs of images,
+    /// as the convolutions split their work, or of channels when there are fewer images than threads.
+    /// For the element-wise passes, whose outputs do not depend on the split.
     @inline(__always)
-    func overImages(_ threads: Int, _ batch: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = max(1, min(threads, batch))
-        parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: batch)) }
+    func overPlanes(_ threads: Int, _ batch: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+        if batch < threads {
+            let chunks = min(threads, channels)
+            parallelChunks(chunks) { t in body(0..<batch, chunkRange(t, of: chunks, count: channels)) }
+        } else {
+            let chunks = max(1, min(threads, batch))
+            parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: batch), 0..<channels) }
+        }
     }
 
     /// Eval forward with the running statistics, optionally with ReLU. `output` may alias `input`.
@@ -143,9 +165,9 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        overImages(threads, batch) { images in
+        overPlanes(threads, batch) { images, planeChannels in
             for n in images {
-                for ch in 0..<c {
+                for ch in planeChannels {
                     let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
                     let shift = beta[ch] - runningMean[ch] * scale
                     Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
@@ -218,9 +240,9 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        overImages(threads, batch) { images in
+        overPlanes(threads, batch) { images, planeChannels in
             for n in images {
-                for ch in 0..<c {
+                for ch in planeChannels {
                     let invStd = savedInvStd[ch]
                     let meanDy = Float(scratch[ch] / count)
                     let meanDyXhat = Float(scratch[c + ch] / count)

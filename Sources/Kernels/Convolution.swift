@@ -120,9 +120,12 @@ public struct Convolution: Sendable, Equatable {
         TileProduct.supports(rows: rows) && columnRows * outPixels <= 1 << 16
     }
 
-    /// Floats of workspace that `threads` threads need for any of the three passes.
-    public func workspaceCount(threads: Int) -> Int {
-        threads * perThreadWorkspace + transformedWeightCount + weightCount
+    /// Floats of workspace that `threads` threads need for any of the three passes on up to `batch`
+    /// images: a slot per thread, then the transformed and flipped weights of the data passes or the
+    /// weight gradient's kept products (per group for Winograd, per image for im2col).
+    public func workspaceCount(threads: Int, batch: Int) -> Int {
+        let keptProducts = winograd?.gradientGroupStorage(batch: batch) ?? batch * weightCount
+        return threads * perThreadWorkspace + max(transformedWeightCount + weightCount, keptProducts)
     }
 
     /// Forward: `output[n] = W * input[n]`. input is [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
@@ -233,7 +236,9 @@ public struct Convolution: Sendable, Equatable {
     }
 
     /// Backward to the weights: `weightGrad = sum_n outputGrad[n] * col(input[n])^T` (overwrites).
-    /// Per-thread partial sums are added in thread order, so the result is deterministic.
+    /// Each image's product is taken alone and the products are added in image order, whatever the
+    /// thread count, so the bits do not depend on it: the first thread adds its images' products as it
+    /// goes, the others keep theirs (after the slots) to be added in order after.
     public func backwardWeights(
         input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
         weightGrad: UnsafeMutablePointer<Float>, batch: Int,
@@ -248,10 +253,12 @@ public struct Convolution: Sendable, Equatable {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         let columnCount = perThread - weightCount
+        let kept = workspace + threads * perThread
+        let keptFrom = chunkRange(0, of: chunks, count: batch).upperBound
+        if batch == 0 { weightGrad.update(repeating: 0, count: weightCount) }
         parallelChunks(chunks) { t in
             let column = workspace + t * perThread
-            let partial = chunks == 1 ? weightGrad : column + columnCount
-            var first = true
+            let partial = column + columnCount
             for n in chunkRange(t, of: chunks, count: batch) {
                 let x = input + n * inputSize
                 var b = x
@@ -259,20 +266,17 @@ public struct Convolution: Sendable, Equatable {
                     im2col(x, column, planes: column + columnFloats)
                     b = UnsafePointer(column)
                 }
+                let product = t == 0 ? (n == 0 ? weightGrad : partial) : kept + n * weightCount
                 sgemm(
                     transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
                     a: outputGrad + n * outputSize, lda: outPixels, b: b, ldb: outPixels,
-                    beta: first ? 0 : 1, c: partial, ldc: columnRows)
-                first = false
+                    beta: 0, c: product, ldc: columnRows)
+                if t == 0 && n > 0 { for i in 0..<weightCount { weightGrad[i] += partial[i] } }
             }
-            if first { partial.update(repeating: 0, count: weightCount) }
         }
-        if chunks > 1 {
-            weightGrad.update(from: workspace + columnCount, count: weightCount)
-            for t in 1..<chunks {
-                let partial = workspace + t * perThread + columnCount
-                for i in 0..<weightCount { weightGrad[i] += partial[i] }
-            }
+        for n in keptFrom..<batch {
+            let product = kept + n * weightCount
+            for i in 0..<weightCount { weightGrad[i] += product[i] }
         }
     }
 }

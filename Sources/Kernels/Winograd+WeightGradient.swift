@@ -1,61 +1,122 @@
 /// F(2x2, 3x3) backward-weights: the weight gradient computed in the transformed domain,
 /// dg = G^T dU G, with the 16 tile products in our own kernel.
 extension Winograd {
-    /// `weightGrad = sum_n dconv/dW` for the images `0..<batch` (overwrites). Per-thread partial sums
-    /// are added in thread order, so the result is deterministic for a given thread count.
+    /// Groups of `gradientImagesPerGroup` images, cut from image 0 whatever the thread count: the
+    /// unit whose 16 tile products are summed into the weight gradient, in group order.
+    func gradientGroups(batch: Int) -> Int { (batch + gradientImagesPerGroup - 1) / gradientImagesPerGroup }
+
+    /// Floats after the threads' slots that `backwardWeights` needs for `batch` images: one
+    /// transformed-domain product per group that a thread other than the first computes.
+    func gradientGroupStorage(batch: Int) -> Int { gradientGroups(batch: batch) * transformedWeightCount }
+
+    /// `weightGrad = sum_n dconv/dW` for the images `0..<batch` (overwrites). The sum in the
+    /// transformed domain is `((P_0 + P_1) + P_2) + ...` over the groups' products P_j, in group order,
+    /// at any thread count, so the bits do not depend on it:
+    ///   - at least as many groups as threads: each thread takes a run of whole groups; the first run
+    ///     is summed in place as it goes, the others' products are kept and added in order after;
+    ///   - fewer groups than threads (a small shard): the threads share each group, splitting its
+    ///     transforms by channels and its 16 products by position ξ.
+    /// `workspace` holds `threads` slots of `perThreadWorkspace` floats, then
+    /// `gradientGroupStorage(batch:)` floats.
     func backwardWeights(
         input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
         weightGrad: UnsafeMutablePointer<Float>, batch: Int,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
-        let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
+        let uCount = transformedWeightCount
+        let groups = gradientGroups(batch: batch)
+        // Slot t: the transformed input V and output gradient Z of a group, a tile row's scratch; the
+        // first slot's last uCount floats hold the running sum.
+        @inline(__always) func v(_ t: Int) -> UnsafeMutablePointer<Float> { workspace + t * perThread }
+        @inline(__always) func z(_ t: Int) -> UnsafeMutablePointer<Float> {
+            v(t) + 16 * Self.xiStride(inChannels, gradientGroupTiles)
+        }
+        @inline(__always) func rows(_ t: Int) -> UnsafeMutablePointer<Float> {
+            z(t) + 16 * Self.xiStride(outChannels, gradientGroupTiles)
+        }
+        let total = workspace + (perThread - uCount)
+        let kept = workspace + threads * perThread
         let inSize = inChannels * height * width
         let outSize = outChannels * height * width
-        let uCount = transformedWeightCount
-        parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let z = v + 16 * Self.xiStride(inChannels, gradientGroupTiles)
-            let rows = z + 16 * Self.xiStride(outChannels, gradientGroupTiles)
-            let partial = rows + 8 * (tilesX + 1)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            var beta: Float = 0
-            while first < range.upperBound {
-                let images = min(gradientImagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                transformOutputGrad(outputGrad + first * outSize, images: images, into: z)
-                for xi in 0..<16 {
-                    let zx = z + xi * Self.xiStride(outChannels, tiles)
-                    let vx = v + xi * Self.xiStride(inChannels, tiles)
-                    let dx = partial + xi * uCount / 16
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiplyTransposed(
-                            rows: outChannels, cols: inChannels, tiles: tiles,
-                            z: zx, v: vx, d: dx, accumulate: beta != 0)
-                    } else {
-                        sgemm(
-                            transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
-                            a: zx, lda: tiles, b: vx, ldb: tiles, beta: beta, c: dx, ldc: inChannels)
+        @inline(__always) func images(_ group: Int) -> Range<Int> {
+            group * gradientImagesPerGroup..<min((group + 1) * gradientImagesPerGroup, batch)
+        }
+        /// The 16 products of one transformed group, positions `positions`, into `d` (+= with `accumulate`).
+        @inline(__always) func products(
+            _ vt: UnsafePointer<Float>, _ zt: UnsafePointer<Float>, tiles: Int, positions: Range<Int>,
+            into d: UnsafeMutablePointer<Float>, accumulate: Bool
+        ) {
+            for xi in positions {
+                let zx = zt + xi * Self.xiStride(outChannels, tiles)
+                let vx = vt + xi * Self.xiStride(inChannels, tiles)
+                let dx = d + xi * uCount / 16
+                if TileProduct.supports(rows: outChannels) {
+                    TileProduct.multiplyTransposed(
+                        rows: outChannels, cols: inChannels, tiles: tiles, z: zx, v: vx, d: dx, accumulate: accumulate)
+                } else {
+                    sgemm(
+                        transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
+                        a: zx, lda: tiles, b: vx, ldb: tiles, beta: accumulate ? 1 : 0, c: dx, ldc: inChannels)
+                }
+            }
+        }
+        var keptFrom = groups  // groups kept for adding after the first run (none unless split by groups)
+        if groups == 0 {
+            total.update(repeating: 0, count: uCount)
+        } else if groups >= threads || threads == 1 {
+            let chunks = max(1, min(threads, groups))
+            keptFrom = chunkRange(0, of: chunks, count: groups).upperBound
+            parallelChunks(chunks) { t in
+                for group in chunkRange(t, of: chunks, count: groups) {
+                    let range = images(group)
+                    let tiles = range.count * tilesPerImage
+                    transformInput(input + range.lowerBound * inSize, images: range.count, into: v(t), rows: rows(t))
+                    transformOutputGrad(outputGrad + range.lowerBound * outSize, images: range.count, into: z(t))
+                    let first = t == 0
+                    products(
+                        v(t), z(t), tiles: tiles, positions: 0..<16,
+                        into: first ? total : kept + group * uCount, accumulate: first && group > 0)
+                }
+            }
+        } else {
+            let transformChunks = min(threads, inChannels + outChannels)
+            let productChunks = min(threads, 16)
+            for group in 0..<groups {
+                let range = images(group)
+                let tiles = range.count * tilesPerImage
+                let x = input + range.lowerBound * inSize
+                let dy = outputGrad + range.lowerBound * outSize
+                // Channels 0..<Cin of V, then Cout of Z, split over the threads (each with its own scratch).
+                parallelChunks(transformChunks) { t in
+                    let part = chunkRange(t, of: transformChunks, count: inChannels + outChannels)
+                    let inputPart = part.clamped(to: 0..<inChannels)
+                    let gradientPart = (part.lowerBound - inChannels)..<(part.upperBound - inChannels)
+                    if !inputPart.isEmpty {
+                        transformInput(x, images: range.count, channels: inputPart, into: v(0), rows: rows(t))
+                    }
+                    let outputPart = gradientPart.clamped(to: 0..<outChannels)
+                    if !outputPart.isEmpty {
+                        transformOutputGrad(dy, images: range.count, channels: outputPart, into: z(0))
                     }
                 }
-                beta = 1
-                first += images
+                parallelChunks(productChunks) { t in
+                    products(
+                        v(0), z(0), tiles: tiles, positions: chunkRange(t, of: productChunks, count: 16),
+                        into: total, accumulate: group > 0)
+                }
             }
-            if beta == 0 { partial.update(repeating: 0, count: uCount) }
         }
-        // The threads' partial sums added in thread order, then G^T dU G: both by runs of (o, i) planes,
-        // over the threads too when there are enough planes to repay a parallel region.
-        let total = workspace + (perThread - uCount)
+        // The kept products added in group order, then G^T dU G: both by runs of (o, i) planes, over
+        // the threads too when there are enough planes to repay a parallel region.
         let plane = outChannels * inChannels
         let planeChunks = Self.weightTransformChunks(plane: plane, threads: threads)
         parallelChunks(planeChunks) { s in
             let planes = chunkRange(s, of: planeChunks, count: plane)
-            for t in 1..<chunks {
-                let partial = workspace + t * perThread + (perThread - uCount)
+            for group in keptFrom..<groups {
+                let product = kept + group * uCount
                 for xi in 0..<16 {
-                    for p in planes { total[xi * plane + p] += partial[xi * plane + p] }
+                    for p in planes { total[xi * plane + p] += product[xi * plane + p] }
                 }
             }
             Self.transformWeightGradient(
@@ -92,13 +153,15 @@ extension Winograd {
         }
     }
 
-    /// `Z[ξ][o][t] = (A dY A^T)[ξ]` for every 2x2 tile of the output gradient [Cout, H, W]:
-    /// the gradient of the tile's M. A = [[1, 0], [1, 1], [1, -1], [0, -1]].
+    /// `Z[ξ][o][t] = (A dY A^T)[ξ]` for every 2x2 tile of the output gradient [Cout, H, W] (of the
+    /// output channels `channels`, all by default): the gradient of the tile's M. A = [[1, 0], [1, 1], [1, -1], [0, -1]].
     @inline(__always)
-    func transformOutputGrad(_ dy: UnsafePointer<Float>, images: Int, into z: UnsafeMutablePointer<Float>) {
+    func transformOutputGrad(
+        _ dy: UnsafePointer<Float>, images: Int, channels: Range<Int>? = nil, into z: UnsafeMutablePointer<Float>
+    ) {
         let tiles = images * tilesPerImage
         let xiStride = Self.xiStride(outChannels, tiles)
-        forEachOutputTileRow(images: images) { row, tile in
+        forEachOutputTileRow(images: images, channels: channels ?? 0..<outChannels) { row, tile in
             let row0 = dy + row
             let base = z + tile
             Self.alongRow(

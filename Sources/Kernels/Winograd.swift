@@ -114,16 +114,35 @@ struct Winograd: WinogradTiling {
         _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
         rows: UnsafeMutablePointer<Float>
     ) {
+        transformInput(x, images: images, channels: 0..<inChannels, tileRows: 0..<tilesY, into: v, rows: rows)
+    }
+
+    @inline(__always)
+    func transformInput(
+        _ x: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        rows: UnsafeMutablePointer<Float>
+    ) {
+        transformInput(x, images: images, channels: 0..<inChannels, tileRows: tileRows, into: v, rows: rows)
+    }
+
+    /// `transformInput` for the input channels `channels` and the rows of tiles `tileRows` only (all
+    /// by default), numbered in the group as if they were the image's all.
+    @inline(__always)
+    func transformInput(
+        _ x: UnsafePointer<Float>, images: Int, channels: Range<Int>, tileRows: Range<Int>? = nil,
+        into v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
+    ) {
         let tx = tilesX
-        let ty = height / 2
+        let rowRange = tileRows ?? 0..<tilesY
+        let perImage = rowRange.count * tx
         let hw = height * width
-        let tiles = images * tilesPerImage
+        let tiles = images * perImage
         let n1 = tx + 1
         let xiStride = Self.xiStride(inChannels, tiles)
         for image in 0..<images {
-            for c in 0..<inChannels {
+            for c in channels {
                 let plane = x + image * inChannels * hw + c * hw
-                for r in 0..<ty {
+                for r in rowRange {
                     // rows: E0..E3 then O0..O3; Ek[m] = row k at column 2m-1, Ok[m] = row k at column 2m.
                     for k in 0..<4 {
                         let e = rows + k * n1
@@ -142,7 +161,7 @@ struct Winograd: WinogradTiling {
                                 { m in Self.split(Float.self, line, m, o, e) })
                         }
                     }
-                    let base = v + c * tiles + image * tilesPerImage + r * tx
+                    let base = v + c * tiles + image * perImage + (r - rowRange.lowerBound) * tx
                     Self.alongRow(
                         tx, { m in Self.inputTiles(SIMD8<Float>.self, rows, n1, m, base, xiStride) },
                         { m in Self.inputTiles(SIMD4<Float>.self, rows, n1, m, base, xiStride) },
@@ -204,12 +223,12 @@ struct Winograd: WinogradTiling {
     /// `y (+)= A^T M A` for every tile, M[ξ][o][t]; A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
     @inline(__always)
     func transformOutput(
-        _ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+        _ mt: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into y: UnsafeMutablePointer<Float>,
         accumulate: Bool, scratch: UnsafeMutablePointer<Float>
     ) {
-        let tiles = images * tilesPerImage
+        let tiles = images * tileRows.count * tilesX
         let xiStride = Self.xiStride(outChannels, tiles)
-        forEachOutputTileRow(images: images) { row, tile in
+        forEachOutputTileRow(images: images, tileRows: tileRows) { row, tile in
             let s = mt + tile
             let row0 = y + row
             Self.alongRow(

@@ -83,14 +83,14 @@ struct Winograd4: WinogradTiling {
     /// SIMD lanes: tile m's six columns are 4m-1 ... 4m+4.
     @inline(__always)
     func transformInput(
-        _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+        _ x: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         rows: UnsafeMutablePointer<Float>
     ) {
         let tx = tilesX
-        let ty = height / 4
+        let perImage = tileRows.count * tx
         let w = width
         let hw = height * width
-        let tiles = images * tilesPerImage
+        let tiles = images * perImage
         let n1 = tx + 1
         let xiStride = Winograd.xiStride(inChannels, tiles)
         let zeros = rows + 24 * n1
@@ -99,7 +99,7 @@ struct Winograd4: WinogradTiling {
         for image in 0..<images {
             for c in 0..<inChannels {
                 let plane = x + image * inChannels * hw + c * hw
-                for r in 0..<ty {
+                for r in tileRows {
                     @inline(__always) func line(_ k: Int) -> UnsafePointer<Float> {
                         let y = 4 * r - 1 + k
                         return y < 0 || y >= height ? UnsafePointer(zeros) : plane + y * w
@@ -127,7 +127,7 @@ struct Winograd4: WinogradTiling {
                             { m in Self.splitColumns(Float.self, transformed, m, split, n1) })
                     }
                     // B along the row of tiles, one transformed row p at a time (six stores live, not 36).
-                    let base = v + c * tiles + image * tilesPerImage + r * tx
+                    let base = v + c * tiles + image * perImage + (r - tileRows.lowerBound) * tx
                     for p in 0..<6 {
                         let split = UnsafePointer(rows + p * 4 * n1)
                         let out = base + 6 * p * xiStride
@@ -211,12 +211,12 @@ struct Winograd4: WinogradTiling {
     /// `y (+)= A^T M A` for every tile, M[ξ][o][t].
     @inline(__always)
     func transformOutput(
-        _ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+        _ mt: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into y: UnsafeMutablePointer<Float>,
         accumulate: Bool, scratch: UnsafeMutablePointer<Float>
     ) {
-        let tiles = images * tilesPerImage
+        let tiles = images * tileRows.count * tilesX
         let xiStride = Winograd.xiStride(outChannels, tiles)
-        forEachOutputTileRow(images: images) { row, tile in
+        forEachOutputTileRow(images: images, tileRows: tileRows) { row, tile in
             let s = mt + tile
             let row0 = y + row
             Winograd.alongRow(

@@ -10,13 +10,14 @@ protocol WinogradTiling {
     var imagesPerGroup: Int { get }
     var perThreadWorkspace: Int { get }
     init(inChannels: Int, outChannels: Int, height: Int, width: Int, imagesPerGroup: Int)
-    /// `V[ξ][c][t]` for the tiles of `images` images; `rows` is the thread's scratch after V and M.
+    /// `V[ξ][c][t]` for the tiles in the rows of tiles `tileRows` of `images` images; `rows` is the
+    /// thread's scratch after V and M.
     func transformInput(
-        _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+        _ x: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         rows: UnsafeMutablePointer<Float>)
-    /// `y (+)= A^T M A` for every tile; `scratch` as `rows` above (F(2x2) needs none).
+    /// `y (+)= A^T M A` for every tile in the rows `tileRows`; `scratch` as `rows` above (F(2x2) needs none).
     func transformOutput(
-        _ mt: UnsafePointer<Float>, images: Int, into y: UnsafeMutablePointer<Float>,
+        _ mt: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into y: UnsafeMutablePointer<Float>,
         accumulate: Bool, scratch: UnsafeMutablePointer<Float>)
 }
 
@@ -24,6 +25,8 @@ extension WinogradTiling {
     /// Positions ξ of a transformed tile, `(outputTile + 2)^2`: 16 or 36.
     static var positions: Int { (outputTile + 2) * (outputTile + 2) }
     var tilesX: Int { width / Self.outputTile }
+    /// Rows of tiles in a plane.
+    var tilesY: Int { height / Self.outputTile }
     var tilesPerImage: Int { height / Self.outputTile * tilesX }
     var groupTiles: Int { imagesPerGroup * tilesPerImage }
 
@@ -41,20 +44,26 @@ extension WinogradTiling {
         return max(1, Winograd.groupBudget / (positions * (conv.inChannels + conv.outChannels) * tiles))
     }
 
-    /// Calls `body(row, tile)` for every row of output tiles of `images` output planes [Cout, H, W]:
+    /// Calls `body(row, tile)` for every row of output tiles of `images` output planes [Cout, H, W]
+    /// (of the channels `channels`, all by default):
     /// `row` is the offset of the tile row's first element in the planes, `tile` the offset of its
     /// first tile in a group's `[Cout][T]` matrix.
+    /// With `tileRows`, only those rows of tiles, numbered in the group as if they were the image's all.
     @inline(__always)
-    func forEachOutputTileRow(images: Int, _ body: (Int, Int) -> Void) {
-        let tiles = images * tilesPerImage
+    func forEachOutputTileRow(
+        images: Int, channels: Range<Int>? = nil, tileRows: Range<Int>? = nil, _ body: (Int, Int) -> Void
+    ) {
+        let rowRange = tileRows ?? 0..<tilesY
+        let perImage = rowRange.count * tilesX
+        let tiles = images * perImage
         let hw = height * width
         let side = Self.outputTile
         for image in 0..<images {
-            for o in 0..<outChannels {
-                for r in 0..<height / side {
+            for o in channels ?? 0..<outChannels {
+                for r in rowRange {
                     body(
                         (image * outChannels + o) * hw + side * r * width,
-                        o * tiles + image * tilesPerImage + r * tilesX)
+                        o * tiles + image * perImage + (r - rowRange.lowerBound) * tilesX)
                 }
             }
         }
@@ -62,12 +71,20 @@ extension WinogradTiling {
 
     /// `output[n] (+)= conv(input[n], U)` for the images `0..<batch`, U already transformed. Each
     /// thread takes a contiguous run of images and walks it group by group: transform the group's
-    /// input, one product per position ξ, transform the output.
+    /// input, one product per position ξ, transform the output. With fewer images than threads (a
+    /// small shard), each image's rows of tiles are split between threads instead. Every output is
+    /// the same sum either way, so the bits do not depend on the split.
     func forward(
         input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
         output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
+        if batch < threads && batch > 0 {
+            forwardSplittingImages(
+                input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
+                threads: threads, workspace: workspace)
+            return
+        }
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         let positions = Self.positions
@@ -82,23 +99,62 @@ extension WinogradTiling {
             while first < range.upperBound {
                 let images = min(imagesPerGroup, range.upperBound - first)
                 let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, into: v, rows: rows)
-                for xi in 0..<positions {
-                    let ux = u + xi * outChannels * inChannels
-                    let vx = v + xi * Winograd.xiStride(inChannels, tiles)
-                    let mx = m + xi * Winograd.xiStride(outChannels, tiles)
-                    if TileProduct.supports(rows: outChannels) {
-                        TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
-                    } else {
-                        sgemm(
-                            transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
-                            a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
-                    }
-                }
+                transformInput(input + first * inSize, images: images, tileRows: 0..<tilesY, into: v, rows: rows)
+                product(u, v, m, tiles: tiles)
                 transformOutput(
-                    m, images: images, into: output + first * outSize, accumulate: accumulate,
+                    m, images: images, tileRows: 0..<tilesY, into: output + first * outSize, accumulate: accumulate,
                     scratch: rows)
                 first += images
+            }
+        }
+    }
+
+    /// `forward` for fewer images than threads: each image's rows of tiles in parts, the parts of all
+    /// images shared out between the threads.
+    func forwardSplittingImages(
+        input: UnsafePointer<Float>, transformedWeight u: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
+        threads: Int, workspace: UnsafeMutablePointer<Float>
+    ) {
+        let parts = min(tilesY, (threads + batch - 1) / batch)
+        let items = batch * parts
+        let chunks = min(threads, items)
+        let perThread = perThreadWorkspace
+        let positions = Self.positions
+        let inSize = inChannels * height * width
+        let outSize = outChannels * height * width
+        parallelChunks(chunks) { t in
+            let v = workspace + t * perThread
+            let m = v + positions * Winograd.xiStride(inChannels, groupTiles)
+            let rows = m + positions * Winograd.xiStride(outChannels, groupTiles)
+            for item in chunkRange(t, of: chunks, count: items) {
+                let image = item / parts
+                let tileRows = chunkRange(item % parts, of: parts, count: tilesY)
+                let tiles = tileRows.count * tilesX
+                transformInput(input + image * inSize, images: 1, tileRows: tileRows, into: v, rows: rows)
+                product(u, v, m, tiles: tiles)
+                transformOutput(
+                    m, images: 1, tileRows: tileRows, into: output + image * outSize, accumulate: accumulate,
+                    scratch: rows)
+            }
+        }
+    }
+
+    /// `M[ξ] = U[ξ] V[ξ]` for every position ξ of a group of `tiles` tiles.
+    @inline(__always)
+    func product(
+        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, tiles: Int
+    ) {
+        for xi in 0..<Self.positions {
+            let ux = u + xi * outChannels * inChannels
+            let vx = v + xi * Winograd.xiStride(inChannels, tiles)
+            let mx = m + xi * Winograd.xiStride(outChannels, tiles)
+            if TileProduct.supports(rows: outChannels) {
+                TileProduct.multiply(rows: outChannels, inner: inChannels, tiles: tiles, u: ux, v: vx, m: mx)
+            } else {
+                sgemm(
+                    transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
+                    a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
             }
         }
     }

@@ -17,7 +17,7 @@ import Testing
 
     static func run(_ conv: Convolution, _ x: [Float], _ w: [Float], batch: Int, threads: Int = 1) -> [Float] {
         var y = [Float](repeating: .nan, count: batch * conv.outputSize)
-        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads, batch: batch))
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
                 conv.forward(
@@ -104,7 +104,7 @@ import Testing
             defer { TileProduct.forcedLanes.store(0, ordering: .relaxed) }
             var dx = [Float](repeating: .nan, count: x.count)
             var dw = [Float](repeating: .nan, count: w.count)
-            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+            var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads, batch: batch))
             x.withUnsafeBufferPointer { xp in
                 w.withUnsafeBufferPointer { wp in
                     r.withUnsafeBufferPointer { rp in
@@ -176,7 +176,7 @@ import Testing
         _ conv: Convolution, _ x: [Float], _ w: [Float], _ dy: [Float], batch: Int, threads: Int,
         accumulate: Bool = false
     ) -> (y: [Float], dx: [Float], dw: [Float]) {
-        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads))
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: threads, batch: batch))
         var y = [Float](repeating: .nan, count: dy.count)
         var dx = [Float](repeating: accumulate ? 1 : .nan, count: x.count)
         var dw = [Float](repeating: .nan, count: w.count)
@@ -212,7 +212,7 @@ import Testing
         let conv = Self.make(Self.shapes[0])
         let r = randomValues(conv.outputSize, seed: 6)
         let w = randomValues(conv.weightCount, seed: 7)
-        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: 1))
+        var ws = [Float](repeating: 0, count: conv.workspaceCount(threads: 1, batch: 1))
         var fresh = [Float](repeating: 0, count: conv.inputSize)
         var accumulated = [Float](repeating: 1, count: conv.inputSize)
         conv.backwardData(
@@ -221,4 +221,37 @@ import Testing
             outputGrad: r, weight: w, inputGrad: &accumulated, batch: 1, accumulate: true, threads: 1, workspace: &ws)
         for i in 0..<conv.inputSize { #expect(abs(accumulated[i] - (fresh[i] + 1)) < 1e-6) }
     }
+}
+
+/// The thread count never changes the bits: every pass, both algorithms, batches from 0 to more
+/// images than Winograd groups, 1 to 4 threads (fewer images than threads included).
+struct ConvolutionThreadTests {
+    @Test(arguments: [
+        (3, 1, 16, 16, 8), (3, 1, 32, 32, 8), (3, 1, 16, 16, 16), (3, 1, 3, 16, 32), (3, 2, 16, 32, 16),
+        (1, 2, 16, 32, 16),
+    ])
+    func bitsDoNotDependOnTheThreadCount(shape: (Int, Int, Int, Int, Int)) {
+        let s = (kernel: shape.0, stride: shape.1, cin: shape.2, cout: shape.3, size: shape.4)
+        for algorithm in Convolution.Algorithm.allCases {
+            let conv = ConvolutionTests.make(s, algorithm)
+            for batch in [0, 1, 2, 3, 5, 9] {
+                let x = randomValues(max(1, batch) * conv.inputSize, seed: 31)
+                let w = randomValues(conv.weightCount, seed: 32)
+                let dy = randomValues(max(1, batch) * conv.outputSize, seed: 33)
+                let one = ConvolutionTests.passes(conv, x, w, dy, batch: batch, threads: 1)
+                for threads in 2...4 {
+                    let many = ConvolutionTests.passes(conv, x, w, dy, batch: batch, threads: threads)
+                    let n = batch
+                    #expect(
+                        many.y.prefix(n * conv.outputSize).elementsEqual(one.y.prefix(n * conv.outputSize), by: Self.same)
+                            && many.dx.prefix(n * conv.inputSize).elementsEqual(one.dx.prefix(n * conv.inputSize), by: Self.same),
+                        "\(algorithm) \(shape) batch \(batch): \(threads) threads")
+                    #expect(many.dw.elementsEqual(one.dw, by: Self.same), "\(algorithm) \(shape) batch \(batch): dw at \(threads) threads")
+                }
+                if batch == 0 { #expect(one.dw.allSatisfy { $0 == 0 }) }
+            }
+        }
+    }
+
+    static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern }
 }

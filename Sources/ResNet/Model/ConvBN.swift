@@ -60,7 +60,7 @@ final class ConvBN {
             norm = nil
             bn = nil
         }
-        context.requireWorkspace(conv.workspaceCount(threads: context.threads))
+        context.requireWorkspace(conv.workspaceCount(threads: context.threads, batch: context.batchCapacity))
     }
 
     var outputSize: Int { conv.outputSize }

@@ -60,7 +60,9 @@ public final class DataParallelStep {
         totals[2] = Double(images)
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         let reduced = monotonicSeconds()
-        network.profile.measure(.optimizer) { optimizer.step(network.store, learningRate: Float(learningRate)) }
+        network.profile.measure(.optimizer) {
+            optimizer.step(network.store, learningRate: Float(learningRate), threads: network.threads)
+        }
         try averageBatchNormStatistics(images: images, globalImages: globalImages)
         timing = StepTiming(
             compute: computed - start, reduction: reduced - computed, update: monotonicSeconds() - reduced)
