@@ -12,10 +12,8 @@ import Synchronization
 /// hypervisor. So a worker may first spin for `spinNanoseconds` (with the CPU's pause hint, yielding
 /// its core now and then) before it waits on a condition variable. The spin is bounded, so a core
 /// shared with another rank loses at most that much per region rather than collapsing as a pool
-/// that always spins does. `WorkerSpin` sets it (the command line: 100 µs when the rank's threads
-/// have cores of their own, else 0); `RESNET_DIST_SPIN_US` overrides. With large shards sleeping at
-/// once measured as fast; with shards of a few images, where regions are short and a step has
-/// over a thousand of them, spinning made ResNet-110 at 4 images 2 threads a fifth faster.
+/// that always spins does. `RESNET_DIST_SPIN_US` sets it; the default is 0 (sleep at once), which
+/// measured as fast here: most of what this pool gains over libdispatch is not the wake-up.
 ///
 /// A job is claimed chunk by chunk through one 64-bit ticket, `generation | chunks | next index`,
 /// so a late worker can never take a chunk of a job it did not see published. Which thread runs a
@@ -30,9 +28,7 @@ import Synchronization
 final class ChunkPool: @unchecked Sendable {
     @usableFromInline static let shared = ChunkPool()
 
-    /// How long an idle worker spins before it sleeps.
-    let spin: Atomic<UInt64>
-    var spinNanoseconds: UInt64 { spin.load(ordering: .relaxed) }
+    let spinNanoseconds: UInt64
     /// `generation << 40 | chunks << 24 | next chunk index`.
     private let ticket = Atomic<UInt64>(0)
     private let finished = Atomic<Int>(0)
@@ -52,15 +48,11 @@ final class ChunkPool: @unchecked Sendable {
     /// `RESNET_DIST_SPIN_US`, else 0: on the 2-core machines measured (docs/RESULTS.md) sleeping at
     /// once was as fast as spinning up to 1 ms with the cores free, and 5% faster with a core shared.
     convenience init() {
-        self.init(spinNanoseconds: (Self.environmentSpinMicroseconds ?? 0) * 1000)
+        let microseconds = ProcessInfo.processInfo.environment["RESNET_DIST_SPIN_US"].flatMap { UInt64($0) }
+        self.init(spinNanoseconds: (microseconds ?? 0) * 1000)
     }
 
-    init(spinNanoseconds: UInt64) { spin = Atomic(spinNanoseconds) }
-
-    /// The environment's `RESNET_DIST_SPIN_US`, if set.
-    static var environmentSpinMicroseconds: UInt64? {
-        ProcessInfo.processInfo.environment["RESNET_DIST_SPIN_US"].flatMap { UInt64($0) }
-    }
+    init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
 
     /// Runs `body(c)` for every `c` in `0..<chunks` on the calling thread and up to `chunks - 1`
     /// workers; returns when all are done. False (nothing run) when another caller holds the pool.

@@ -45,7 +45,6 @@ struct Bench: ParsableCommand {
         let local = BatchLoader.shard(of: batchSize, rank: communicator.rank, worldSize: world).count
         let capacity = Trainer.largestShard(globalBatch: batchSize, worldSize: world)
         let (threads, threadsReason) = ThreadCount.resolve(self.threads)
-        let spin = ThreadCount.configureSpin(threads: threads)
         let network = Network(architecture, batchCapacity: capacity, threads: threads)
         network.initialize(seed: 1)
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
@@ -104,7 +103,7 @@ struct Bench: ParsableCommand {
             printJSON(
                 [
                     "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
-                    "threads": threads, "worker_spin_us": spin,
+                    "threads": threads,
                     "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
                     "allreduce_share": allReduceShare,
                     "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,

@@ -69,10 +69,8 @@ struct Evaluate: ParsableCommand {
         } catch let error as ValidationError {
             throw ResNetError(.usage, error.message)
         }
-        let threadCount = ThreadCount.resolve(threads).count
-        ThreadCount.configureSpin(threads: threadCount)
         let network = Network(
-            loaded.architecture, batchCapacity: batchSize, threads: threadCount,
+            loaded.architecture, batchCapacity: batchSize, threads: ThreadCount.resolve(threads).count,
             convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
         // On a terminal, the pass's progress (once a second), gone before the result is printed.

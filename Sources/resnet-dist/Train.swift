@@ -105,7 +105,6 @@ struct Train: ParsableCommand {
         let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
         config.threads = threadChoice.count
         config.threadsReason = threadChoice.reason
-        ThreadCount.configureSpin(threads: threadChoice.count, replicasInProcess: replicas)
         config.syncBatchNorm = distribution.syncBN
         config.bucketMiB = distribution.bucketMB
         config.augment = !noAugment
