@@ -103,7 +103,7 @@ struct Bench: ParsableCommand {
             printJSON(
                 [
                     "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
-                    "threads": threads,
+                    "threads": threads, "buckets": step.bucketPlan.buckets.count,
                     "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
                     "allreduce_share": allReduceShare,
                     "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,
