@@ -25,10 +25,14 @@ public protocol Communicator: AnyObject {
     func barrier() throws
     /// Ends every rank of the job with `code`, so none waits forever in a collective.
     func abort(code: Int32) -> Never
+    /// Ends the communicator's part in the job at the end of a run (MPI_Finalize); a no-op where
+    /// there is nothing to end.
+    func finalize()
 }
 
 extension Communicator {
     public var isCoordinator: Bool { rank == 0 }
+    public func finalize() {}
 }
 
 /// Request slots every communicator offers.

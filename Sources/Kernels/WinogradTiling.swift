@@ -86,14 +86,10 @@ extension WinogradTiling {
             return
         }
         let chunks = max(1, min(threads, batch))
-        let perThread = perThreadWorkspace
-        let positions = Self.positions
         let inSize = inChannels * height * width
         let outSize = outChannels * height * width
         parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let m = v + positions * Winograd.xiStride(inChannels, groupTiles)
-            let rows = m + positions * Winograd.xiStride(outChannels, groupTiles)
+            let (v, m, rows) = forwardSlot(t, of: workspace)
             let range = chunkRange(t, of: chunks, count: batch)
             var first = range.lowerBound
             while first < range.upperBound {
@@ -119,14 +115,10 @@ extension WinogradTiling {
         let parts = min(tilesY, (threads + batch - 1) / batch)
         let items = batch * parts
         let chunks = min(threads, items)
-        let perThread = perThreadWorkspace
-        let positions = Self.positions
         let inSize = inChannels * height * width
         let outSize = outChannels * height * width
         parallelChunks(chunks) { t in
-            let v = workspace + t * perThread
-            let m = v + positions * Winograd.xiStride(inChannels, groupTiles)
-            let rows = m + positions * Winograd.xiStride(outChannels, groupTiles)
+            let (v, m, rows) = forwardSlot(t, of: workspace)
             for item in chunkRange(t, of: chunks, count: items) {
                 let image = item / parts
                 let tileRows = chunkRange(item % parts, of: parts, count: tilesY)
@@ -138,6 +130,17 @@ extension WinogradTiling {
                     scratch: rows)
             }
         }
+    }
+
+    /// Thread slot `t` of the forward pass's workspace: a group's transformed input V and output M,
+    /// then the scratch of the transforms.
+    @inline(__always)
+    func forwardSlot(_ t: Int, of workspace: UnsafeMutablePointer<Float>) -> (
+        v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
+    ) {
+        let v = workspace + t * perThreadWorkspace
+        let m = v + Self.positions * Winograd.xiStride(inChannels, groupTiles)
+        return (v, m, m + Self.positions * Winograd.xiStride(outChannels, groupTiles))
     }
 
     /// `M[ξ] = U[ξ] V[ξ]` for every position ξ of a group of `tiles` tiles.

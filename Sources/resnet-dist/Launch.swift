@@ -14,7 +14,7 @@ func withCommunicator(_ body: (Communicator) throws -> Void) throws {
     } catch {
         ErrorPolicy.exit(with: error, communicator: communicator)
     }
-    (communicator as? MPICommunicator)?.finalize()
+    communicator.finalize()
 }
 
 /// Under Slurm with several tasks, each task must be a rank of one MPI world; tasks started

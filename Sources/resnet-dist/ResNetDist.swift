@@ -69,7 +69,7 @@ enum ErrorPolicy {
             if rank == 0 { printError(failure) }
             if let communicator, communicator.size > 1 {
                 // Every rank checked the same flags against the same data.
-                (communicator as? MPICommunicator)?.finalize()
+                communicator.finalize()
             }
             Foundation.exit(ExitStatus.usage)
         }
@@ -93,7 +93,7 @@ enum ErrorPolicy {
                 sleep(20)
                 communicator.abort(code: status)
             }
-            (communicator as? MPICommunicator)?.finalize()
+            communicator.finalize()
             Foundation.exit(status)
         }
         printError(error, prefix: "rank \(rank): ")

@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
             }
             if communicator.isCoordinator { report(result, logger: logger) }
             if result.stoppedBySignal != nil {
-                (communicator as? MPICommunicator)?.finalize()
+                communicator.finalize()
                 Foundation.exit(ExitStatus.stoppedBySignal)
             }
         }

@@ -49,4 +49,4 @@ if communicator.isCoordinator {
             + "\"allocations\":\(stats.mallocCount),\"frees\":\(stats.freeCount),\"allocated_bytes\":\(stats.mallocBytesCount)}"
     )
 }
-(communicator as? MPICommunicator)?.finalize()
+communicator.finalize()

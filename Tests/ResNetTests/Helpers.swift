@@ -29,6 +29,17 @@ func smallConfig(depth: Int = 8, batch: Int = 16, iterations: Int = 10, lr: Doub
     return c
 }
 
+/// `replicas` in-process replicas of a small ResNet-8 run on `data` (per-pixel mean), to the end.
+func trainReplicas(
+    _ replicas: Int, on data: LabeledImages, batch: Int, iterations: Int, syncBN: Bool, lr: Double = 0.02
+) throws -> [(trainer: Trainer, result: TrainingResult)] {
+    var config = smallConfig(depth: 8, batch: batch, iterations: iterations, lr: lr)
+    config.syncBatchNorm = syncBN
+    return try InProcessReplicas.run(
+        replicas: replicas, config: config, train: data, test: nil,
+        normalization: .perPixelMean(of: data), logger: quietLogger)
+}
+
 /// The package's root directory (for finding the built executable).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path

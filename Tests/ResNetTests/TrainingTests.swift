@@ -97,11 +97,7 @@ struct ReplicaTests {
     func run(
         replicas: Int, batch: Int, iterations: Int, syncBN: Bool, lr: Double = 0.02
     ) throws -> [(trainer: Trainer, result: TrainingResult)] {
-        var config = smallConfig(depth: 8, batch: batch, iterations: iterations, lr: lr)
-        config.syncBatchNorm = syncBN
-        return try InProcessReplicas.run(
-            replicas: replicas, config: config, train: data, test: nil,
-            normalization: .perPixelMean(of: data), logger: quietLogger)
+        try trainReplicas(replicas, on: data, batch: batch, iterations: iterations, syncBN: syncBN, lr: lr)
     }
 
     @Test func replicasStayBitwiseIdentical() throws {

@@ -128,8 +128,6 @@ public final class Network {
     public var inputImages: UnsafeMutablePointer<Float> { context.arena[input] }
     /// Where the caller writes the batch's labels.
     public var inputLabels: UnsafeMutablePointer<Int32> { labels }
-    /// Logits [batch, classes] of the last forward pass.
-    public var outputLogits: UnsafePointer<Float> { UnsafePointer(context.arena[logits]) }
 
     var convLayers: [ConvBN] { [stem] + blocks.flatMap(\.layers) }
 

@@ -77,7 +77,6 @@ public final class ParameterStore {
     }
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: parameterCount) }
-    public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: parameterCount) }
     public var momentumBuffer: UnsafeMutableBufferPointer<Float> { .init(start: momentum, count: parameterCount) }
     /// Every non-trainable value (the batch-norm running statistics) as one buffer.
     public var runningStatistics: UnsafeMutableBufferPointer<Float> { .init(start: bufferValues, count: bufferCount) }

@@ -49,8 +49,15 @@ public enum AtomicFile {
 /// 64-bit FNV-1a over the bytes (the checkpoint's integrity check).
 public func fnv1a64(_ data: Data) -> UInt64 {
     data.withUnsafeBytes { raw in
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in raw.bindMemory(to: UInt8.self) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
+        var hash = FNV1a64()
+        for b in raw.bindMemory(to: UInt8.self) { hash.combine(UInt64(b)) }
+        return hash.value
     }
+}
+
+/// The 64-bit FNV-1a hash, fed one value at a time (a byte of a file, or the bits of a float).
+public struct FNV1a64: Sendable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    @inline(__always) public mutating func combine(_ word: UInt64) { value = (value ^ word) &* 0x100_0000_01b3 }
 }

@@ -21,11 +21,6 @@ public final class StepProfile {
 
     public init() {}
 
-    public func reset() {
-        seconds = [:]
-        flops = [:]
-    }
-
     @inline(__always)
     public func measure<T>(_ kind: Kind, flops count: Double = 0, _ body: () throws -> T) rethrows -> T {
         let start = monotonicSeconds()

@@ -59,8 +59,11 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
 
     /// The paper's CIFAR schedule: 0.1, divided by 10 at 32k and 48k, stop at 64k.
     public static func paper(warmup: Warmup?) -> LearningRateSchedule {
-        .init(base: 0.1, milestones: [32_000, 48_000], iterations: 64_000, warmup: warmup)
+        .init(base: 0.1, milestones: [32_000, 48_000], iterations: paperIterations, warmup: warmup)
     }
+
+    /// The paper's CIFAR run length, 64k iterations.
+    public static let paperIterations = 64_000
 
     /// The paper's shape scaled to a shorter run: divide by 10 at 50% and 75% of it.
     public static func scaled(iterations: Int, base: Double = 0.1, warmup: Warmup?) -> LearningRateSchedule {

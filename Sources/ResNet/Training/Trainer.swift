@@ -214,10 +214,10 @@ public final class Trainer {
 extension Network {
     /// FNV-1a over the bits of every parameter, buffer and momentum value.
     public func digest() -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a64()
         for buffer in [store.valueBuffer, store.runningStatistics, store.momentumBuffer] {
-            for v in buffer { h = (h ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+            for v in buffer { hash.combine(UInt64(v.bitPattern)) }
         }
-        return h
+        return hash.value
     }
 }

@@ -100,9 +100,9 @@ struct ScheduleOptions: ParsableArguments {
                 if let length { result.iterations = length }
             }
         case .scaled:
-            result = .scaled(iterations: length ?? 64_000, base: peak, warmup: paperWarmup)
+            result = .scaled(iterations: length ?? LearningRateSchedule.paperIterations, base: peak, warmup: paperWarmup)
         case .constant:
-            result = .init(base: peak, milestones: [], iterations: length ?? 64_000, warmup: paperWarmup)
+            result = .init(base: peak, milestones: [], iterations: length ?? LearningRateSchedule.paperIterations, warmup: paperWarmup)
         }
         if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
         if warmupEpochs > 0 {
