@@ -64,19 +64,20 @@ extension Winograd {
         var keptFrom = groups  // groups kept for adding after the first run (none unless split by groups)
         if groups == 0 {
             total.update(repeating: 0, count: uCount)
-        } else if groups >= threads || threads == 1 {
+        } else if groups >= threads {
             let chunks = max(1, min(threads, groups))
             keptFrom = chunkRange(0, of: chunks, count: groups).upperBound
             parallelChunks(chunks) { t in
                 for group in chunkRange(t, of: chunks, count: groups) {
                     let range = images(group)
                     let tiles = range.count * tilesPerImage
-                    transformInput(input + range.lowerBound * inSize, images: range.count, into: v(t), rows: rows(t))
+                    transformInput(
+                        input + range.lowerBound * inSize, images: range.count, tileRows: 0..<tilesY, into: v(t),
+                        rows: rows(t))
                     transformOutputGrad(outputGrad + range.lowerBound * outSize, images: range.count, into: z(t))
-                    let first = t == 0
                     products(
                         v(t), z(t), tiles: tiles, positions: 0..<16,
-                        into: first ? total : kept + group * uCount, accumulate: first && group > 0)
+                        into: t == 0 ? total : kept + group * uCount, accumulate: t == 0 && group > 0)
                 }
             }
         } else {
@@ -93,7 +94,8 @@ extension Winograd {
                     let inputPart = part.clamped(to: 0..<inChannels)
                     let gradientPart = (part.lowerBound - inChannels)..<(part.upperBound - inChannels)
                     if !inputPart.isEmpty {
-                        transformInput(x, images: range.count, channels: inputPart, into: v(0), rows: rows(t))
+                        transformInput(
+                            x, images: range.count, channels: inputPart, tileRows: 0..<tilesY, into: v(0), rows: rows(t))
                     }
                     let outputPart = gradientPart.clamped(to: 0..<outChannels)
                     if !outputPart.isEmpty {

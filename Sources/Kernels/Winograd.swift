@@ -111,29 +111,20 @@ struct Winograd: WinogradTiling {
     /// padding) in `rows`, so that the tiles of a row read contiguous runs.
     @inline(__always)
     func transformInput(
-        _ x: UnsafePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-        rows: UnsafeMutablePointer<Float>
-    ) {
-        transformInput(x, images: images, channels: 0..<inChannels, tileRows: 0..<tilesY, into: v, rows: rows)
-    }
-
-    @inline(__always)
-    func transformInput(
         _ x: UnsafePointer<Float>, images: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         rows: UnsafeMutablePointer<Float>
     ) {
         transformInput(x, images: images, channels: 0..<inChannels, tileRows: tileRows, into: v, rows: rows)
     }
 
-    /// `transformInput` for the input channels `channels` and the rows of tiles `tileRows` only (all
-    /// by default), numbered in the group as if they were the image's all.
+    /// `transformInput` for the input channels `channels` and the rows of tiles `tileRows` only,
+    /// numbered in the group as if they were the image's all.
     @inline(__always)
     func transformInput(
-        _ x: UnsafePointer<Float>, images: Int, channels: Range<Int>, tileRows: Range<Int>? = nil,
+        _ x: UnsafePointer<Float>, images: Int, channels: Range<Int>, tileRows rowRange: Range<Int>,
         into v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
     ) {
         let tx = tilesX
-        let rowRange = tileRows ?? 0..<tilesY
         let perImage = rowRange.count * tx
         let hw = height * width
         let tiles = images * perImage

@@ -178,7 +178,7 @@ public final class Network {
     /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones), and
     /// telling `replicas` as each block's gradients become final.
     func backward(batch: Int, replicas: ReplicaLink?) throws {
-        let statistics = replicas?.synchronizesStatistics == true ? replicas : nil
+        let statistics = replicas?.statisticsReducer
         let a = context.arena
         let last = blocks.last!
         // The gradient of the current block's output and of its input, swapped after each block.
@@ -224,7 +224,7 @@ public final class Network {
     public func trainStep(batch: Int, gradScale: Float, replicas: ReplicaLink? = nil) throws -> (
         lossSum: Double, correct: Int
     ) {
-        try forward(batch: batch, training: true, statistics: replicas?.synchronizesStatistics == true ? replicas : nil)
+        try forward(batch: batch, training: true, statistics: replicas?.statisticsReducer)
         let result = SoftmaxCrossEntropy.forwardBackward(
             logits: context.arena[logits], labels: labels, batch: batch, classes: architecture.classes,
             logitsGrad: context.arena[logitsGrad], gradScale: gradScale)

@@ -11,3 +11,8 @@ public protocol ReplicaLink: StatisticsReducer {
     /// forward order and backward runs in reverse), so its reduction may start.
     func gradientsReady(from offset: Int) throws
 }
+
+extension ReplicaLink {
+    /// This link when it sums batch-norm statistics over the replicas, else nil.
+    var statisticsReducer: StatisticsReducer? { synchronizesStatistics ? self : nil }
+}
