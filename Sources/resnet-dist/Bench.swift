@@ -24,6 +24,11 @@ struct Bench: ParsableCommand {
 
     @OptionGroup(title: "Distribution") var distribution: DistributionOptions
 
+    @Flag(
+        name: .customLong("checkpoint-io"),
+        help: "Time saving and loading a training checkpoint of the network instead (medians over --steps).")
+    var checkpointIO = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -35,6 +40,21 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if checkpointIO {
+            let timing = try CheckpointIOTiming(try model.architecture(), repeats: steps)
+            let fields: [String: Any] = [
+                "arch": try model.architecture().description, "save_seconds_median": timing.saveSeconds,
+                "load_seconds_median": timing.loadSeconds, "bytes": timing.bytes, "repeats": steps,
+            ]
+            if json { printJSON(fields) } else {
+                print(
+                    String(
+                        format: "%@ checkpoint (%.1f MB): save %.3f s, load %.3f s (medians of %d)",
+                        "\(try model.architecture())", Double(timing.bytes) / 1e6, timing.saveSeconds,
+                        timing.loadSeconds, steps))
+            }
+            return
+        }
         try withCommunicator { try bench($0) }
     }
 

@@ -76,7 +76,7 @@ struct Evaluate: ParsableCommand {
         // On a terminal, the pass's progress (once a second), gone before the result is printed.
         let progress = ProgressLine(enabled: true, total: test.count)
         let result = try Evaluation.run(
-            network, on: test, range: 0..<test.count, normalization: normalization, progress: progress.evaluation)
+            network, on: test, range: 0..<test.count, normalization: normalization, progress: progress.evaluation)!
         progress.finish()
         let correct = Int(result.correct)
         if json {

@@ -10,8 +10,10 @@ struct CommandLineTests {
         return try runProcess(exe, arguments, timeout: 120)
     }
 
-    func expectOneLineError(_ out: ProcessOutput, containing text: String) {
-        #expect(out.status != 0)
+    func expectOneLineError(
+        _ out: ProcessOutput, status: Int32, containing text: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(out.status == status, "status \(out.status); stderr: \(out.stderr)", sourceLocation: sourceLocation)
         let errors = out.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }
         #expect(errors.count == 1, "stderr: \(out.stderr)")
         #expect(out.stderr.contains(text), "stderr: \(out.stderr)")
@@ -20,17 +22,21 @@ struct CommandLineTests {
 
     @Test func depthThatIsNot6nPlus2() throws {
         expectOneLineError(
-            try run(["train", "--arch", "resnet21", "--data", "generated"]), containing: "depth 21 is not 6n+2")
-        expectOneLineError(try run(["info", "--arch", "plain", "--depth", "51"]), containing: "depth 51 is not 6n+2")
+            try run(["train", "--arch", "resnet21", "--data", "generated"]), status: 64,
+            containing: "depth 21 is not 6n+2")
+        expectOneLineError(
+            try run(["info", "--arch", "plain", "--depth", "51"]), status: 64, containing: "depth 51 is not 6n+2")
     }
 
     @Test func missingAndTruncatedData() throws {
         let dir = temporaryDirectory()
-        expectOneLineError(try run(["train", "--data", dir + "/nowhere"]), containing: "nowhere/data_batch_1.bin")
+        expectOneLineError(
+            try run(["train", "--data", dir + "/nowhere"]), status: 65, containing: "nowhere/data_batch_1.bin")
         for name in CIFAR10.trainFiles + CIFAR10.testFiles {
             _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(count: 3073 * 10))
         }
-        expectOneLineError(try run(["train", "--data", dir]), containing: "data_batch_1.bin: truncated or wrong size")
+        expectOneLineError(
+            try run(["train", "--data", dir]), status: 65, containing: "data_batch_1.bin: truncated or wrong size")
     }
 
     /// 3 replicas share a batch of 16 (6, 5 and 5 images); it used to be refused.
@@ -45,7 +51,7 @@ struct CommandLineTests {
 
     @Test func bucketSizeMustBePositive() throws {
         expectOneLineError(
-            try run(["train", "--arch", "resnet8", "--data", "generated", "--bucket-mb", "0"]),
+            try run(["train", "--arch", "resnet8", "--data", "generated", "--bucket-mb", "0"]), status: 64,
             containing: "--bucket-mb must be a positive number of MiB, got 0.0")
     }
 
@@ -58,13 +64,14 @@ struct CommandLineTests {
         #expect(trained.status == 0, "\(trained.stderr)")
         let file = dir + "/checkpoint-00000002.safetensors"
         expectOneLineError(
-            try run(["train", "--arch", "resnet14", "--data", "generated", "--resume", file]),
+            try run(["train", "--arch", "resnet14", "--data", "generated", "--resume", file]), status: 65,
             containing: "checkpoint is resnet8/A, not resnet14/A")
         var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         bytes[bytes.count / 2] ^= 1
         try bytes.write(to: URL(fileURLWithPath: file))
         expectOneLineError(
-            try run(["eval", "--checkpoint", file, "--data", dir + "/no-data-needed-first"]), containing: file)
+            try run(["eval", "--checkpoint", file, "--data", dir + "/no-data-needed-first"]), status: 65,
+            containing: file)
     }
 
     @Test(
@@ -118,5 +125,34 @@ struct CommandLineTests {
         ])
         #expect(rates.count == 8)
         #expect(rates[0] == 0.1 && abs(rates[2] - 0.15) < 1e-12 && rates[4] == 0.2 && rates[7] == 0.2, "\(rates)")
+    }
+
+    /// A finished run extended with the same explicit milestones trains exactly what one longer run
+    /// does. Milestones that follow from the length (--recipe paper) would move: that is refused,
+    /// with the flags that extend it instead, and those flags work.
+    @Test func extendingARun() throws {
+        let dir = temporaryDirectory()
+        let explicit = ["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--milestones", "10"]
+        let straight = try run(explicit + ["--iterations", "40", "--output", dir + "/straight"])
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let short = try run(explicit + ["--iterations", "20", "--output", dir + "/extended"])
+        #expect(short.status == 0, "\(short.stderr)")
+        let extended = try run(explicit + ["--iterations", "40", "--output", dir + "/extended", "--resume", "auto"])
+        #expect(extended.status == 0 && extended.stderr.contains("at iteration 20"), "\(extended.stderr)")
+        let a = try tensorBytes(dir + "/straight/checkpoint-00000040.safetensors")
+        let b = try tensorBytes(dir + "/extended/checkpoint-00000040.safetensors")
+        #expect(a.count > 30 && a == b, "the extended run is the 40-iteration run, bit for bit")
+
+        let paper = ["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16", "--recipe", "paper"]
+        #expect(try run(paper + ["--iterations", "20", "--output", dir + "/paper"]).status == 0)
+        let moved = try run(paper + ["--iterations", "40", "--output", dir + "/paper", "--resume", "auto"])
+        expectOneLineError(
+            moved, status: 65, containing: "extend it with --lr 0.1 --milestones 10,15 and a larger --iterations")
+        let hinted = try run(
+            paper + ["--iterations", "40", "--milestones", "10,15", "--output", dir + "/paper", "--resume", "auto"])
+        #expect(hinted.status == 0, "\(hinted.stderr)")
+        // Shorter than the run was: refused too.
+        let shorter = try run(explicit + ["--iterations", "30", "--output", dir + "/straight", "--resume", "auto"])
+        expectOneLineError(shorter, status: 65, containing: "another learning-rate schedule")
     }
 }

@@ -88,6 +88,24 @@ struct TrainingTests {
         let data = try! JSONEncoder().encode(s)
         #expect(try! JSONDecoder().decode(LearningRateSchedule.self, from: data) == s)
     }
+
+    @Test func aLongerScheduleExtendsARunOnlyWhenTheRateUpToItsEndStays() {
+        let run = LearningRateSchedule(base: 0.1, milestones: [15, 23], iterations: 30)
+        let longer = { (milestones: [Int], iterations: Int) in
+            LearningRateSchedule(base: 0.1, milestones: milestones, iterations: iterations)
+        }
+        #expect(run.extends(run))
+        #expect(longer([15, 23], 40).extends(run))
+        #expect(longer([15, 23, 35], 40).extends(run), "a new milestone after the old end")
+        #expect(longer([15, 23, 30], 40).extends(run), "a new milestone at the old end")
+        #expect(!longer([20, 30], 40).extends(run), "milestones that moved with the length")
+        #expect(!longer([15], 40).extends(run), "a milestone before the old end dropped")
+        #expect(!longer([15, 23], 20).extends(run), "shorter")
+        #expect(!LearningRateSchedule(base: 0.2, milestones: [15, 23], iterations: 40).extends(run))
+        var warm = longer([15, 23], 40)
+        warm.warmup = .init(window: 4)
+        #expect(!warm.extends(run))
+    }
 }
 
 /// The data-parallel path with replicas on threads (the same Trainer code as under MPI).

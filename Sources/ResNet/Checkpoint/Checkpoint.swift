@@ -17,10 +17,9 @@ public enum Checkpoint {
         let store = network.store
         var tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] = []
         // torchvision's state_dict order: parameters and buffers interleaved per layer.
-        for name in orderLikeStateDict(store) {
-            let (spec, isParameter) = store.spec(named: name)!
+        for (spec, isParameter) in orderLikeStateDict(store) {
             let base = isParameter ? store.values : store.bufferValues
-            tensors.append((name, spec.shape, UnsafeBufferPointer(start: base + spec.offset, count: spec.count)))
+            tensors.append((spec.name, spec.shape, UnsafeBufferPointer(start: base + spec.offset, count: spec.count)))
         }
         if run != nil {
             for spec in store.parameters {
@@ -60,18 +59,23 @@ public enum Checkpoint {
         }
     }
 
-    static func orderLikeStateDict(_ store: ParameterStore) -> [String] {
+    static func orderLikeStateDict(_ store: ParameterStore) -> [(spec: TensorSpec, isParameter: Bool)] {
         // Group by module prefix (name without the last component), keeping first-seen order of
-        // modules, parameters before buffers within a module (as torch's state_dict does).
+        // modules, parameters before buffers within a module (as torch's state_dict does). Modules
+        // without parameters keep their place after those with (stable sort on the first parameter).
         var modules: [String] = []
-        var members: [String: [String]] = [:]
-        for name in store.parameters.map(\.name) + store.buffers.map(\.name) {
-            let module = String(name[..<(name.lastIndex(of: ".") ?? name.endIndex)])
-            if members[module] == nil { modules.append(module) }
-            members[module, default: []].append(name)
+        var members: [String: [(spec: TensorSpec, isParameter: Bool)]] = [:]
+        var firstParameter: [String: Int] = [:]
+        let all = store.parameters.map { ($0, true) } + store.buffers.map { ($0, false) }
+        for (index, (spec, isParameter)) in all.enumerated() {
+            let module = String(spec.name[..<(spec.name.lastIndex(of: ".") ?? spec.name.endIndex)])
+            if members[module] == nil {
+                modules.append(module)
+                firstParameter[module] = isParameter ? index : 0
+            }
+            members[module, default: []].append((spec, isParameter))
         }
-        let order = Dictionary(uniqueKeysWithValues: store.parameters.enumerated().map { ($1.name, $0) })
-        modules.sort { (order[members[$0]![0]] ?? 0) < (order[members[$1]![0]] ?? 0) }
+        modules.sort { firstParameter[$0]! < firstParameter[$1]! }
         return modules.flatMap { members[$0]! }
     }
 

@@ -31,12 +31,7 @@ public struct CheckpointDirectory {
     /// Saves a training checkpoint of `run.iteration`, points `latest` at it and removes the
     /// oldest others beyond `keep` (never the one just written).
     public func save(_ network: Network, normalization: Normalization, run: CheckpointMetadata) throws -> String {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw ResNetError(
-                .fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
-        }
+        try createOutputDirectory(path)
         let target = file(iteration: run.iteration)
         try Checkpoint.save(network, normalization: normalization, run: run, to: target)
         try AtomicFile.write(Data(((target as NSString).lastPathComponent + "\n").utf8), to: latestPointer)

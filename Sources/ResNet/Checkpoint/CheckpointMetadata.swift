@@ -21,6 +21,8 @@ public struct CheckpointMetadata: Sendable, Equatable {
     /// The learning-rate schedule and the optimizer settings, as JSON written by the trainer.
     public var schedule: String
     public var optimizer: String?
+    /// A stop signal ended the evaluation after `iteration` (written only when true).
+    public var evaluationPending = false
 
     public init(
         iteration: Int, seed: UInt64, warmupDone: Bool, warmupWindowErrorSum: Double, warmupWindowSteps: Int,
@@ -61,6 +63,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
             "schedule": schedule,
         ]
         if let optimizer { meta["optimizer"] = optimizer }
+        if evaluationPending { meta["evaluation_pending"] = "true" }
         return meta
     }
 
@@ -102,6 +105,8 @@ public struct CheckpointMetadata: Sendable, Equatable {
         learningRate = try value("learning_rate", { Double($0) }, "a finite learning rate") { $0.isFinite }
         schedule = try value("schedule", { $0 }, "a schedule")
         optimizer = meta["optimizer"]
+        evaluationPending =
+            meta["evaluation_pending"] == nil ? false : try value("evaluation_pending", bool, "true or false")
         let epoch = iteration / batchesPerEpoch
         let position = iteration % batchesPerEpoch
         if let stored = meta["epoch"], stored != String(epoch) {

@@ -44,12 +44,7 @@ public struct RunDirectory {
 
     /// Writes the run's configuration (`run-config.json`, or beside it for a resumed start).
     public func writeConfiguration(_ json: String, resumedAt iteration: Int?) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw ResNetError(
-                .fileSystem, "\(path): cannot create the output directory (\(error.localizedDescription))")
-        }
+        try createOutputDirectory(path)
         let name = iteration.map { String(format: "run-config-resumed-%08d.json", $0) } ?? Self.configurationFile
         try AtomicFile.write(Data(json.utf8), to: (path as NSString).appendingPathComponent(name))
     }

@@ -17,12 +17,7 @@ public final class RunDirectoryLock {
 
     /// Takes the lock, creating the directory if needed, or throws naming the job that holds it.
     public init(directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ResNetError(
-                .fileSystem, "\(directory): cannot create the output directory (\(error.localizedDescription))")
-        }
+        try createOutputDirectory(directory)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {

@@ -12,7 +12,7 @@ public struct TensorSpec: Sendable, Equatable {
 /// Every trainable parameter, its gradient and its momentum, and every non-trainable buffer
 /// (batch-norm running statistics), each kind in one contiguous float32 buffer allocated once.
 /// Layers register tensors while the network is built and keep their offsets; the gradient
-/// all-reduce is then one call over `gradients`, and a step allocates nothing.
+/// all-reduce is then one call over `gradients`, and a step allocates no tensor (see `Network`).
 public final class ParameterStore {
     public private(set) var parameters: [TensorSpec] = []
     public private(set) var buffers: [TensorSpec] = []

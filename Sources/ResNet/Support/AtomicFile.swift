@@ -18,20 +18,22 @@ public enum AtomicFile {
         guard fd >= 0 else {
             throw ResNetError(.fileSystem, "\(temporary): cannot create (\(String(cString: strerror(errno))))")
         }
-        var ok = data.withUnsafeBytes { raw -> Bool in
+        // The reason of the first failure, kept before close() or unlink() can change errno.
+        var failure: String?
+        data.withUnsafeBytes { raw in
             var written = 0
-            while written < raw.count {
+            while written < raw.count && failure == nil {
                 let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n <= 0 { return false }
-                written += n
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failure = n == 0 ? "nothing written" : String(cString: strerror(errno)) } else { written += n }
             }
-            return true
         }
-        ok = ok && fsync(fd) == 0
+        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)
-        guard ok else {
+        if let failure {
             unlink(temporary)
-            throw ResNetError(.fileSystem, "\(temporary): write failed (\(String(cString: strerror(errno))))")
+            throw ResNetError(
+                .fileSystem, "\(path): cannot write (\(failure)); the file there before, if any, is untouched")
         }
         if let pause = renamePauseMicroseconds { usleep(pause) }
         guard rename(temporary, path) == 0 else {

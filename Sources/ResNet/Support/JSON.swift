@@ -17,4 +17,12 @@ public enum JSON {
         }
         return out + "\""
     }
+
+    /// `value` through Foundation's encoder with sorted keys (the same value, the same bytes): the
+    /// schedule and the optimizer, as checkpoints and run-config.json record them.
+    public static func encoded<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
 }

@@ -1,7 +1,7 @@
 /// Every error of the ResNet library: one line for the user (it names the flag, file or key at
 /// fault) and a kind for code that must tell errors apart. Never branch on the text.
 public struct ResNetError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable, CaseIterable {
         /// A flag that does not fit what the command found (e.g. a subset larger than the data):
         /// reported like a flag error.
         case usage
@@ -29,5 +29,16 @@ public struct ResNetError: Error, CustomStringConvertible, Sendable {
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+}
+
+extension ResNetError.Kind {
+    /// A number for the kind that crosses ranks in an all-reduce (0 is no error): 1 + its place in `allCases`.
+    public var code: Int64 { Int64(Self.allCases.firstIndex(of: self)! + 1) }
+
+    /// The kind whose `code` this is; nil for 0 or a number no kind has.
+    public init?(code: Int64) {
+        guard code >= 1 && code <= Int64(Self.allCases.count) else { return nil }
+        self = Self.allCases[Int(code - 1)]
     }
 }

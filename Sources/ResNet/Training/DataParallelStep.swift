@@ -55,10 +55,8 @@ public final class DataParallelStep {
         let local = try network.trainStep(batch: images, gradScale: 1 / Float(globalImages), replicas: replicas)
         let computed = monotonicSeconds()
         try network.profile.measure(.allReduce) { try replicas?.buckets.finish() }
-        totals[0] = local.lossSum
-        totals[1] = Double(local.correct)
-        totals[2] = Double(images)
-        try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        let global = try StepStats(lossSum: local.lossSum, correct: Double(local.correct), images: Double(images))
+            .summed(over: communicator, scratch: &totals)
         let reduced = monotonicSeconds()
         network.profile.measure(.optimizer) {
             optimizer.step(network.store, learningRate: Float(learningRate), threads: network.threads)
@@ -66,7 +64,7 @@ public final class DataParallelStep {
         try averageBatchNormStatistics(images: images, globalImages: globalImages)
         timing = StepTiming(
             compute: computed - start, reduction: reduced - computed, update: monotonicSeconds() - reduced)
-        return StepStats(lossSum: totals[0], correct: totals[1], images: totals[2])
+        return global
     }
 
     /// Per-rank batch norm leaves each rank with running statistics of its own shard: average them

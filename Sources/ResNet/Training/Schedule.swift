@@ -70,6 +70,28 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         .init(base: base, milestones: [iterations / 2, iterations * 3 / 4], iterations: iterations, warmup: warmup)
     }
 
+    /// Whether a run trained under `earlier` may go on under this schedule: as long or longer, and
+    /// the same rate at every iteration `earlier` covers (the same base, warm-up and ramp, and the
+    /// milestones before its end where they were). This is extending a run (`--iterations 40` after
+    /// 20, `--epochs 200` after 164 with explicit milestones); milestones that follow from the
+    /// length (`--recipe paper`) move with it, and such a schedule does not extend the old one.
+    public func extends(_ earlier: LearningRateSchedule) -> Bool {
+        let before = { (m: [Int]) in m.filter { $0 < earlier.iterations } }
+        return iterations >= earlier.iterations && base == earlier.base && gamma == earlier.gamma
+            && warmup == earlier.warmup && ramp == earlier.ramp && before(milestones) == before(earlier.milestones)
+    }
+
+    /// The schedule in a user's words: `lr 0.1, x0.1 at iterations 5865, 8993; 11730 iterations`.
+    public var summary: String {
+        var text = "lr \(base)"
+        if let ramp { text += " (ramp from \(ramp.start) over \(ramp.iterations) iterations)" }
+        if let warmup {
+            text += " (warm-up at \(warmup.learningRate) until the training error < \(Int(warmup.errorThreshold * 100))%)"
+        }
+        if !milestones.isEmpty { text += ", x\(gamma) at iterations \(milestones.map(String.init).joined(separator: ", "))" }
+        return text + "; \(iterations) iterations"
+    }
+
     public func learningRate(iteration: Int, warmupDone: Bool) -> Double {
         if let warmup, !warmupDone { return warmup.learningRate }
         var lr = base

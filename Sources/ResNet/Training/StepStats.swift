@@ -1,3 +1,5 @@
+import Distributed
+
 /// Loss and correct predictions of one step or of several, summed over every rank's images.
 public struct StepStats: Sendable, Equatable {
     /// Sum of the per-image cross-entropies.
@@ -20,5 +22,16 @@ public struct StepStats: Sendable, Equatable {
         total.lossSum += step.lossSum
         total.correct += step.correct
         total.images += step.images
+    }
+
+    /// These statistics summed over every rank in one all-reduce through `scratch`: its first three
+    /// numbers are set here, any after them are the caller's and are summed alike. The caller keeps
+    /// `scratch` across calls, so a step allocates nothing.
+    public func summed(over communicator: Communicator, scratch: inout [Double]) throws -> StepStats {
+        scratch[0] = lossSum
+        scratch[1] = correct
+        scratch[2] = images
+        try scratch.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        return StepStats(lossSum: scratch[0], correct: scratch[1], images: scratch[2])
     }
 }

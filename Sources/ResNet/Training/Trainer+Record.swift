@@ -2,35 +2,9 @@ import Distributed
 import Foundation
 
 extension Trainer {
-    /// Runs `body` on the coordinator only; every rank then throws if it failed (the
-    /// coordinator its own error, the others one of the same kind), so all ranks end alike.
-    func onCoordinator(_ body: () throws -> Void) throws {
-        var failure: Error?
-        if isCoordinator {
-            do { try body() } catch { failure = error }
-        }
-        var failed = [Int64(failure == nil ? 0 : 1)]
-        var kind = [Int64(failure.map { Self.kindCode(($0 as? ResNetError)?.kind) } ?? 0)]
-        try failed.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        try kind.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        if let failure { throw failure }
-        if failed[0] > 0 {
-            throw ResNetError(
-                Self.kinds[Int(kind[0])] ?? .fileSystem, "the coordinator (rank 0) failed; see its message")
-        }
-    }
-
-    private static let kinds: [Int: ResNetError.Kind] = [
-        1: .configuration, 2: .data, 3: .damagedCheckpoint,
-        4: .mismatchedCheckpoint, 5: .fileSystem,
-    ]
-    private static func kindCode(_ kind: ResNetError.Kind?) -> Int {
-        kinds.first { $0.value == kind }?.key ?? 5
-    }
-
     /// The run's configuration as the coordinator writes it to `run-config.json`: the effective
     /// settings (every flag after defaults), world size and hosts, and what the caller adds.
-    func configurationJSON(startIteration: Int, hosts: [String]) -> String {
+    func configurationJSON(startIteration: Int, hosts: [String]) throws -> String {
         var fields: [(String, String)] = config.runRecord.map { ($0.key, JSON.quoted($0.value)) }
         func add(_ key: String, _ value: Any?) {
             switch value {
@@ -40,8 +14,6 @@ extension Trainer {
             case let some?: fields.append((key, "\(some)"))
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         add("arch", config.architecture.description)
         add("world_size", communicator.size)
         add("threads_per_rank", config.threads)
@@ -50,11 +22,8 @@ extension Trainer {
         add("sync_bn", config.syncBatchNorm)
         add("augment", config.augment)
         add("padding", config.padding.rawValue)
-        fields.append(
-            ("schedule", (try? encoder.encode(config.schedule)).map { String(decoding: $0, as: UTF8.self) } ?? "null"))
-        fields.append(
-            ("optimizer", (try? encoder.encode(config.optimizer)).map { String(decoding: $0, as: UTF8.self) } ?? "null")
-        )
+        fields.append(("schedule", try JSON.encoded(config.schedule)))
+        fields.append(("optimizer", try JSON.encoded(config.optimizer)))
         add("training_images", batches.loader.data.count)
         add("batches_per_epoch", batches.batchesPerEpoch)
         add("eval_every", config.evalEvery ?? batches.batchesPerEpoch)

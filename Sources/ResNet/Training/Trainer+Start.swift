@@ -6,10 +6,10 @@ extension Trainer {
     func start() throws -> TrainingState {
         if let directory = config.outputDirectory {
             // One job per run directory: taken before anything there is read or replaced.
-            try onCoordinator { runLock = try RunDirectoryLock(directory: directory) }
+            try communicator.onCoordinator { runLock = try RunDirectoryLock(directory: directory) }
         }
         if config.resume == .none, let directory = config.outputDirectory {
-            try onCoordinator { try RunDirectory(path: directory).prepareNewRun(overwrite: config.overwriteOutput) }
+            try communicator.onCoordinator { try RunDirectory(path: directory).prepareNewRun(overwrite: config.overwriteOutput) }
         }
         var state = TrainingState(warmup: WarmupState(done: config.schedule.warmup == nil), seed: config.seed)
         network.initialize(seed: config.seed)
@@ -34,9 +34,9 @@ extension Trainer {
         let hosts = try gatherHostnames()
         if let directory = config.outputDirectory {
             let resumedAt = state.iteration > 0 ? state.iteration : nil
-            try onCoordinator {
+            try communicator.onCoordinator {
                 try RunDirectory(path: directory).writeConfiguration(
-                    configurationJSON(startIteration: state.iteration, hosts: hosts),
+                    try configurationJSON(startIteration: state.iteration, hosts: hosts),
                     resumedAt: resumedAt)
             }
         }
@@ -61,18 +61,14 @@ extension Trainer {
 
     /// The run record a checkpoint of `state` carries.
     func checkpointRecord(_ state: TrainingState) throws -> CheckpointMetadata {
-        // Sorted keys: the same run writes the same bytes.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        func json<T: Encodable>(_ value: T) throws -> String {
-            String(decoding: try encoder.encode(value), as: UTF8.self)
-        }
-        return CheckpointMetadata(
+        var record = CheckpointMetadata(
             iteration: state.iteration, seed: state.seed, warmupDone: state.warmup.done,
             warmupWindowErrorSum: state.warmup.windowErrorSum, warmupWindowSteps: state.warmup.windowSteps,
             globalBatch: config.globalBatch,
             worldSize: communicator.size, batchesPerEpoch: batches.batchesPerEpoch, syncBatchNorm: config.syncBatchNorm,
             learningRate: config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done),
-            schedule: try json(config.schedule), optimizer: try json(config.optimizer))
+            schedule: try JSON.encoded(config.schedule), optimizer: try JSON.encoded(config.optimizer))
+        record.evaluationPending = state.evaluationPending
+        return record
     }
 }

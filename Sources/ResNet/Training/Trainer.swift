@@ -16,8 +16,9 @@ public final class Trainer {
     public let normalization: Normalization
     let logger: Logger
     var batches: ShardedBatches
-    /// Catch SIGTERM/SIGINT/SIGUSR1 and stop after the current step with a checkpoint.
-    public var handlesStopSignals = false
+    /// The stop signal this rank has received, or 0; nil: the run takes no stop requests. Asked
+    /// after every step and before every evaluation batch; a request ends the run with a checkpoint.
+    var stopRequest: (() -> Int32)?
     private var stopCounts = [Int64](repeating: 0, count: StopSignals.handled.count)
     /// Rank 0's hold on the output directory while `run` trains there.
     var runLock: RunDirectoryLock?
@@ -61,6 +62,12 @@ public final class Trainer {
         max(1, (globalBatch + worldSize - 1) / worldSize)
     }
 
+    /// Catch SIGTERM/SIGINT/SIGUSR1 and stop after the current step (or evaluation batch) with a checkpoint.
+    public func handleStopSignals() {
+        StopSignals.shared.install()
+        stopRequest = { StopSignals.shared.requested }
+    }
+
     var isCoordinator: Bool { communicator.isCoordinator }
     public var loader: BatchLoader { batches.loader }
 
@@ -81,7 +88,6 @@ public final class Trainer {
             enabled: isCoordinator, directory: config.outputDirectory, progress: config.progress,
             total: total, batchesPerEpoch: perEpoch, logger: logger)
         let checkpoints = config.outputDirectory.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
-        if handlesStopSignals { StopSignals.shared.install() }
         var losses: [Double] = []
         losses.reserveCapacity(max(0, stop - state.iteration))  // no growth inside the loop
         var lastEval: StepStats?
@@ -96,6 +102,12 @@ public final class Trainer {
             }
         }
 
+        if state.evaluationPending && events.evaluate(after: state.iteration) {
+            // The run was stopped during this evaluation: it comes first.
+            lastEval = try evaluate(progress: isCoordinator ? report.progress.evaluation : nil)
+            if let lastEval, isCoordinator { try report.logEvaluation(iteration: state.iteration, lastEval) }
+        }
+        state.evaluationPending = false
         while state.iteration < stop {
             let lr = config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done)
             try failIfInjected(at: state.iteration)
@@ -109,15 +121,21 @@ public final class Trainer {
                 stats, iteration: it, learningRate: lr, remainingIterations: stop - it, globalBatch: config.globalBatch)
             stoppedBy = try agreedStopSignal()
             if events.log(after: it) || stoppedBy != nil {
-                report.logWindow(
+                try report.logWindow(
                     iteration: it, learningRate: lr, remainingIterations: stop - it,
                     globalBatch: config.globalBatch)
             }
             let asideStart = monotonicSeconds()
             if events.evaluate(after: it) && stoppedBy == nil {
                 report.progress.pause()
-                lastEval = try evaluate(progress: isCoordinator ? report.progress.evaluation : nil)
-                if let lastEval, isCoordinator { report.logEvaluation(iteration: it, lastEval) }
+                if let result = try evaluate(progress: isCoordinator ? report.progress.evaluation : nil) {
+                    lastEval = result
+                    if isCoordinator { try report.logEvaluation(iteration: it, result) }
+                } else {
+                    // A stop came during the pass: the checkpoint says so, and a resumed run evaluates first.
+                    state.evaluationPending = true
+                    stoppedBy = try agreedStopSignal()
+                }
             }
             if let checkpoints, events.checkpoint(after: it) || (stoppedBy != nil && isCoordinator) {
                 finalCheckpoint = try checkpoints.save(
@@ -172,8 +190,8 @@ public final class Trainer {
 
     /// The stop signal any rank has received, agreed by all ranks in one all-reduce, or nil.
     func agreedStopSignal() throws -> Int32? {
-        guard handlesStopSignals else { return nil }
-        let mine = StopSignals.shared.requested
+        guard let stopRequest else { return nil }
+        let mine = stopRequest()
         // How many ranks got each signal, in a buffer kept across steps (the loop allocates nothing).
         for (i, number) in StopSignals.handled.enumerated() { stopCounts[i] = number == mine ? 1 : 0 }
         try stopCounts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
@@ -188,15 +206,18 @@ public final class Trainer {
     }
 
     /// Test loss and accuracy with running BN statistics; the test set is split over ranks and the
-    /// sums all-reduced.
+    /// sums all-reduced. Nil without a test set, or when a stop signal ended the pass on any rank
+    /// (between two batches: mpirun kills the ranks a second after it forwards SIGTERM).
     public func evaluate(progress: ((_ done: Int, _ count: Int) -> Void)? = nil) throws -> StepStats? {
         guard let test else { return nil }
         let share = chunkRange(communicator.rank, of: communicator.size, count: test.count)
         let local = try Evaluation.run(
-            network, on: test, range: share, normalization: normalization, progress: progress)
-        var totals = [local.lossSum, local.correct, local.images]
-        try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        return StepStats(lossSum: totals[0], correct: totals[1], images: totals[2])
+            network, on: test, range: share, normalization: normalization, progress: progress,
+            stopRequested: { (stopRequest?() ?? 0) != 0 })
+        // The three sums, and how many ranks stopped early.
+        var scratch: [Double] = [0, 0, 0, local == nil ? 1 : 0]
+        let global = try (local ?? StepStats()).summed(over: communicator, scratch: &scratch)
+        return scratch[3] == 0 ? global : nil
     }
 
     /// Whether every rank holds exactly rank 0's parameters, buffers and momentum.

@@ -7,11 +7,14 @@ public struct TrainingState: Sendable, Equatable {
     public var iteration: Int
     public var warmup: WarmupState
     public var seed: UInt64
+    /// A stop signal ended the evaluation after `iteration`: the resumed run evaluates first.
+    public var evaluationPending: Bool
 
-    public init(iteration: Int = 0, warmup: WarmupState, seed: UInt64) {
+    public init(iteration: Int = 0, warmup: WarmupState, seed: UInt64, evaluationPending: Bool = false) {
         self.iteration = iteration
         self.warmup = warmup
         self.seed = seed
+        self.evaluationPending = evaluationPending
     }
 
     /// One more iteration done, with this step's global statistics.
@@ -43,10 +46,11 @@ public struct TrainingState: Sendable, Equatable {
         guard let schedule = try? JSONDecoder().decode(LearningRateSchedule.self, from: Data(run.schedule.utf8)) else {
             throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'schedule' is not a learning-rate schedule")
         }
-        guard schedule == config.schedule else {
+        guard config.schedule.extends(schedule) else {
+            let milestones = schedule.milestones.map(String.init).joined(separator: ",")
             throw ResNetError(
                 .mismatchedCheckpoint,
-                "\(path) was trained with another learning-rate schedule (metadata key 'schedule': \(run.schedule)): resume with the run's flags (--lr, --lr-scaling, --warmup-epochs, --milestones, --epochs/--iterations)"
+                "\(path) was trained with another learning-rate schedule (\(schedule.summary)); this run asks for \(config.schedule.summary). A run goes on, or is extended, only when the rate up to its end stays the same: resume with its flags, or extend it with --lr \(schedule.base)\(milestones.isEmpty ? "" : " --milestones \(milestones)") and a larger --iterations or --epochs"
             )
         }
         guard run.iteration <= schedule.iterations else {
@@ -71,6 +75,6 @@ public struct TrainingState: Sendable, Equatable {
             iteration: run.iteration,
             warmup: WarmupState(
                 done: run.warmupDone, windowErrorSum: run.warmupWindowErrorSum, windowSteps: run.warmupWindowSteps),
-            seed: run.seed)
+            seed: run.seed, evaluationPending: run.evaluationPending)
     }
 }

@@ -15,6 +15,11 @@ struct ModelOptions: ParsableArguments {
     )
     var shortcut: ShortcutOption = .A
 
+    /// A network the paper does not have is a bad flag (status 64), found before anything runs.
+    func validate() throws {
+        do { _ = try architecture() } catch let error as ResNetError { throw ValidationError(error.description) }
+    }
+
     func architecture() throws -> Architecture {
         try Architecture.parse(arch, depth: depth, shortcut: shortcut)
     }

@@ -5,9 +5,8 @@ import Logging
 /// in metrics.jsonl, metrics.csv and a TensorBoard event file, the live terminal line, and the
 /// log. Other ranks report nothing.
 final class TrainingReport {
-    let metrics: MetricsLog?
-    let table: MetricsCSV?
-    let events: TensorBoardEvents?
+    /// metrics.jsonl, metrics.csv and the TensorBoard events: on the coordinator with an output directory.
+    let sinks: [MetricSink]
     let progress: ProgressLine
     let logger: Logger
     let batchesPerEpoch: Int
@@ -18,10 +17,11 @@ final class TrainingReport {
     private(set) var lastTrainError: Double?
 
     init(enabled: Bool, directory: String?, progress: Bool, total: Int, batchesPerEpoch: Int, logger: Logger) throws {
-        metrics = enabled ? try MetricsLog(directory: directory) : nil
-        let files = enabled ? directory : nil
-        table = try files.map { try MetricsCSV(directory: $0) }
-        events = try files.map { try TensorBoardEvents(directory: $0) }
+        if enabled, let directory {
+            sinks = [try MetricsLog(directory: directory), try MetricsCSV(directory: directory), try TensorBoardEvents(directory: directory)]
+        } else {
+            sinks = []
+        }
         self.progress = ProgressLine(enabled: enabled && progress, total: total)
         self.logger = logger
         self.batchesPerEpoch = batchesPerEpoch
@@ -39,28 +39,17 @@ final class TrainingReport {
     }
 
     /// Ends the window after `iteration`: metrics line and live line.
-    func logWindow(iteration: Int, learningRate: Double, remainingIterations: Int, globalBatch: Int) {
+    func logWindow(iteration: Int, learningRate: Double, remainingIterations: Int, globalBatch: Int) throws {
         let now = monotonicSeconds()
         let rate = window.images / max(now - windowStart, 1e-9)
         lastTrainError = window.error
-        metrics?.write([
-            "kind": "train", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
-            "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
-            "time_s": now - runStart,
-        ])
-        table?.write(
-            kind: "train",
-            [
-                "iteration": Double(iteration), "epoch": Double(iteration) / Double(batchesPerEpoch),
-                "lr": learningRate, "loss": window.loss, "error": window.error, "images_per_s": rate,
-                "time_s": now - runStart,
-            ])
-        events?.write(
-            step: iteration,
-            [
-                "train/loss": window.loss, "train/error": window.error, "train/lr": learningRate,
-                "train/images_per_s": rate,
-            ])
+        try write(
+            MetricRecord(
+                .train, iteration: iteration,
+                [
+                    "epoch": epoch(iteration), "lr": learningRate, "loss": window.loss, "error": window.error,
+                    "images_per_s": rate, "time_s": now - runStart,
+                ]))
         progress.window(
             iteration: iteration, loss: window.loss, error: window.error, lr: learningRate,
             imagesPerSecond: rate, remaining: Double(remainingIterations * globalBatch) / rate)
@@ -68,22 +57,25 @@ final class TrainingReport {
         windowStart = monotonicSeconds()
     }
 
-    func logEvaluation(iteration: Int, _ result: StepStats) {
-        metrics?.write([
-            "kind": "eval", "iteration": iteration, "epoch": Double(iteration) / Double(batchesPerEpoch),
-            "test_loss": result.loss, "test_error": result.error, "test_accuracy": 1 - result.error,
-        ])
-        table?.write(
-            kind: "eval",
-            [
-                "iteration": Double(iteration), "epoch": Double(iteration) / Double(batchesPerEpoch),
-                "test_loss": result.loss, "test_error": result.error,
-            ])
-        events?.write(step: iteration, ["test/error": result.error, "test/loss": result.loss])
+    func logEvaluation(iteration: Int, _ result: StepStats) throws {
+        try write(
+            MetricRecord(
+                .eval, iteration: iteration,
+                [
+                    "epoch": epoch(iteration), "test_loss": result.loss, "test_error": result.error,
+                    "test_accuracy": 1 - result.error,
+                ]))
         logger.info(
             "iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))"
         )
     }
+
+    /// To every sink; the first that cannot write ends the run (its file keeps its earlier records).
+    private func write(_ record: MetricRecord) throws {
+        for sink in sinks { try sink.write(record) }
+    }
+
+    private func epoch(_ iteration: Int) -> Double { Double(iteration) / Double(batchesPerEpoch) }
 
     /// Time spent away from training (evaluation, checkpoints) does not count towards the rate.
     func excludeFromRate(seconds: Double) { windowStart += seconds }

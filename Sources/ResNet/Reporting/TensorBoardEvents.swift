@@ -5,33 +5,34 @@ import Foundation
 /// length, the record, masked CRC-32C of the record) around `tensorflow.Event` protocol buffers,
 /// encoded here by hand: only `wall_time`, `step`, `file_version` and `summary.value{tag,
 /// simple_value}` are written. A resumed run starts a new file; TensorBoard reads them all.
-public final class TensorBoardEvents {
-    private let handle: FileHandle
-    public let path: String
+public final class TensorBoardEvents: MetricSink {
+    private let file: AppendedFile
+    public var path: String { file.path }
+
+    /// TensorBoard's tag for each value of a record that it plots (the rest are not plotted).
+    static let tags: [String: String] = [
+        "loss": "train/loss", "error": "train/error", "lr": "train/lr", "images_per_s": "train/images_per_s",
+        "test_error": "test/error", "test_loss": "test/loss",
+    ]
 
     public init(directory: String) throws {
         let now = Date().timeIntervalSince1970
         let host = ProcessInfo.processInfo.hostName
-        path = (directory as NSString).appendingPathComponent(
-            "events.out.tfevents.\(Int(now)).\(host).\(getpid())")
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path)
-        else {
-            throw ResNetError(.fileSystem, "\(path): cannot create the TensorBoard event file")
-        }
-        handle = h
+        file = try AppendedFile(
+            path: (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(now)).\(host).\(getpid())"),
+            truncate: true)
         var first = ProtobufWriter()
         first.double(field: 1, now)
         first.varint(field: 2, 0)
         first.bytes(field: 3, Array("brain.Event:2".utf8))
-        writeRecord(first.bytes)
+        try writeRecord(first.bytes)
     }
 
-    deinit { try? handle.close() }
-
-    /// One event holding `scalars` (tag, value) at `step`.
-    public func write(step: Int, _ scalars: KeyValuePairs<String, Double>) {
+    /// One event holding the record's values that TensorBoard plots, at its iteration.
+    public func write(_ record: MetricRecord) throws {
         var summary = ProtobufWriter()
-        for (tag, value) in scalars {
+        for (key, value) in record.values {
+            guard let tag = Self.tags[key] else { continue }
             var entry = ProtobufWriter()
             entry.bytes(field: 1, Array(tag.utf8))
             entry.float(field: 2, Float(value))
@@ -39,19 +40,19 @@ public final class TensorBoardEvents {
         }
         var event = ProtobufWriter()
         event.double(field: 1, Date().timeIntervalSince1970)
-        event.varint(field: 2, UInt64(max(0, step)))
+        event.varint(field: 2, UInt64(max(0, record.iteration)))
         event.bytes(field: 5, summary.bytes)
-        writeRecord(event.bytes)
+        try writeRecord(event.bytes)
     }
 
-    private func writeRecord(_ record: [UInt8]) {
+    private func writeRecord(_ record: [UInt8]) throws {
         var length = [UInt8]()
         withUnsafeBytes(of: UInt64(record.count).littleEndian) { length.append(contentsOf: $0) }
         var framed = length
         withUnsafeBytes(of: CRC32C.masked(length).littleEndian) { framed.append(contentsOf: $0) }
         framed += record
         withUnsafeBytes(of: CRC32C.masked(record).littleEndian) { framed.append(contentsOf: $0) }
-        handle.write(Data(framed))
+        try file.append(framed)
     }
 }
 
