@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ResNet
@@ -80,17 +81,45 @@ struct VGGTests {
         #expect(net.store.spec(named: "classifier.0.weight")?.spec.shape == [4096, 25088])
     }
 
-    @Test func forwardAndBackwardAt224() throws {
+    /// What a replica link hears and is asked during one step.
+    final class RecordingLink: ReplicaLink {
+        var ready: [Int] = []
+        var statisticsSums = 0
+        let synchronizesStatistics: Bool
+        init(synchronizesStatistics: Bool) { self.synchronizesStatistics = synchronizesStatistics }
+        func gradientsReady(from offset: Int) throws { ready.append(offset) }
+        func sumOverReplicas(_ statistics: UnsafeMutableBufferPointer<Double>) throws { statisticsSums += 1 }
+    }
+
+    /// One step at 224x224 through the ResNets' own chain: the loss of an untrained net is about
+    /// ln 1000, the last layer's bias gradient is softmax minus one-hot, gradients reach the first
+    /// layer, and the replicas hear of finished gradients layer by layer back to the first (the
+    /// hooks the gradient buckets start on) and are asked for every batch norm's statistics.
+    @Test func forwardAndBackwardAt224SharesTheResNetMachinery() throws {
         let net = VGG(batchNorm: true, batchCapacity: 1)
         net.initialize(seed: 1)
         var rng = SplitMix64(seed: 3)
         for i in 0..<net.imageFloats { net.inputImages[i] = rng.nextNormal() }
         net.inputLabels[0] = 7
-        let loss = try net.trainStep(batch: 1, gradScale: 1)
-        #expect(loss.isFinite && loss > 0)
-        // Gradients reach the first layer.
+        let link = RecordingLink(synchronizesStatistics: true)
+        let (loss, _) = try net.trainStep(batch: 1, gradScale: 1, replicas: link)
+        #expect(abs(loss - log(1000)) < 0.5, "loss \(loss)")
+
+        let logits = (0..<1000).map { Double(net.chain.logits[$0]) }
+        let top = logits.max()!
+        let total = logits.reduce(0) { $0 + exp($1 - top) }
+        let bias = net.store.spec(named: "classifier.6.bias")!.spec
+        for k in [0, 7, 999] {
+            let expected = exp(logits[k] - top) / total - (k == 7 ? 1 : 0)
+            #expect(abs(Double(net.store.gradients[bias.offset + k]) - expected) < 1e-5, "class \(k)")
+        }
         let first = net.store.spec(named: "features.0.weight")!.spec
         let g = UnsafeBufferPointer(start: net.store.gradients + first.offset, count: first.count)
         #expect(g.contains { $0 != 0 } && g.allSatisfy(\.isFinite))
+
+        // 3 fc layers and 16 convs, from the classifier back to offset 0, each a layer's first parameter.
+        let firstParameters = net.chain.layers.compactMap(\.firstParameter)
+        #expect(link.ready == firstParameters.reversed() && link.ready.count == 19 && link.ready.last == 0)
+        #expect(link.statisticsSums == 2 * 16, "forward and backward of 16 batch norms: \(link.statisticsSums)")
     }
 }

@@ -7,8 +7,10 @@ final class MaxPoolLayer {
     /// Arena slice of the output [batch, C, Hout, Wout].
     let output: Int
     let argmax: UnsafeMutablePointer<Int32>
+    unowned let context: NetworkContext
 
     init(_ context: NetworkContext, channels: Int, inSize: (Int, Int), kernelSize: Int, stride: Int, padding: Int) {
+        self.context = context
         pool = MaxPool(
             channels: channels, inHeight: inSize.0, inWidth: inSize.1, kernelSize: kernelSize,
             stride: stride, padding: padding)
