@@ -28,17 +28,14 @@ struct DataTests {
         let dir = temporaryDirectory()
         let path = dir + "/cut.bin"
         writeRecords(path, labels: [1, 2], extraBytes: 100)
-        #expect { try CIFAR10.load([path]) } throws: { error in
-            let text = "\(error)"
-            return text.contains(path) && text.contains("truncated")
-        }
+        #expect { try CIFAR10.load([path]) } throws: { isError($0, .data, naming: path, "truncated") }
     }
 
     @Test func rejectsAStandardFileOfTheWrongSize() throws {
         let dir = temporaryDirectory()
         writeRecords(dir + "/data_batch_1.bin", labels: [1, 2, 3])
         #expect { try CIFAR10.loadTraining(from: dir) } throws: {
-            "\($0)".contains("data_batch_1.bin") && "\($0)".contains("30730000")
+            isError($0, .data, naming: "data_batch_1.bin", "30730000")
         }
     }
 
@@ -46,15 +43,12 @@ struct DataTests {
         let dir = temporaryDirectory()
         let path = dir + "/bad.bin"
         writeRecords(path, labels: [1, 10, 2])
-        #expect { try CIFAR10.load([path]) } throws: { error in
-            let text = "\(error)"
-            return text.contains(path) && text.contains("record 1") && text.contains("label 10")
-        }
+        #expect { try CIFAR10.load([path]) } throws: { isError($0, .data, naming: path, "record 1", "label 10") }
     }
 
     @Test func namesAMissingFile() {
         #expect { try CIFAR10.loadTest(from: "/nonexistent-dir") } throws: {
-            "\($0)".contains("/nonexistent-dir/test_batch.bin")
+            isError($0, .data, naming: "/nonexistent-dir/test_batch.bin")
         }
     }
 

@@ -162,3 +162,9 @@ func tensorBytes(_ path: String, prefix: String = "") throws -> [String: Data] {
     for (name, t) in f.tensors where name.hasPrefix(prefix) { out[name] = f.data.subdata(in: t.range) }
     return out
 }
+
+/// Whether `error` is a ResNetError of `kind` whose line names each of `texts` (a file, a key).
+func isError(_ error: Error, _ kind: ResNetError.Kind, naming texts: String...) -> Bool {
+    guard let error = error as? ResNetError, error.kind == kind else { return false }
+    return texts.allSatisfy { error.description.contains($0) }
+}

@@ -192,10 +192,33 @@ struct ReplicaTests {
         return (diff / max(moved, 1e-30)).squareRoot()
     }
 
-    @Test func perRankBatchNormDiffersFromGlobalStatistics() throws {
-        // Without sync BN each rank normalises with its own shard's statistics: a different model.
-        let many = try run(replicas: 2, batch: 8, iterations: 3, syncBN: false)
-        let one = try run(replicas: 1, batch: 8, iterations: 3, syncBN: false)
-        #expect(many[0].trainer.network.digest() != one[0].trainer.network.digest())
+    /// Without sync BN each rank normalises with its own shard's statistics. One step of 2 ranks x 4
+    /// images is, bit for bit, the update by the sum of two separate passes, each over one shard
+    /// alone; and it is not the step of one rank normalising all 8 images together.
+    @Test func perRankBatchNormNormalisesEachShardAlone() throws {
+        let ranks = try run(replicas: 2, batch: 8, iterations: 1, syncBN: false)
+        let config = smallConfig(depth: 8, batch: 8, iterations: 1, lr: 0.02)
+        let loader = BatchLoader(
+            data: data, globalBatch: 8, seed: config.seed, augment: config.augment,
+            normalization: .perPixelMean(of: data), padding: config.padding)
+        let net = Network(config.architecture, batchCapacity: 4)
+        net.initialize(seed: config.seed)
+        let store = net.store
+        var summed = [Float](repeating: 0, count: store.parameterCount)
+        for rank in 0..<2 {
+            var shard = ShardedBatches(loader: loader, rank: rank, worldSize: 2)
+            let (images, global) = shard.load(iteration: 0, into: net)
+            #expect(images == 4)
+            try net.trainStep(batch: images, gradScale: 1 / Float(global))
+            for i in summed.indices { summed[i] += store.gradients[i] }
+        }
+        store.gradients.update(from: summed, count: summed.count)
+        config.optimizer.step(store, learningRate: Float(config.schedule.learningRate(iteration: 0, warmupDone: true)))
+        let trained = ranks[0].trainer.network.store
+        let differing = (0..<store.parameterCount).filter { store.values[$0].bitPattern != trained.values[$0].bitPattern }
+        #expect(differing.isEmpty, "\(differing.count) of \(store.parameterCount) parameters differ")
+
+        let one = try run(replicas: 1, batch: 8, iterations: 1, syncBN: false)[0].trainer.network.store
+        #expect((0..<store.parameterCount).contains { one.values[$0] != trained.values[$0] })
     }
 }
