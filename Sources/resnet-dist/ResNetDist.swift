@@ -54,6 +54,10 @@ enum ExitStatus {
 }
 
 enum ErrorPolicy {
+    /// How long the ranks that agree on an error wait in MPI_Finalize for one stuck elsewhere before
+    /// they abort the job: longer than any step's collectives take to drain, short enough for a queue.
+    static let stuckRankSeconds: UInt32 = 20
+
     /// The rank under an MPI launcher, before (or without) MPI_Init; 0 otherwise.
     static var launcherRank: Int {
         for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
@@ -87,10 +91,10 @@ enum ErrorPolicy {
         }
         if everyRankAgrees {
             // Every rank met the same error at the same point: rank 0 reports it, all finish MPI
-            // and exit alike (no abort). Should a rank be stuck elsewhere, abort after 20 s.
+            // and exit alike (no abort). Should a rank be stuck elsewhere, abort after a while.
             if rank == 0 { printError(error) }
             Thread.detachNewThread {
-                sleep(20)
+                sleep(stuckRankSeconds)
                 communicator.abort(code: status)
             }
             communicator.finalize()

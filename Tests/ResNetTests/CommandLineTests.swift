@@ -155,4 +155,16 @@ struct CommandLineTests {
         let shorter = try run(explicit + ["--iterations", "30", "--output", dir + "/straight", "--resume", "auto"])
         expectOneLineError(shorter, status: 65, containing: "another learning-rate schedule")
     }
+
+    /// README's first command without CIFAR-10: one epoch of the generated set is 16 steps, too few
+    /// for the running statistics testing uses; the run says so against chance, with the training
+    /// error that shows the learning.
+    @Test func theFirstRunOnGeneratedDataSaysWhatItsNumbersMean() throws {
+        let dir = temporaryDirectory()
+        let out = try run(["train", "--arch", "resnet20", "--data", "generated", "--epochs", "1", "--output", dir])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stderr.contains("training error"), "\(out.stderr)")
+        #expect(out.stderr.contains("chance is 10% on the 10 generated classes"), "\(out.stderr)")
+        #expect(out.stderr.contains("--epochs 5"), "\(out.stderr)")
+    }
 }
