@@ -1,7 +1,10 @@
+import Foundation
+
 /// The learning rate as a function of the iteration: `base * gamma^k` after the k-th milestone,
 /// with the paper's optional warm-up for very deep nets (lr 0.01 until the training error falls
 /// below 80%, then the base rate), and the large-batch ramp of Goyal et al. (2017): linear from a
-/// smaller rate up to `base` over the first iterations.
+/// smaller rate up to `base` over the first iterations. Instead of milestones, a large-batch run may
+/// decay smoothly to 0 at its last iteration (polynomial of power 2, as LARS's authors, or cosine).
 public struct LearningRateSchedule: Sendable, Equatable, Codable {
     /// The peak rate: after any linear scaling with the batch, before the milestones.
     public var base: Double
@@ -13,6 +16,15 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     public var warmup: Warmup?
     /// Linear ramp to `base`; nil for none.
     public var ramp: LinearRamp?
+    /// A decay from `base` (after the ramp) to 0 at `iterations`; nil: milestones only.
+    public var decay: Decay?
+
+    public enum Decay: String, Sendable, Equatable, Codable, CaseIterable {
+        /// `base * (1 - progress)^2`, You et al.'s LARS schedule.
+        case polynomial
+        /// `base * (1 + cos(pi * progress)) / 2`.
+        case cosine
+    }
 
     /// Goyal et al.'s gradual warm-up: the rate rises linearly from `start` at iteration 0 to
     /// `base` at `iterations`, a step each iteration.
@@ -47,7 +59,7 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
 
     public init(
         base: Double, milestones: [Int], gamma: Double = 0.1, iterations: Int, warmup: Warmup? = nil,
-        ramp: LinearRamp? = nil
+        ramp: LinearRamp? = nil, decay: Decay? = nil
     ) {
         self.base = base
         self.milestones = milestones.sorted()
@@ -55,6 +67,7 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         self.iterations = iterations
         self.warmup = warmup
         self.ramp = ramp
+        self.decay = decay
     }
 
     /// The paper's CIFAR schedule: 0.1, divided by 10 at 32k and 48k, stop at 64k.
@@ -77,8 +90,11 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
     /// length (`--recipe paper`) move with it, and such a schedule does not extend the old one.
     public func extends(_ earlier: LearningRateSchedule) -> Bool {
         let before = { (m: [Int]) in m.filter { $0 < earlier.iterations } }
+        // A decay's rates depend on the run's length: such a run goes on only at its own length.
+        let sameDecay = decay == earlier.decay && (decay == nil || iterations == earlier.iterations)
         return iterations >= earlier.iterations && base == earlier.base && gamma == earlier.gamma
             && warmup == earlier.warmup && ramp == earlier.ramp && before(milestones) == before(earlier.milestones)
+            && sameDecay
     }
 
     /// The schedule in a user's words: `lr 0.1, x0.1 at iterations 5865, 8993; 11730 iterations`.
@@ -88,6 +104,7 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         if let warmup {
             text += " (warm-up at \(warmup.learningRate) until the training error < \(Int(warmup.errorThreshold * 100))%)"
         }
+        if let decay { text += ", \(decay.rawValue) decay to 0" }
         if !milestones.isEmpty { text += ", x\(gamma) at iterations \(milestones.map(String.init).joined(separator: ", "))" }
         return text + "; \(iterations) iterations"
     }
@@ -97,6 +114,13 @@ public struct LearningRateSchedule: Sendable, Equatable, Codable {
         var lr = base
         if let ramp, iteration < ramp.iterations {
             lr = ramp.start + (base - ramp.start) * Double(iteration) / Double(ramp.iterations)
+        } else if let decay {
+            let start = ramp?.iterations ?? 0
+            let progress = min(1, Double(iteration - start) / Double(max(1, iterations - start)))
+            switch decay {
+            case .polynomial: lr = base * (1 - progress) * (1 - progress)
+            case .cosine: lr = base * (1 + cos(Double.pi * progress)) / 2
+            }
         }
         for m in milestones where iteration >= m { lr *= gamma }
         return lr

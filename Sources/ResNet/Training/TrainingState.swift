@@ -62,12 +62,12 @@ public struct TrainingState: Sendable, Equatable {
         if let text = run.optimizer {
             guard let stored = try? JSONDecoder().decode(SGD.self, from: Data(text.utf8)) else {
                 throw ResNetError(
-                    .damagedCheckpoint, "\(path): metadata key 'optimizer' is not momentum and weight decay")
+                    .damagedCheckpoint, "\(path): metadata key 'optimizer' is not an optimizer record (momentum, weight decay, trust coefficient)")
             }
             guard stored == config.optimizer else {
                 throw ResNetError(
                     .mismatchedCheckpoint,
-                    "\(path) was trained with momentum \(stored.momentum) and weight decay \(stored.weightDecay) (metadata key 'optimizer'): resume with --momentum \(stored.momentum) --weight-decay \(stored.weightDecay)"
+                    "\(path) was trained with \(stored.summary) (metadata key 'optimizer'), not \(config.optimizer.summary): resume with \(stored.flags)"
                 )
             }
         }

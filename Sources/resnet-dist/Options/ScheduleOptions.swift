@@ -40,7 +40,10 @@ struct ScheduleOptions: ParsableArguments {
     )
     var warmupEpochs = 0.0
 
-    @Option(help: "paper (/10 at 32k and 48k), scaled (/10 at 50% and 75% of the run), constant.")
+    @Option(
+        help:
+            "paper (/10 at 32k and 48k), scaled (/10 at 50% and 75% of the run), constant, or a decay to 0 at the last iteration: poly (power 2, LARS's) or cosine (after any --warmup-epochs ramp)."
+    )
     var schedule: ScheduleKind = .paper
 
     @Option(
@@ -58,11 +61,23 @@ struct ScheduleOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1).")
     var momentum: Float = 0.9
 
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay on every parameter.")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay (every parameter for sgd; weights only for lars).")
     var weightDecay: Float = 1e-4
 
+    @Option(
+        help:
+            "sgd (momentum, PyTorch's) or lars (You et al. 2017: a rate per weight tensor, trust coefficient x ||w|| / (||g|| + weight decay x ||w||); batch-norm parameters and biases keep the plain rate and get no weight decay)."
+    )
+    var optimizer: OptimizerKind = .sgd
+
+    @Option(
+        name: .customLong("trust-coefficient"), parsing: .unconditional,
+        help: "LARS's trust coefficient (eta). (default: 0.001, the paper's)")
+    var trustCoefficient: Float?
+
     enum Recipe: String, ExpressibleByArgument, CaseIterable { case paper }
-    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable { case paper, scaled, constant }
+    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable { case paper, scaled, constant, poly, cosine }
+    enum OptimizerKind: String, ExpressibleByArgument, CaseIterable { case sgd, lars }
     enum WarmupMode: String, ExpressibleByArgument, CaseIterable { case auto, on, off }
     enum LearningRateScaling: String, ExpressibleByArgument, CaseIterable { case none, linear }
 
@@ -80,6 +95,16 @@ struct ScheduleOptions: ParsableArguments {
         try require(
             weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
         if let milestones { _ = try Self.parseMilestones(milestones, batchesPerEpoch: 1) }
+        try require(
+            milestones == nil || (schedule != .poly && schedule != .cosine),
+            "--milestones and --schedule \(schedule.rawValue) do not go together: the decay sets the rate to the end")
+        try require(
+            trustCoefficient == nil || optimizer == .lars, "--trust-coefficient is for --optimizer lars")
+        if let trustCoefficient {
+            try require(
+                trustCoefficient.isFinite && trustCoefficient > 0,
+                "--trust-coefficient must be a finite number > 0, got \(trustCoefficient)")
+        }
     }
 
     /// The schedule for a training set of `batchesPerEpoch` batches and `architecture`.
@@ -103,6 +128,10 @@ struct ScheduleOptions: ParsableArguments {
             result = .scaled(iterations: length ?? LearningRateSchedule.paperIterations, base: peak, warmup: paperWarmup)
         case .constant:
             result = .init(base: peak, milestones: [], iterations: length ?? LearningRateSchedule.paperIterations, warmup: paperWarmup)
+        case .poly, .cosine:
+            result = .init(
+                base: peak, milestones: [], iterations: length ?? LearningRateSchedule.paperIterations,
+                warmup: paperWarmup, decay: schedule == .poly ? .polynomial : .cosine)
         }
         if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
         if warmupEpochs > 0 {
@@ -111,7 +140,11 @@ struct ScheduleOptions: ParsableArguments {
         return result
     }
 
-    func makeOptimizer() -> SGD { SGD(momentum: momentum, weightDecay: weightDecay) }
+    func makeOptimizer() -> SGD {
+        SGD(
+            momentum: momentum, weightDecay: weightDecay,
+            trustCoefficient: optimizer == .lars ? trustCoefficient ?? SGD.defaultTrustCoefficient : nil)
+    }
 
     /// `15e,23e` or `32000,48000`: iterations, sorted.
     static func parseMilestones(_ text: String, batchesPerEpoch: Int) throws -> [Int] {
