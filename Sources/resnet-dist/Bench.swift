@@ -65,7 +65,8 @@ struct Bench: ParsableCommand {
         let local = BatchLoader.shard(of: batchSize, rank: communicator.rank, worldSize: world).count
         let capacity = Trainer.largestShard(globalBatch: batchSize, worldSize: world)
         let (threads, threadsReason) = ThreadCount.resolve(self.threads)
-        let network = Network(architecture, batchCapacity: capacity, threads: threads)
+        let network = Network(
+            architecture, batchCapacity: capacity, threads: threads, batchNormGroup: distribution.bnGroup)
         network.initialize(seed: 1)
         var rng = SplitMix64(seed: UInt64(communicator.rank + 7))
         for i in 0..<(local * network.imageFloats) { network.inputImages[i] = rng.nextNormal() }

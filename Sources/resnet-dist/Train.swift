@@ -109,6 +109,7 @@ struct Train: ParsableCommand {
         config.threadsReason = threadChoice.reason
         config.syncBatchNorm = distribution.syncBN
         config.bucketMiB = distribution.bucketMB
+        config.batchNormGroup = distribution.bnGroup
         config.augment = !noAugment
         config.padding = padding
         config.evalEvery = runOptions.evalEvery

@@ -48,6 +48,11 @@ struct RobustnessTests {
             (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
             (["--keep", "0"], "--keep must be at least 1"),
             (["--milestones", "15x"], "--milestones: '15x'"),
+            (["--bn-group", "0"], "--bn-group must be at least 1"),
+            (["--bn-group", "2", "--sync-bn"], "--bn-group and --sync-bn do not go together"),
+            (["--optimizer", "lars", "--trust-coefficient", "0"], "--trust-coefficient must be a finite number > 0"),
+            (["--trust-coefficient", "0.01"], "--trust-coefficient is for --optimizer lars"),
+            (["--schedule", "cosine", "--milestones", "5"], "--milestones and --schedule cosine do not go together"),
         ])
     func badFlags(flags: [String], message: String) throws {
         let out = try run(tiny + ["--iterations", "2"] + flags)

@@ -192,6 +192,36 @@ struct ReplicaTests {
         return (diff / max(moved, 1e-30)).squareRoot()
     }
 
+    /// Ghost batch norm (`--bn-group`): a rank normalising groups of 2 of its images computes what
+    /// ranks of 2 images compute, to the summation order (gradients and statistics are summed inside
+    /// a rank instead of across ranks): 1 rank x 8 and 2 ranks x 4 in groups of 2 against 4 ranks x 2.
+    /// A group as large as the shard is no group at all, bit for bit.
+    @Test func ghostBatchNormComputesWhatSmallerRanksDo() throws {
+        func run(_ replicas: Int, group: Int?, iterations: Int) throws -> ParameterStore {
+            var config = smallConfig(depth: 8, batch: 8, iterations: iterations, lr: 0.02)
+            config.batchNormGroup = group
+            return try InProcessReplicas.run(
+                replicas: replicas, config: config, train: data, test: nil, normalization: .perPixelMean(of: data),
+                logger: quietLogger)[0].trainer.network.store
+        }
+        for iterations in [1, 3] {
+            let ranks = try run(4, group: nil, iterations: iterations)
+            for (replicas, label) in [(1, "1 rank x 8"), (2, "2 ranks x 4")] {
+                let grouped = try run(replicas, group: 2, iterations: iterations)
+                let worst = worstRelativeDifference(ranks, grouped)
+                print("ghost BN, \(label), \(iterations) step(s): \(worst.tensor) differs by \(worst.value)")
+                #expect(worst.value < 1e-4, "\(label), \(iterations) steps: \(worst.tensor) differs by \(worst.value)")
+            }
+            // Without groups, 1 rank normalising 8 images is another network.
+            let whole = worstRelativeDifference(ranks, try run(1, group: nil, iterations: iterations))
+            #expect(whole.value > 1e-3, "per-rank statistics of 8 images differ by only \(whole.value)")
+        }
+        let shardSized = try run(2, group: 4, iterations: 3)
+        let none = try run(2, group: nil, iterations: 3)
+        #expect(
+            (0..<none.parameterCount).allSatisfy { none.values[$0].bitPattern == shardSized.values[$0].bitPattern })
+    }
+
     /// Without sync BN each rank normalises with its own shard's statistics. One step of 2 ranks x 4
     /// images is, bit for bit, the update by the sum of two separate passes, each over one shard
     /// alone; and it is not the step of one rank normalising all 8 images together.

@@ -20,8 +20,12 @@ public final class NetworkContext {
 
     /// The convolution algorithm every layer uses: nil picks Winograd wherever it applies.
     public let convolution: Convolution.Algorithm?
+    /// Ghost batch norm: training normalises over groups of this many images of a rank's batch,
+    /// as that many ranks of this many images each would (nil: over the rank's whole batch).
+    public let batchNormGroup: Int?
 
-    init(batchCapacity: Int, threads: Int, convolution: Convolution.Algorithm? = nil) {
+    init(batchCapacity: Int, threads: Int, convolution: Convolution.Algorithm? = nil, batchNormGroup: Int? = nil) {
+        self.batchNormGroup = batchNormGroup
         store = ParameterStore()
         arena = ActivationArena()
         self.batchCapacity = batchCapacity

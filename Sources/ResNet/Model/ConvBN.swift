@@ -20,7 +20,11 @@ final class ConvBN {
     /// saved mean and 1/std (arena).
     struct BatchNormTensors {
         let gammaOffset: Int, betaOffset: Int, runningMeanOffset: Int, runningVarOffset: Int
+        /// One mean and 1/std per channel for each ghost-batch-norm group (one group without it).
         let savedMean: Int, savedInvStd: Int
+        /// Ghost batch norm's per-channel scratch: a group's running statistics and the images'
+        /// average of them; a group's scale and shift gradients.
+        let groupScratch: Int
     }
 
     /// `convName` and `bnName` are the torchvision prefixes, e.g. `layer1.0.conv1` and `layer1.0.bn1`
@@ -51,10 +55,13 @@ final class ConvBN {
         if let parameters {
             let norm = BatchNorm(channels: outChannels, spatial: conv.outPixels)
             self.norm = norm
+            let groups = context.batchNormGroup.map { (context.batchCapacity + $0 - 1) / $0 } ?? 1
             bn = BatchNormTensors(
                 gammaOffset: parameters.gamma, betaOffset: parameters.beta,
                 runningMeanOffset: parameters.mean, runningVarOffset: parameters.variance,
-                savedMean: context.arena.reserve(outChannels), savedInvStd: context.arena.reserve(outChannels))
+                savedMean: context.arena.reserve(outChannels * groups),
+                savedInvStd: context.arena.reserve(outChannels * groups),
+                groupScratch: context.arena.reserve(outChannels * (groups > 1 ? 6 : 0)))
             context.requireStatistics(norm.scratchCount(batch: context.batchCapacity))
         } else {
             norm = nil
@@ -105,7 +112,10 @@ final class ConvBN {
             return
         }
         try c.profile.measure(.batchNorm) {
-            if training {
+            if training, let group = c.batchNormGroup, batch > group {
+                try forwardInGroups(
+                    norm, bn, input: y, output: output, batch: batch, group: group, relu: relu)
+            } else if training {
                 try norm.forwardTraining(
                     input: y, output: output, batch: batch,
                     gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
@@ -136,7 +146,12 @@ final class ConvBN {
     ) throws {
         let c = context
         let flops = 2 * Double(conv.macsPerImage * batch)
-        if let norm, let bn {
+        if let norm, let bn, let group = c.batchNormGroup, batch > group {
+            try c.profile.measure(.batchNorm) {
+                try backwardInGroups(
+                    norm, bn, outputGrad: outputGrad, batch: batch, group: group, reluOutput: reluOutput)
+            }
+        } else if let norm, let bn {
             try c.profile.measure(.batchNorm) {
                 try norm.backward(
                     input: c.arena[convOutput], outputGrad: outputGrad, inputGrad: outputGrad, batch: batch,
@@ -161,6 +176,74 @@ final class ConvBN {
                 conv.backwardData(
                     outputGrad: outputGrad, weight: c.parameter(weightOffset), inputGrad: inputGrad,
                     batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
+            }
+        }
+    }
+
+    /// Ghost batch norm, forward: each group of `group` images normalised with its own statistics,
+    /// as a rank holding just those images would; the running statistics become the images' average
+    /// of each group's update (what averaging such ranks by their images gives).
+    private func forwardInGroups(
+        _ norm: BatchNorm, _ bn: BatchNormTensors, input y: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>, batch: Int, group: Int, relu: Bool
+    ) throws {
+        let c = context
+        let channels = conv.outChannels
+        let perImage = conv.outputSize
+        let scratch = c.arena[bn.groupScratch]
+        let (groupMean, groupVar) = (scratch, scratch + channels)
+        let (averageMean, averageVar) = (scratch + 2 * channels, scratch + 3 * channels)
+        let runningMean = c.buffer(bn.runningMeanOffset)
+        let runningVar = c.buffer(bn.runningVarOffset)
+        averageMean.update(repeating: 0, count: channels)
+        averageVar.update(repeating: 0, count: channels)
+        for (index, first) in stride(from: 0, to: batch, by: group).enumerated() {
+            let images = min(group, batch - first)
+            groupMean.update(from: runningMean, count: channels)
+            groupVar.update(from: runningVar, count: channels)
+            try norm.forwardTraining(
+                input: y + first * perImage, output: output + first * perImage, batch: images,
+                gamma: c.parameter(bn.gammaOffset), beta: c.parameter(bn.betaOffset),
+                savedMean: c.arena[bn.savedMean] + index * channels,
+                savedInvStd: c.arena[bn.savedInvStd] + index * channels,
+                runningMean: groupMean, runningVar: groupVar, scratch: c.statistics, reduce: nil, relu: relu,
+                threads: c.threads)
+            let weight = Float(images) / Float(batch)
+            for ch in 0..<channels {
+                averageMean[ch] += weight * groupMean[ch]
+                averageVar[ch] += weight * groupVar[ch]
+            }
+        }
+        runningMean.update(from: averageMean, count: channels)
+        runningVar.update(from: averageVar, count: channels)
+    }
+
+    /// Ghost batch norm, backward: each group through its own statistics; the scale and shift
+    /// gradients summed over the groups, as the ranks' all-reduce would sum them.
+    private func backwardInGroups(
+        _ norm: BatchNorm, _ bn: BatchNormTensors, outputGrad: UnsafeMutablePointer<Float>, batch: Int, group: Int,
+        reluOutput: UnsafePointer<Float>?
+    ) throws {
+        let c = context
+        let channels = conv.outChannels
+        let perImage = conv.outputSize
+        let scratch = c.arena[bn.groupScratch] + 4 * channels
+        let (gammaGrad, betaGrad) = (c.gradient(bn.gammaOffset), c.gradient(bn.betaOffset))
+        for (index, first) in stride(from: 0, to: batch, by: group).enumerated() {
+            let images = min(group, batch - first)
+            try norm.backward(
+                input: c.arena[convOutput] + first * perImage, outputGrad: outputGrad + first * perImage,
+                inputGrad: outputGrad + first * perImage, batch: images, gamma: c.parameter(bn.gammaOffset),
+                savedMean: c.arena[bn.savedMean] + index * channels,
+                savedInvStd: c.arena[bn.savedInvStd] + index * channels,
+                gammaGrad: index == 0 ? gammaGrad : scratch, betaGrad: index == 0 ? betaGrad : scratch + channels,
+                scratch: c.statistics, reduce: nil, reluOutput: reluOutput.map { $0 + first * perImage },
+                threads: c.threads)
+            if index > 0 {
+                for ch in 0..<channels {
+                    gammaGrad[ch] += scratch[ch]
+                    betaGrad[ch] += scratch[channels + ch]
+                }
             }
         }
     }

@@ -47,15 +47,18 @@ public final class Network {
     public var imageFloats: Int { Self.imageChannels * architecture.inputSize * architecture.inputSize }
 
     /// `convolution` nil uses Winograd wherever it applies (the fast default); `.im2col` forces
-    /// the GEMM path everywhere (a check that results do not hang on one kernel).
+    /// the GEMM path everywhere (a check that results do not hang on one kernel). `batchNormGroup`:
+    /// ghost batch norm over groups of that many images (`NetworkContext.batchNormGroup`).
     public init(
-        _ architecture: Architecture, batchCapacity: Int, threads: Int = 1, convolution: Convolution.Algorithm? = nil
+        _ architecture: Architecture, batchCapacity: Int, threads: Int = 1, convolution: Convolution.Algorithm? = nil,
+        batchNormGroup: Int? = nil
     ) {
         // The layers split work over `threads` themselves; BLAS stays at one thread (a spinning
         // BLAS pool collapses when ranks share cores).
         BLASThreads.set(1)
         self.architecture = architecture
-        let context = NetworkContext(batchCapacity: batchCapacity, threads: threads, convolution: convolution)
+        let context = NetworkContext(
+            batchCapacity: batchCapacity, threads: threads, convolution: convolution, batchNormGroup: batchNormGroup)
         var blocks: [BasicBlock] = []
         chain = LayerChain(
             context: context, imageFloats: Self.imageChannels * architecture.inputSize * architecture.inputSize

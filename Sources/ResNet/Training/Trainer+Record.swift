@@ -20,6 +20,7 @@ extension Trainer {
         add("global_batch", config.globalBatch)
         add("seed", "\(config.seed)")
         add("sync_bn", config.syncBatchNorm)
+        add("bn_group", config.batchNormGroup)
         add("augment", config.augment)
         add("padding", config.padding.rawValue)
         fields.append(("schedule", try JSON.encoded(config.schedule)))

@@ -34,6 +34,9 @@ public final class Trainer {
                 "\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it"
             )
         }
+        guard config.batchNormGroup == nil || !config.syncBatchNorm else {
+            throw ResNetError(.configuration, "--bn-group and --sync-bn do not go together: choose one")
+        }
         guard config.globalBatch >= 1 else {
             throw ResNetError(.configuration, "global batch \(config.globalBatch) must be at least 1")
         }
@@ -47,7 +50,7 @@ public final class Trainer {
         // Shards hold floor(B/N) or ceil(B/N) images (none on the ranks beyond B).
         network = Network(
             config.architecture, batchCapacity: Self.largestShard(globalBatch: config.globalBatch, worldSize: world),
-            threads: config.threads)
+            threads: config.threads, batchNormGroup: config.batchNormGroup)
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
             syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB)

@@ -15,6 +15,8 @@ public struct TrainingConfiguration: Sendable {
     public var threadsReason: String?
     /// Synchronised batch norm: statistics over the global batch instead of each rank's shard.
     public var syncBatchNorm = false
+    /// Ghost batch norm: normalise over groups of this many images inside a rank (nil: the whole shard).
+    public var batchNormGroup: Int?
     public var augment = true
     /// The border of the augmentation's crop.
     public var padding: BatchLoader.Padding = .black

@@ -13,7 +13,16 @@ struct DistributionOptions: ParsableArguments {
         help: "The least a gradient all-reduce bucket holds, MiB: buckets are cut once, at parameter boundaries, from the fc back to the first conv, and each starts while backward runs.")
     var bucketMB = GradientBucketPlan.defaultMiB
 
+    @Option(
+        name: .customLong("bn-group"), parsing: .unconditional,
+        help:
+            "Ghost batch norm: normalise over groups of N images inside each rank, as ranks of N images each would (Hoffer et al. 2017). (default: over each rank's whole shard)"
+    )
+    var bnGroup: Int?
+
     func validate() throws {
         try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
+        try require((bnGroup ?? 1) >= 1, "--bn-group must be at least 1, got \(bnGroup ?? 1)")
+        try require(bnGroup == nil || !syncBN, "--bn-group and --sync-bn do not go together: choose one")
     }
 }
