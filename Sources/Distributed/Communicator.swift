@@ -17,6 +17,9 @@ public protocol Communicator: AnyObject {
     /// with backward; the buffer holds the result after `waitReduction(slot:)`. Starting and waiting
     /// allocate nothing.
     func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws
+    /// The same for bfloat16 values (`BFloat16` bit patterns), half the bytes on the wire: each
+    /// pair is added in float32 and rounded back once.
+    func startAllReduceSum(bfloat16 buffer: UnsafeMutableBufferPointer<UInt16>, slot: Int) throws
     /// Lets started reductions progress (MPI moves non-blocking collectives inside its calls).
     func pollReductions() throws
     func waitReduction(slot: Int) throws
@@ -37,3 +40,18 @@ extension Communicator {
 
 /// Request slots every communicator offers.
 public let maxPendingReductions = 64
+
+/// bfloat16, the upper half of a float32: what compressed gradients travel as.
+public enum BFloat16 {
+    /// `value` rounded to the nearest bfloat16 (ties to even); NaN stays NaN.
+    @inline(__always) public static func bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        if bits & 0x7fff_ffff > 0x7f80_0000 { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    @inline(__always) public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+    /// `a + b` in float32, rounded to bfloat16 (the reduction every communicator applies).
+    @inline(__always) public static func sum(_ a: UInt16, _ b: UInt16) -> UInt16 { bits(float(a) + float(b)) }
+}

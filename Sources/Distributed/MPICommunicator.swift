@@ -66,6 +66,13 @@ public final class MPICommunicator: Communicator {
             rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
         inFlight[slot] = true
     }
+    public func startAllReduceSum(bfloat16 buffer: UnsafeMutableBufferPointer<UInt16>, slot: Int) throws {
+        guard let p = buffer.baseAddress, size > 1 else { return }
+        precondition(!inFlight[slot], "reduction slot \(slot) is in use")
+        try Self.check(
+            rd_mpi_iallreduce_sum_bf16(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
+        inFlight[slot] = true
+    }
     public func pollReductions() throws {
         var done: Int32 = 0
         for slot in 0..<maxPendingReductions where inFlight[slot] {

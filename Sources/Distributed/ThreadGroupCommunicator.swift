@@ -56,6 +56,11 @@ public final class ThreadGroup: @unchecked Sendable {
     }
 
     func sum<T: AdditiveArithmetic>(_ buffer: UnsafeMutableBufferPointer<T>, rank: Int) throws {
+        try combine(buffer, rank: rank, +)
+    }
+
+    /// Every rank's `buffer` folded with `add` in rank order, into every rank's buffer.
+    func combine<T>(_ buffer: UnsafeMutableBufferPointer<T>, rank: Int, _ add: (T, T) -> T) throws {
         guard size > 1, let base = buffer.baseAddress else { return }
         let count = buffer.count
         let copy = UnsafeMutablePointer<T>.allocate(capacity: count)
@@ -66,7 +71,7 @@ public final class ThreadGroup: @unchecked Sendable {
         let others = (0..<size).map { slot($0).assumingMemoryBound(to: T.self) }
         for i in 0..<count {
             var s = others[0][i]
-            for r in 1..<size { s += others[r][i] }
+            for r in 1..<size { s = add(s, others[r][i]) }
             base[i] = s
         }
         try barrier()
@@ -88,6 +93,9 @@ final class ThreadCommunicator: Communicator {
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws { try group.sum(buffer, rank: rank) }
     /// Completes at once (in rank order, like every sum here).
     func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws { try allReduceSum(buffer) }
+    func startAllReduceSum(bfloat16 buffer: UnsafeMutableBufferPointer<UInt16>, slot: Int) throws {
+        try group.combine(buffer, rank: rank, BFloat16.sum)
+    }
     func pollReductions() throws {}
     func waitReduction(slot: Int) throws {}
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {

@@ -5,9 +5,36 @@
 // MPI counts are int: large buffers are sent in chunks of at most this many elements.
 static const int64_t chunk = 1 << 30;
 
+// bfloat16: the upper 16 bits of a float32, rounded to nearest even (NaN stays NaN).
+static inline float bf16_to_f32(uint16_t value) {
+    uint32_t bits = (uint32_t)value << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40);
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// The sum of two bfloat16 buffers, each pair added in float32 and rounded once.
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
+    (void)type;
+    const uint16_t *a = (const uint16_t *)in;
+    uint16_t *b = (uint16_t *)inout;
+    for (int i = 0; i < *len; i++) b[i] = f32_to_bf16(bf16_to_f32(a[i]) + bf16_to_f32(b[i]));
+}
+
+static MPI_Op bf16_sum_op = MPI_OP_NULL;
+
 int rd_mpi_init(void) {
     int provided = 0;
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS) return rc;
+    rc = MPI_Op_create(bf16_sum, 1, &bf16_sum_op);
     if (rc != MPI_SUCCESS) return rc;
     return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 }
@@ -55,6 +82,11 @@ int rd_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 void rd_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 size_t rd_mpi_request_size(void) { return sizeof(MPI_Request); }
+
+int rd_mpi_iallreduce_sum_bf16(uint16_t *buffer, int64_t count, void *request) {
+    if (count > chunk) return MPI_ERR_COUNT;
+    return MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_UINT16_T, bf16_sum_op, MPI_COMM_WORLD, (MPI_Request *)request);
+}
 
 int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void *request) {
     if (count > chunk) return MPI_ERR_COUNT;

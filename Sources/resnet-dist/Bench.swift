@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
         // The trainer's own step: buckets, the loss all-reduce and the batch-norm statistics included.
         let step = DataParallelStep(
             network: network, communicator: communicator, optimizer: SGD(), syncBatchNorm: distribution.syncBN,
-            bucketMiB: distribution.bucketMB)
+            bucketMiB: distribution.bucketMB, bfloat16: distribution.allreducePrecision == .bf16)
         var times: [Double] = []
         var reduceTimes: [Double] = []
         var computeTimes: [Double] = []
@@ -125,6 +125,7 @@ struct Bench: ParsableCommand {
                 [
                     "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
                     "threads": threads, "buckets": step.bucketPlan.buckets.count,
+                    "allreduce_precision": distribution.allreducePrecision.rawValue,
                     "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
                     "allreduce_share": allReduceShare,
                     "communication_share": wait.communication / jobStep, "compute_seconds_per_rank": computePerRank,

@@ -110,6 +110,7 @@ struct Train: ParsableCommand {
         config.syncBatchNorm = distribution.syncBN
         config.bucketMiB = distribution.bucketMB
         config.batchNormGroup = distribution.bnGroup
+        config.bfloat16Gradients = distribution.allreducePrecision == .bf16
         config.augment = !noAugment
         config.padding = padding
         config.evalEvery = runOptions.evalEvery

@@ -110,6 +110,9 @@ final class RecordingCommunicator: Communicator {
     func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws {
         log.append("start \(buffer.count) slot \(slot)")
     }
+    func startAllReduceSum(bfloat16 buffer: UnsafeMutableBufferPointer<UInt16>, slot: Int) throws {
+        log.append("start bf16 \(buffer.count) slot \(slot)")
+    }
     func pollReductions() throws {}
     func waitReduction(slot: Int) throws { log.append("wait \(slot)") }
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws { log.append("bcast \(buffer.count)") }

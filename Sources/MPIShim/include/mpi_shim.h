@@ -27,6 +27,9 @@ void rd_mpi_abort(int code);
 size_t rd_mpi_request_size(void);
 /// Starts an in-place non-blocking float32 sum whose handle goes into `request` (rd_mpi_request_size bytes).
 int rd_mpi_iallreduce_sum_f32(float *buffer, int64_t count, void *request);
+/// The same for bfloat16 values (uint16 bit patterns): each pair is added in float32 and rounded
+/// back to bfloat16, to nearest even.
+int rd_mpi_iallreduce_sum_bf16(uint16_t *buffer, int64_t count, void *request);
 /// Lets MPI progress the request (call now and then during backward); `done` is set when it completed.
 int rd_mpi_test(void *request, int *done);
 /// Waits for the request to complete.

@@ -26,10 +26,11 @@ public final class DataParallelStep {
     /// How long the last step's phases took.
     public private(set) var timing = StepTiming()
 
-    /// `bucketMiB`: the least a gradient bucket holds (`--bucket-mb`).
+    /// `bucketMiB`: the least a gradient bucket holds (`--bucket-mb`); `bfloat16`: the buckets
+    /// travel in 16 bits (`--allreduce-precision bf16`).
     public init(
         network: Network, communicator: Communicator, optimizer: SGD, syncBatchNorm: Bool,
-        bucketMiB: Double = GradientBucketPlan.defaultMiB
+        bucketMiB: Double = GradientBucketPlan.defaultMiB, bfloat16: Bool = false
     ) {
         self.network = network
         self.communicator = communicator
@@ -40,7 +41,8 @@ public final class DataParallelStep {
             communicator.size > 1
             ? ReplicaConnection(
                 communicator: communicator,
-                buckets: GradientBuckets(communicator: communicator, store: network.store, plan: bucketPlan),
+                buckets: GradientBuckets(
+                    communicator: communicator, store: network.store, plan: bucketPlan, bfloat16: bfloat16),
                 synchronizesStatistics: syncBatchNorm)
             : nil
     }

@@ -21,6 +21,7 @@ extension Trainer {
         add("seed", "\(config.seed)")
         add("sync_bn", config.syncBatchNorm)
         add("bn_group", config.batchNormGroup)
+        add("allreduce_precision", config.bfloat16Gradients ? "bf16" : "fp32")
         add("augment", config.augment)
         add("padding", config.padding.rawValue)
         fields.append(("schedule", try JSON.encoded(config.schedule)))

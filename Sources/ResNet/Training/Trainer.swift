@@ -53,7 +53,7 @@ public final class Trainer {
             threads: config.threads, batchNormGroup: config.batchNormGroup)
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
-            syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB)
+            syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB, bfloat16: config.bfloat16Gradients)
         let loader = BatchLoader(
             data: train, globalBatch: config.globalBatch, seed: config.seed,
             augment: config.augment, normalization: normalization, padding: config.padding)

@@ -17,6 +17,8 @@ public struct TrainingConfiguration: Sendable {
     public var syncBatchNorm = false
     /// Ghost batch norm: normalise over groups of this many images inside a rank (nil: the whole shard).
     public var batchNormGroup: Int?
+    /// Gradients travel in bfloat16 (summed in float32 on arrival) instead of float32.
+    public var bfloat16Gradients = false
     public var augment = true
     /// The border of the augmentation's crop.
     public var padding: BatchLoader.Padding = .black

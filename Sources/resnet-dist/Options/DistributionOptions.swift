@@ -20,6 +20,14 @@ struct DistributionOptions: ParsableArguments {
     )
     var bnGroup: Int?
 
+    @Option(
+        name: .customLong("allreduce-precision"),
+        help:
+            "fp32, or bf16: gradient buckets travel in bfloat16 (half the bytes), each pair summed in float32 on arrival and rounded once.")
+    var allreducePrecision: Precision = .fp32
+
+    enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
+
     func validate() throws {
         try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
         try require((bnGroup ?? 1) >= 1, "--bn-group must be at least 1, got \(bnGroup ?? 1)")
