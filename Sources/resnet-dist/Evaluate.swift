@@ -48,6 +48,13 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let expected = try arch.map { try Architecture.parse($0, shortcut: shortcut) }
         let loaded = try Checkpoint.load(checkpoint, expected: expected)
+        guard !loaded.architecture.isImageNet else {
+            // The CIFAR-10 reader gives 32x32 images; an ImageNet network takes 224x224.
+            throw ResNetError(
+                .configuration,
+                "\(checkpoint) holds \(loaded.architecture.name), an ImageNet network (224x224 inputs), and eval reads only CIFAR-10 (32x32): there is no ImageNet reader yet"
+            )
+        }
         guard let directory = try dataOptions.directory() else {
             throw ResNetError(
                 .usage,

@@ -24,12 +24,12 @@ struct Info: ParsableCommand {
                 [
                     "arch": architecture.name, "shortcut": architecture.shortcut.rawValue, "depth": architecture.depth,
                     "weighted_layers": network.weightedLayers, "parameters": params, "macs": macs,
+                    "blocks_per_stage": architecture.stageBlocks,
                     "activation_bytes_per_image": activation, "tensors": network.store.parameters.count,
                 ].merging(InstructionSet.fields) { a, _ in a })
         } else {
-            print(
-                "\(architecture): \(network.weightedLayers) weighted layers (\(architecture.blocksPerStage) blocks per stage)"
-            )
+            let stages = architecture.stageBlocks.map(String.init).joined(separator: ", ")
+            print("\(architecture): \(network.weightedLayers) weighted layers (basic blocks per stage: \(stages))")
             print("  parameters:               \(params.formatted())")
             print("  multiply-adds per image:  \(macs.formatted()) (\(String(format: "%.2f", Double(macs) / 1e6)) M)")
             print(

@@ -167,4 +167,21 @@ struct CommandLineTests {
         #expect(out.stderr.contains("chance is 10% on the 10 generated classes"), "\(out.stderr)")
         #expect(out.stderr.contains("--epochs 5"), "\(out.stderr)")
     }
+
+    /// Issue 23's two defects: info gave ResNet-34 "5 blocks per stage" ((34-2)/6), and eval fed an
+    /// ImageNet network 32x32 images and answered.
+    @Test func imageNetNetworksInInfoAndEval() throws {
+        let info = try run(["info", "--arch", "resnet34", "--json"])
+        #expect(info.status == 0, "\(info.stderr)")
+        let fields = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as! [String: Any]
+        #expect(fields["blocks_per_stage"] as? [Int] == [3, 4, 6, 3])
+        #expect(try run(["info", "--arch", "resnet110"]).stdout.contains("basic blocks per stage: 18, 18, 18"))
+
+        let dir = temporaryDirectory()
+        let net = Network(try Architecture.parse("resnet18"), batchCapacity: 1)
+        try Checkpoint.save(net, normalization: .pytorchCIFAR10, run: nil, to: dir + "/resnet18.safetensors")
+        expectOneLineError(
+            try run(["eval", "--checkpoint", dir + "/resnet18.safetensors", "--data", dir]), status: 65,
+            containing: "holds resnet18, an ImageNet network (224x224 inputs), and eval reads only CIFAR-10")
+    }
 }
