@@ -61,16 +61,16 @@ public final class MPICommunicator: Communicator {
     }
     public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) throws {
         guard let p = buffer.baseAddress, size > 1 else { return }
-        precondition(!inFlight[slot], "reduction slot \(slot) is in use")
-        try Self.check(
-            rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
-        inFlight[slot] = true
+        try start(slot: slot) { rd_mpi_iallreduce_sum_f32(p, Int64(buffer.count), $0) }
     }
     public func startAllReduceSum(bfloat16 buffer: UnsafeMutableBufferPointer<UInt16>, slot: Int) throws {
         guard let p = buffer.baseAddress, size > 1 else { return }
+        try start(slot: slot) { rd_mpi_iallreduce_sum_bf16(p, Int64(buffer.count), $0) }
+    }
+    /// Starts a non-blocking collective whose handle `call` writes into `slot`'s request storage.
+    private func start(slot: Int, _ call: (UnsafeMutableRawPointer) -> Int32) throws {
         precondition(!inFlight[slot], "reduction slot \(slot) is in use")
-        try Self.check(
-            rd_mpi_iallreduce_sum_bf16(p, Int64(buffer.count), requests + slot * requestSize), "MPI_Iallreduce")
+        try Self.check(call(requests + slot * requestSize), "MPI_Iallreduce")
         inFlight[slot] = true
     }
     public func pollReductions() throws {
