@@ -1,6 +1,6 @@
 // Counts what withoutActuallyEscaping costs (RESULTS, issue 24): swiftc -O bench/without-actually-escaping.swift -o /tmp/wae && valgrind /tmp/wae A|C|E|F
 // A: stored in a class property and called, C: through a pointer slot, E: only called inside it, F: called directly.
-final class Holder { var job: ((Int) -> Void)? ; var ptr: UnsafePointer<(Int) -> Void>? ; var slot = UnsafeMutablePointer<(Int) -> Void>.allocate(capacity: 1) }
+final class Holder { var job: ((Int) -> Void)? ; var slot = UnsafeMutablePointer<(Int) -> Void>.allocate(capacity: 1) }
 let h = Holder()
 @inline(never) func variantA(_ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { b in h.job = b; h.job!(1); h.job = nil }

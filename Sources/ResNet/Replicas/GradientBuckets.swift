@@ -63,7 +63,7 @@ final class GradientBuckets {
         while started < plan.buckets.count { try start(started) }
         for slot in 0..<min(started, maxPendingReductions) { try communicator.waitReduction(slot: slot) }
         if let staging {
-            for i in 0..<plan.buckets.reduce(0, { $0 + $1.count }) { gradients[i] = BFloat16.float(staging[i]) }
+            for bucket in plan.buckets { for i in bucket { gradients[i] = BFloat16.float(staging[i]) } }
         }
     }
 }
