@@ -39,6 +39,9 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         // The C shim over MPI: Swift cannot use mpi.h's handle macros directly.
         .target(name: "MPIShim", dependencies: ["CMPI"]),
+        // JPEG (libjpeg-turbo, Debian's libjpeg-dev) and PNG (libpng) decoding for image folders:
+        // C, because libjpeg reports errors by longjmp.
+        .target(name: "ImageCodec", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // What this CPU has (built for the baseline, so it runs anywhere) and what the kernels were
         // built to use (built with the kernels' -march; macros only, no vector code).
         .target(name: "CPUFeatures"),
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         // Models, data, optimizer, schedule, checkpoints, the training loop.
         .target(name: "ResNet", dependencies: [
-            "Kernels", "Distributed",
+            "Kernels", "Distributed", "ImageCodec",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimized),
         .executableTarget(name: "resnet-dist", dependencies: [

@@ -35,3 +35,47 @@ public enum SoftmaxCrossEntropy {
         return (loss, correct)
     }
 }
+
+/// Testing's scores: each image's softmax averaged over its `views` consecutive rows of logits
+/// (ten-crop testing), then the cross-entropy of the average and whether the label is among the
+/// top 1 and the top 5 (ties ranked by class index, as the arg-max above ranks them).
+public enum ViewAveragedScores {
+    /// Sums over `images` images: loss, top-1 correct, top-5 correct. `scratch` holds `classes` doubles.
+    public static func score(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, images: Int, views: Int, classes: Int,
+        scratch: UnsafeMutablePointer<Double>
+    ) -> (lossSum: Double, top1: Int, top5: Int) {
+        var loss = 0.0
+        var top1 = 0
+        var top5 = 0
+        for n in 0..<images {
+            let p = scratch
+            p.update(repeating: 0, count: classes)
+            for v in 0..<views {
+                let z = logits + (n * views + v) * classes
+                var top = z[0]
+                for k in 1..<classes where z[k] > top { top = z[k] }
+                var sum = 0.0
+                for k in 0..<classes { sum += exp(Double(z[k] - top)) }
+                for k in 0..<classes { p[k] += exp(Double(z[k] - top)) / sum / Double(views) }
+            }
+            let label = Int(labels[n * views])
+            if views == 1 {
+                // The same arithmetic as training's loss: log-sum-exp minus the label's logit.
+                let z = logits + n * classes
+                var top = z[0]
+                for k in 1..<classes where z[k] > top { top = z[k] }
+                var sum = 0.0
+                for k in 0..<classes { sum += exp(Double(z[k] - top)) }
+                loss += log(sum) - Double(z[label] - top)
+            } else {
+                loss -= log(p[label])
+            }
+            var rank = 0
+            for k in 0..<classes where p[k] > p[label] || (p[k] == p[label] && k < label) { rank += 1 }
+            if rank < 1 { top1 += 1 }
+            if rank < 5 { top5 += 1 }
+        }
+        return (loss, top1, top5)
+    }
+}

@@ -22,7 +22,12 @@ struct Train: ParsableCommand {
     var threads: Int?
 
 
-    @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation.")
+    @Option(
+        name: .customLong("decode-threads"), parsing: .unconditional,
+        help: "Image folders: threads per rank that decode and augment the next batches while the step runs (0: in the step's thread).")
+    var decodeThreads = 1
+
+    @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation (image folders: the centre crop).")
     var noAugment = false
 
     @Option(help: "The crop's 4-pixel border: black (pixels, normalised like the rest) or zero (after normalisation).")
@@ -52,6 +57,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
+        try require(decodeThreads >= 0, "--decode-threads must be at least 0, got \(decodeThreads)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
     }
 
@@ -77,7 +83,9 @@ struct Train: ParsableCommand {
                 result = try trainer.run()
             }
             if communicator.isCoordinator {
-                report(result, onGeneratedData: config.runRecord["data"] == "generated", logger: logger)
+                report(
+                    result, onGeneratedData: config.runRecord["data"] == "generated",
+                    isImageFolder: train is ImageFolderLoader, logger: logger)
             }
             if result.stoppedBySignal != nil {
                 communicator.finalize()
@@ -90,12 +98,23 @@ struct Train: ParsableCommand {
     func makeRun(
         communicator: Communicator, logger: Logger
     )
-        throws -> (TrainingConfiguration, LabeledImages, LabeledImages?, Normalization)
+        throws -> (TrainingConfiguration, any BatchSource, (any BatchSource)?, Normalization)
     {
-        let architecture = try model.architecture()
-        let (source, train, test) = try loadData(logger: logger, rank: communicator.rank)
-        let normalization = try trainingNormalization(train: train)
-        let batchesPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize
+        var architecture = try model.architecture()
+        let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
+        let data = try loadData(logger: logger, rank: communicator.rank)
+        let normalization: Normalization
+        let trainCount: Int
+        switch data {
+        case .cifar(_, let train, _):
+            normalization = try trainingNormalization(train: train)
+            trainCount = train.count
+        case .folder(let train, _):
+            architecture = try architecture.with(classes: train.classes.count)
+            normalization = try dataOptions.folderNormalization(train: train, threads: threadChoice.count)
+            trainCount = train.count
+        }
+        let batchesPerEpoch = (trainCount + recipe.batchSize - 1) / recipe.batchSize
         var config = TrainingConfiguration(
             architecture: architecture,
             schedule: try recipe.makeSchedule(
@@ -104,7 +123,6 @@ struct Train: ParsableCommand {
         config.globalBatch = recipe.batchSize
         config.optimizer = recipe.makeOptimizer()
         config.seed = seed
-        let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
         config.threads = threadChoice.count
         config.threadsReason = threadChoice.reason
         config.syncBatchNorm = distribution.syncBN
@@ -127,13 +145,56 @@ struct Train: ParsableCommand {
         config.progress = !json
         config.runRecord = [
             "version": ResNetDist.version, "command": CommandLine.arguments.joined(separator: " "),
-            "data": source, "normalization": normalization.kind,
+            "data": data.name, "normalization": normalization.kind,
         ]
-        return (config, train, test, normalization)
+        let world = replicas > 1 ? replicas : communicator.size
+        switch data {
+        case .cifar(_, let train, let test):
+            let (trainSource, testSource) = Trainer.sources(
+                config: config, worldSize: world, train: train, test: test, normalization: normalization)
+            return (config, trainSource, testSource, normalization)
+        case .folder(let train, let val):
+            let capacity = Trainer.largestShard(globalBatch: config.globalBatch, worldSize: world)
+            let trainSource = ImageFolderLoader(
+                folder: train, globalBatch: config.globalBatch, seed: seed,
+                views: noAugment ? .center : .training, normalization: normalization,
+                skipBadImages: dataOptions.skipBadImages)
+            config.decodeThreads = decodeThreads
+            let valSource = ImageFolderLoader(
+                folder: val, globalBatch: capacity, seed: 0, views: .center, normalization: normalization,
+                skipBadImages: dataOptions.skipBadImages)
+            return (config, trainSource, valSource, normalization)
+        }
     }
 
-    /// The training and test sets the flags ask for, and where they came from.
-    func loadData(logger: Logger, rank: Int) throws -> (String, LabeledImages, LabeledImages?) {
+    /// A run's data: CIFAR-10 (or the generated set) in memory, or an image folder read as it trains.
+    enum TrainingData {
+        case cifar(name: String, train: LabeledImages, test: LabeledImages?)
+        case folder(train: ImageFolder, val: ImageFolder)
+
+        var name: String {
+            switch self {
+            case .cifar(let name, _, _): name
+            case .folder(let train, _): (train.root as NSString).deletingLastPathComponent
+            }
+        }
+    }
+
+    /// The training and test sets the flags ask for.
+    func loadData(logger: Logger, rank: Int) throws -> TrainingData {
+        if case .imageFolder(let root) = try dataOptions.location() {
+            guard trainSubset == nil, !validationSplit else {
+                throw ResNetError(
+                    .usage, "--train-subset and --validation-split are for CIFAR-10; an image folder has its own val/")
+            }
+            let (train, val) = try dataOptions.imageFolders(root)
+            if rank == 0 {
+                logger.info(
+                    "image folder \(root): \(train.count) training images in \(train.classes.count) classes, \(val.count) validation images (JPEG/PNG, decoded with libjpeg-turbo/libpng)"
+                )
+            }
+            return .folder(train: train, val: val)
+        }
         var source: String
         var train: LabeledImages
         var test: LabeledImages?
@@ -170,7 +231,7 @@ struct Train: ParsableCommand {
             test = train.subset((train.count - 5000)..<train.count)
             train = train.subset(0..<(train.count - 5000))
         }
-        return (source, train, test)
+        return .cifar(name: source, train: train, test: test)
     }
 
     /// The flags' normalisation; per-pixel mean by default (and for --recipe paper).
@@ -182,7 +243,7 @@ struct Train: ParsableCommand {
         }
     }
 
-    func report(_ result: TrainingResult, onGeneratedData: Bool, logger: Logger) {
+    func report(_ result: TrainingResult, onGeneratedData: Bool, isImageFolder: Bool, logger: Logger) {
         if json {
             var object: [String: Any] = [
                 "iterations": result.iterations, "images_per_s": result.imagesPerSecond,
@@ -194,6 +255,7 @@ struct Train: ParsableCommand {
             if let l = result.testLoss { object["test_loss"] = l }
             if let e = result.trainError { object["train_error"] = e }
             if let c = result.finalCheckpoint { object["checkpoint"] = c }
+            object["input_wait_s"] = result.inputWaitSeconds
             if let s = result.stoppedBySignal { object["stopped_by"] = StopSignals.name(s) }
             printJSON(object)
         } else {
@@ -201,6 +263,7 @@ struct Train: ParsableCommand {
                 "done: \(result.iterations) iterations; training \(String(format: "%.1f", result.trainingImagesPerSecond)) images/s; wall \(String(format: "%.1f", result.wallSeconds)) s with evaluation and checkpoints"
             if let e = result.trainError { line += String(format: "; training error %.2f%% (last window)", e * 100) }
             if let a = result.testAccuracy { line += String(format: "; test accuracy %.2f%%", a * 100) }
+            if isImageFolder { line += String(format: "; input wait %.1f s", result.inputWaitSeconds) }
             logger.info("\(line)")
             if onGeneratedData, let a = result.testAccuracy, a < 0.5 {
                 // What a newcomer's first run on the generated set shows, against chance.

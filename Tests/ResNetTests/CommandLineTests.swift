@@ -182,6 +182,6 @@ struct CommandLineTests {
         try Checkpoint.save(net, normalization: .pytorchCIFAR10, run: nil, to: dir + "/resnet18.safetensors")
         expectOneLineError(
             try run(["eval", "--checkpoint", dir + "/resnet18.safetensors", "--data", dir]), status: 65,
-            containing: "holds resnet18, an ImageNet network (224x224 inputs), and eval reads only CIFAR-10")
+            containing: "holds resnet18, an ImageNet network (224x224 inputs): give --data an image folder")
     }
 }

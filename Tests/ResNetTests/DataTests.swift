@@ -86,7 +86,7 @@ struct DataTests {
     }
 
     @Test func perChannelNormalisationOfTheConstants() {
-        let (scale, offset) = Normalization.pytorchCIFAR10.affine()
+        let (scale, offset) = Normalization.pytorchCIFAR10.affine(side: 32)
         // A pixel of 255 in the red plane: (1 - 0.4914) / 0.2470.
         #expect(abs(255 * scale[0] + offset[0] - (1 - 0.4914) / 0.2470) < 1e-5)
         #expect(abs(offset[2048] - (-0.4465 / 0.2616)) < 1e-5)

@@ -28,7 +28,7 @@ struct ExitStatusTests {
             message: { _ in "depth 21 is not 6n+2" }),
         Case(
             kind: "configuration", arguments: { _ in tiny + ["--arch", "resnet18"] }, status: 65,
-            message: { _ in "resnet18 is an ImageNet network" }),
+            message: { _ in "resnet18 takes 224x224 images but the training data are 32x32" }),
         Case(
             kind: "data", arguments: { dir in ["train", "--data", dir + "/nowhere"] }, status: 65,
             message: { dir in dir + "/nowhere/data_batch_1.bin" }),

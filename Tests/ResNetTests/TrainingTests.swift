@@ -236,8 +236,8 @@ struct ReplicaTests {
         let store = net.store
         var summed = [Float](repeating: 0, count: store.parameterCount)
         for rank in 0..<2 {
-            var shard = ShardedBatches(loader: loader, rank: rank, worldSize: 2)
-            let (images, global) = shard.load(iteration: 0, into: net)
+            var shard = ShardedBatches(source: loader, rank: rank, worldSize: 2)
+            let (images, global) = try shard.load(iteration: 0, into: net)
             #expect(images == 4)
             try net.trainStep(batch: images, gradScale: 1 / Float(global))
             for i in summed.indices { summed[i] += store.gradients[i] }

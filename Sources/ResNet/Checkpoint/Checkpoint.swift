@@ -2,16 +2,17 @@ import Foundation
 
 /// Model checkpoints as safetensors with torchvision names (`conv1.weight`, `layer1.0.bn1.running_mean`,
 /// `fc.bias`, ...), momentum as `optimizer.momentum.<name>`, the input normalisation as
-/// `normalization.mean` / `normalization.std`, and the run's record (`CheckpointMetadata`) in
-/// `__metadata__`. A file without the run record (and without momentum) is a model: what
+/// `normalization.mean` / `normalization.std`, an image folder's class names (`class_names`, a JSON
+/// array), and the run's record (`CheckpointMetadata`) in `__metadata__`. A file without the run record (and without momentum) is a model: what
 /// `pretrained/` ships and what PyTorch loads.
 public enum Checkpoint {
     public static let formatVersion = "1"
 
     /// Writes `network` with `normalization` atomically to `path`; with `run`, also its momentum
-    /// and the run record (a training checkpoint), without it the model alone.
+    /// and the run record (a training checkpoint), without it the model alone. `classNames`: the
+    /// data set's classes in label order (an image folder's), which `eval` checks.
     public static func save(
-        _ network: Network, normalization: Normalization, run: CheckpointMetadata?,
+        _ network: Network, normalization: Normalization, classNames: [String]? = nil, run: CheckpointMetadata?,
         to path: String
     ) throws {
         let store = network.store
@@ -41,7 +42,8 @@ public enum Checkpoint {
         try normMean.withUnsafeBufferPointer { mean in
             try normStd.withUnsafeBufferPointer { std in
                 var all = tensors
-                all.append(("normalization.mean", normStd.isEmpty ? [3, 32, 32] : [3], mean))
+                let side = network.architecture.inputSize
+                all.append(("normalization.mean", normStd.isEmpty ? [3, side, side] : [3], mean))
                 if !normStd.isEmpty { all.append(("normalization.std", [3], std)) }
                 var meta: [String: String] = [
                     "format": "resnet-dist",
@@ -53,6 +55,7 @@ public enum Checkpoint {
                     "classes": String(network.architecture.classes),
                     "normalization": normalization.kind,
                 ]
+                if let classNames { meta["class_names"] = "[" + classNames.map(JSON.quoted).joined(separator: ",") + "]" }
                 if let run { meta.merge(run.strings) { _, new in new } }
                 try SafeTensorsFile.write(all, metadata: meta, to: path)
             }
@@ -92,8 +95,9 @@ public enum Checkpoint {
         public func normalization() throws -> Normalization? {
             guard let mean = file.tensors["normalization.mean"] else { return nil }
             let isPerChannel = file.tensors["normalization.std"] != nil
-            let meanShape = isPerChannel ? [3] : [3, 32, 32]
-            var m = [Float](repeating: 0, count: isPerChannel ? 3 : LabeledImages.imageBytes)
+            let side = architecture.inputSize
+            let meanShape = isPerChannel ? [3] : [3, side, side]
+            var m = [Float](repeating: 0, count: isPerChannel ? 3 : 3 * side * side)
             guard mean.shape == meanShape else {
                 throw ResNetError(
                     .damagedCheckpoint,
@@ -114,6 +118,19 @@ public enum Checkpoint {
                 throw ResNetError(.damagedCheckpoint, "\(path): tensor 'normalization.std' must hold finite values > 0")
             }
             return .perChannel(mean: m, std: s)
+        }
+
+        /// The class names stored with the model (trained on an image folder), or nil.
+        public func classNames() throws -> [String]? {
+            guard let text = metadata["class_names"] else { return nil }
+            guard let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
+                names.count == architecture.classes
+            else {
+                throw ResNetError(
+                    .damagedCheckpoint,
+                    "\(path): metadata key 'class_names' is not a JSON array of \(architecture.classes) names")
+            }
+            return names
         }
 
         /// Copies model tensors (and, with `optimizer`, the momentum) into `network`. Every model
@@ -158,6 +175,12 @@ public enum Checkpoint {
                 throw ResNetError(
                     .damagedCheckpoint,
                     "\(path): metadata key 'arch' names an unknown architecture '\(name.prefix(80))'")
+            }
+            if let text = meta["classes"] {
+                guard let classes = Int(text), classes >= 2, classes <= 1_000_000 else {
+                    throw ResNetError(.damagedCheckpoint, "\(path): metadata key 'classes' is '\(text.prefix(80))', not a class count >= 2")
+                }
+                arch = try arch.with(classes: classes)
             }
             if let expected, expected != arch {
                 throw ResNetError(.mismatchedCheckpoint, "\(path): checkpoint is \(arch), not \(expected)")

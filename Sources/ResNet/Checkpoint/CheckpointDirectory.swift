@@ -30,10 +30,12 @@ public struct CheckpointDirectory {
 
     /// Saves a training checkpoint of `run.iteration`, points `latest` at it and removes the
     /// oldest others beyond `keep` (never the one just written).
-    public func save(_ network: Network, normalization: Normalization, run: CheckpointMetadata) throws -> String {
+    public func save(
+        _ network: Network, normalization: Normalization, classNames: [String]? = nil, run: CheckpointMetadata
+    ) throws -> String {
         try createOutputDirectory(path)
         let target = file(iteration: run.iteration)
-        try Checkpoint.save(network, normalization: normalization, run: run, to: target)
+        try Checkpoint.save(network, normalization: normalization, classNames: classNames, run: run, to: target)
         try AtomicFile.write(Data(((target as NSString).lastPathComponent + "\n").utf8), to: latestPointer)
         for old in existing().filter({ $0.path != target }).dropFirst(keep - 1) {
             try? FileManager.default.removeItem(atPath: old.path)

@@ -1,9 +1,6 @@
-/// Builds each rank's share of every global batch, deterministically from the seed alone:
-/// epoch `e` visits the training set in one permutation drawn from (seed, e); global batch `b`
-/// is positions `b*B ..< (b+1)*B` of it; rank `r` of `N` takes the r-th of N equal shards.
-/// Every augmentation draw (crop offset, flip) is a function of (seed, epoch, position), so the
-/// data a step sees does not depend on the number of ranks or on where a run was resumed.
-public struct BatchLoader {
+/// CIFAR-10's batches (a `BatchSource`): 32x32 images held in memory, with the paper's pad-4 /
+/// crop-32 / flip augmentation drawn from (seed, epoch, position).
+public struct BatchLoader: BatchSource {
     public let data: LabeledImages
     public let globalBatch: Int
     public let seed: UInt64
@@ -29,30 +26,11 @@ public struct BatchLoader {
         self.seed = seed
         self.augment = augment
         self.padding = padding
-        (scale, offset) = normalization.affine()
+        (scale, offset) = normalization.affine(side: 32)
     }
 
-    /// Iterations per epoch: every image once, the last batch possibly smaller.
-    public var batchesPerEpoch: Int { (data.count + globalBatch - 1) / globalBatch }
-
-    /// The visiting order of `epoch`.
-    public func permutation(epoch: Int) -> [Int32] {
-        var order = (0..<Int32(data.count)).map { $0 }
-        var rng = SplitMix64(seed: seed, stream: RandomStream.epochOrder.rawValue, UInt64(epoch))
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            let j = Int(rng.next() % UInt64(i + 1))
-            order.swapAt(i, j)
-        }
-        return order
-    }
-
-    /// Global positions of batch `index` within its epoch, and this rank's slice of them.
-    public func shard(batch index: Int, rank: Int, worldSize: Int) -> (global: Range<Int>, local: Range<Int>) {
-        let start = index * globalBatch
-        let end = min(start + globalBatch, data.count)
-        let local = Self.shard(of: end - start, rank: rank, worldSize: worldSize)
-        return (start..<end, start + local.lowerBound..<start + local.upperBound)
-    }
+    public var count: Int { data.count }
+    public var inputFloats: Int { LabeledImages.imageBytes }
 
     /// Rank `rank`'s contiguous slice of `count` images spread over `worldSize` ranks: the first
     /// `count % worldSize` ranks hold ceil(count/N), the others floor(count/N) (0 when N > count).

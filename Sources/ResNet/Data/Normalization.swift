@@ -54,19 +54,22 @@ public enum Normalization: Sendable, Equatable {
         }
     }
 
-    /// Per-position offset and scale for a [3, 32, 32] image: `input = raw * scale[i] + offset[i]`.
-    public func affine() -> (scale: [Float], offset: [Float]) {
-        let size = LabeledImages.imageBytes
+    /// Per-position offset and scale for a [3, side, side] image: `input = raw * scale[i] + offset[i]`.
+    /// A per-pixel mean must have been taken over images of that side.
+    public func affine(side: Int) -> (scale: [Float], offset: [Float]) {
+        let plane = side * side
+        let size = 3 * plane
         switch self {
         case .perPixelMean(let mean):
+            precondition(mean.count == size, "a per-pixel mean of \(mean.count) values for \(side)x\(side) images")
             return ([Float](repeating: 1 / 255, count: size), mean.map { -$0 })
         case .perChannel(let mean, let std):
             var scale = [Float](repeating: 0, count: size)
             var offset = scale
             for c in 0..<3 {
-                for i in 0..<1024 {
-                    scale[c * 1024 + i] = 1 / (255 * std[c])
-                    offset[c * 1024 + i] = -mean[c] / std[c]
+                for i in 0..<plane {
+                    scale[c * plane + i] = 1 / (255 * std[c])
+                    offset[c * plane + i] = -mean[c] / std[c]
                 }
             }
             return (scale, offset)

@@ -33,6 +33,14 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
         self.classes = classes ?? 10
     }
 
+    /// The same network with a `classes`-way classifier (a data set's own classes).
+    public func with(classes: Int) throws -> Architecture {
+        guard classes >= 2 else {
+            throw ResNetError(.architecture, "a classifier needs at least 2 classes, the data have \(classes)")
+        }
+        return try Architecture(family: family, depth: depth, shortcut: shortcut, classes: classes)
+    }
+
     /// True for the ImageNet networks (224x224 inputs).
     public var isImageNet: Bool { Self.imageNetBlocks[depth] != nil }
     /// Input images are `inputSize` x `inputSize` x 3.

@@ -60,7 +60,7 @@ final class LayerChain {
         // The gradient of the current layer's output, and where the gradient of its input goes.
         var outputGrad = a[logitsGrad]
         var inputGrad = a[gradients[0]]
-        var spare = a[gradients[1]]
+        let spare = a[gradients[1]]
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layerInput = UnsafePointer(a[i > 0 ? layers[i - 1].output : input])
             try layers[i].backward(

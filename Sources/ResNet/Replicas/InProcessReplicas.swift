@@ -8,7 +8,7 @@ public enum InProcessReplicas {
     /// Trains `replicas` replicas to the end; returns every rank's trainer and result, in rank
     /// order, or throws the first error.
     public static func run(
-        replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
+        replicas: Int, config: TrainingConfiguration, train: any BatchSource, test: (any BatchSource)?,
         normalization: Normalization, logger: Logger
     ) throws -> [(trainer: Trainer, result: TrainingResult)] {
         let group = ThreadGroup(size: replicas)
@@ -44,9 +44,32 @@ public enum InProcessReplicas {
         return (0..<replicas).map { (trainer: all[$0]!.0, result: all[$0]!.1) }
     }
 
-    /// Rank 0's result of `run`.
+    /// `run` on CIFAR-10 in memory.
+    public static func run(
+        replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
+        normalization: Normalization, logger: Logger
+    ) throws -> [(trainer: Trainer, result: TrainingResult)] {
+        let (trainSource, testSource) = Trainer.sources(
+            config: config, worldSize: replicas, train: train, test: test, normalization: normalization)
+        return try run(
+            replicas: replicas, config: config, train: trainSource, test: testSource, normalization: normalization,
+            logger: logger)
+    }
+
+    /// Rank 0's result of `run` on CIFAR-10 in memory.
     public static func train(
         replicas: Int, config: TrainingConfiguration, train: LabeledImages, test: LabeledImages?,
+        normalization: Normalization, logger: Logger
+    ) throws -> TrainingResult {
+        try run(
+            replicas: replicas, config: config, train: train, test: test, normalization: normalization, logger: logger)[
+                0
+            ].result
+    }
+
+    /// Rank 0's result of `run`.
+    public static func train(
+        replicas: Int, config: TrainingConfiguration, train: any BatchSource, test: (any BatchSource)?,
         normalization: Normalization, logger: Logger
     ) throws -> TrainingResult {
         try run(

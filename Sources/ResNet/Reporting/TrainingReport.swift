@@ -15,8 +15,14 @@ final class TrainingReport {
     private var window = StepStats()
     private var windowStart: Double
     private(set) var lastTrainError: Double?
+    /// The evaluation line gives the top-5 error too (more than 10 classes).
+    let topFive: Bool
 
-    init(enabled: Bool, directory: String?, progress: Bool, total: Int, batchesPerEpoch: Int, logger: Logger) throws {
+    init(
+        enabled: Bool, directory: String?, progress: Bool, total: Int, batchesPerEpoch: Int, topFive: Bool = false,
+        logger: Logger
+    ) throws {
+        self.topFive = topFive
         if enabled, let directory {
             sinks = [try MetricsLog(directory: directory), try MetricsCSV(directory: directory), try TensorBoardEvents(directory: directory)]
         } else {
@@ -63,10 +69,10 @@ final class TrainingReport {
                 .eval, iteration: iteration,
                 [
                     "epoch": epoch(iteration), "test_loss": result.loss, "test_error": result.error,
-                    "test_accuracy": 1 - result.error,
+                    "test_accuracy": 1 - result.error, "test_top5_error": result.top5Error,
                 ]))
         logger.info(
-            "iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%, loss \(String(format: "%.4f", result.loss))"
+            "iteration \(iteration): test accuracy \(String(format: "%.2f", (1 - result.error) * 100))%\(topFive ? String(format: ", top-5 error %.2f%%", result.top5Error * 100) : ""), loss \(String(format: "%.4f", result.loss))"
         )
     }
 

@@ -22,7 +22,7 @@ public final class DataParallelStep {
     /// The gradient buckets, fixed here once from the parameter layout.
     public let bucketPlan: GradientBucketPlan
     private let replicas: ReplicaConnection?
-    private var totals = [Double](repeating: 0, count: 3)
+    private var totals = [Double](repeating: 0, count: 4)
     /// How long the last step's phases took.
     public private(set) var timing = StepTiming()
 

@@ -1,31 +1,54 @@
+import Kernels
+
 /// The test-set pass, the one evaluation loop (the trainer's and `eval`'s): images `range` of
-/// `data` through `network` in eval mode (running BN statistics), at most `batchCapacity` at a time;
-/// `progress` hears of every batch (images done, images in `range`). `stopRequested` is asked
-/// before every batch: when it says yes the pass ends there and returns nil (a stop signal must not
-/// wait for a whole test set: mpirun kills its ranks a second after it forwards SIGTERM).
+/// `source` (views without augmentation) through `network` in eval mode (running BN statistics), at
+/// most `batchCapacity` inputs at a time; with several views per image (ten-crop) their softmax
+/// outputs are averaged. `progress` hears of every batch (images done, images in `range`).
+/// `stopRequested` is asked before every batch: when it says yes the pass ends there and returns nil
+/// (a stop signal must not wait for a whole test set: mpirun kills its ranks a second after it
+/// forwards SIGTERM).
 public enum Evaluation {
     public static func run(
-        _ network: Network, on data: LabeledImages, range: Range<Int>,
-        normalization: Normalization, progress: ((_ done: Int, _ count: Int) -> Void)? = nil,
-        stopRequested: () -> Bool = { false }
+        _ network: Network, on source: any BatchSource, range: Range<Int>,
+        progress: ((_ done: Int, _ count: Int) -> Void)? = nil, stopRequested: () -> Bool = { false }
     ) throws -> StepStats? {
-        let loader = BatchLoader(
-            data: data, globalBatch: network.batchCapacity, seed: 0, augment: false,
-            normalization: normalization)
-        let identity = (0..<Int32(data.count)).map { $0 }
+        let views = source.viewsPerImage
+        let perBatch = network.batchCapacity / views
+        guard perBatch >= 1 else {
+            throw ResNetError(
+                .configuration, "a batch of \(network.batchCapacity) cannot hold the \(views) views of one image")
+        }
+        let classes = network.architecture.classes
+        let scores = UnsafeMutablePointer<Double>.allocate(capacity: classes)
+        defer { scores.deallocate() }
+        let identity = (0..<Int32(source.count)).map { $0 }
         var totals = StepStats()
         var start = range.lowerBound
         while start < range.upperBound {
             if stopRequested() { return nil }
-            let end = min(start + network.batchCapacity, range.upperBound)
-            let n = loader.fill(
+            let end = min(start + perBatch, range.upperBound)
+            let n = try source.fill(
                 epoch: 0, order: identity, positions: start..<end,
                 images: network.inputImages, labels: network.inputLabels)
-            let (loss, correct) = try network.evaluate(batch: n)
-            totals += StepStats(lossSum: loss, correct: Double(correct), images: Double(n))
+            let logits = try network.forward(batch: n * views, training: false)
+            let batch = ViewAveragedScores.score(
+                logits: logits, labels: network.inputLabels, images: n, views: views, classes: classes,
+                scratch: scores)
+            totals += StepStats(
+                lossSum: batch.lossSum, correct: Double(batch.top1), images: Double(n), correctTop5: Double(batch.top5))
             start = end
             progress?(end - range.lowerBound, range.count)
         }
         return totals
+    }
+
+    /// CIFAR-10 in memory, normalised by `normalization`.
+    public static func run(
+        _ network: Network, on data: LabeledImages, range: Range<Int>, normalization: Normalization,
+        progress: ((_ done: Int, _ count: Int) -> Void)? = nil, stopRequested: () -> Bool = { false }
+    ) throws -> StepStats? {
+        let loader = BatchLoader(
+            data: data, globalBatch: network.batchCapacity, seed: 0, augment: false, normalization: normalization)
+        return try run(network, on: loader, range: range, progress: progress, stopRequested: stopRequested)
     }
 }

@@ -26,7 +26,7 @@ extension Trainer {
         add("padding", config.padding.rawValue)
         fields.append(("schedule", try JSON.encoded(config.schedule)))
         fields.append(("optimizer", try JSON.encoded(config.optimizer)))
-        add("training_images", batches.loader.data.count)
+        add("training_images", batches.source.count)
         add("batches_per_epoch", batches.batchesPerEpoch)
         add("eval_every", config.evalEvery ?? batches.batchesPerEpoch)
         add("log_every", config.logEvery)

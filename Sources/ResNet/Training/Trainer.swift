@@ -12,7 +12,8 @@ public final class Trainer {
     public let communicator: Communicator
     public let network: Network
     public let step: DataParallelStep
-    public let test: LabeledImages?
+    /// The test set's batches (views without augmentation), or nil.
+    public let test: (any BatchSource)?
     public let normalization: Normalization
     let logger: Logger
     var batches: ShardedBatches
@@ -23,22 +24,28 @@ public final class Trainer {
     /// Rank 0's hold on the output directory while `run` trains there.
     var runLock: RunDirectoryLock?
 
+    /// `train` cuts the global batches (its `globalBatch` is the configuration's); `test` is read
+    /// at most a shard's worth of inputs at a time.
     public init(
-        config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
-        test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false
+        config: TrainingConfiguration, communicator: Communicator, train: any BatchSource,
+        test: (any BatchSource)?, normalization: Normalization, logger: Logger, quiet: Bool = false
     ) throws {
         let world = communicator.size
-        guard !config.architecture.isImageNet else {
-            throw ResNetError(
-                .configuration,
-                "\(config.architecture.name) is an ImageNet network (224x224 inputs) and there is no ImageNet reader: use info and bench for it"
-            )
-        }
         guard config.batchNormGroup == nil || !config.syncBatchNorm else {
             throw ResNetError(.configuration, "--bn-group and --sync-bn do not go together: choose one")
         }
         guard config.globalBatch >= 1 else {
             throw ResNetError(.configuration, "global batch \(config.globalBatch) must be at least 1")
+        }
+        precondition(train.globalBatch == config.globalBatch)
+        let side = config.architecture.inputSize
+        for (name, source) in [("training", train), ("test", test)] {
+            guard let source, source.inputFloats != 3 * side * side else { continue }
+            let dataSide = Int((Double(source.inputFloats / 3)).squareRoot())
+            throw ResNetError(
+                .configuration,
+                "\(config.architecture.name) takes \(side)x\(side) images but the \(name) data are \(dataSide)x\(dataSide): \(side == 224 ? "give --data an image folder (DIR/train/CLASS/*.JPEG)" : "an image folder's views are 224x224: choose resnet18, resnet34, plain18 or plain34")"
+            )
         }
         self.config = config
         self.communicator = communicator
@@ -54,10 +61,35 @@ public final class Trainer {
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
             syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB, bfloat16: config.bfloat16Gradients)
-        let loader = BatchLoader(
-            data: train, globalBatch: config.globalBatch, seed: config.seed,
-            augment: config.augment, normalization: normalization, padding: config.padding)
-        batches = ShardedBatches(loader: loader, rank: communicator.rank, worldSize: world)
+        batches = ShardedBatches(
+            source: train, rank: communicator.rank, worldSize: world, decodeThreads: config.decodeThreads,
+            capacity: network.batchCapacity)
+    }
+
+    /// CIFAR-10 in memory: the paper's augmentation (per the configuration) for training, none for testing.
+    public convenience init(
+        config: TrainingConfiguration, communicator: Communicator, train: LabeledImages,
+        test: LabeledImages?, normalization: Normalization, logger: Logger, quiet: Bool = false
+    ) throws {
+        let (trainSource, testSource) = Self.sources(
+            config: config, worldSize: communicator.size, train: train, test: test, normalization: normalization)
+        try self.init(
+            config: config, communicator: communicator, train: trainSource, test: testSource,
+            normalization: normalization, logger: logger, quiet: quiet)
+    }
+
+    /// CIFAR-10's batches for a run: augmented (per the configuration) for training, plain for testing.
+    public static func sources(
+        config: TrainingConfiguration, worldSize: Int, train: LabeledImages, test: LabeledImages?,
+        normalization: Normalization
+    ) -> (train: any BatchSource, test: (any BatchSource)?) {
+        let capacity = largestShard(globalBatch: config.globalBatch, worldSize: worldSize)
+        return (
+            BatchLoader(
+                data: train, globalBatch: config.globalBatch, seed: config.seed,
+                augment: config.augment, normalization: normalization, padding: config.padding),
+            test.map { BatchLoader(data: $0, globalBatch: capacity, seed: 0, augment: false, normalization: normalization) }
+        )
     }
 
     /// The most images any rank holds of a global batch: `ceil(B/N)`, at least 1.
@@ -72,7 +104,8 @@ public final class Trainer {
     }
 
     var isCoordinator: Bool { communicator.isCoordinator }
-    public var loader: BatchLoader { batches.loader }
+    /// The training set's batches.
+    public var source: any BatchSource { batches.source }
 
     /// Runs until the schedule's last iteration, `stopAfter`, or a stop signal (each ends with a
     /// checkpoint when there is an output directory).
@@ -89,7 +122,7 @@ public final class Trainer {
             writesCheckpoints: config.outputDirectory != nil && isCoordinator)
         let report = try TrainingReport(
             enabled: isCoordinator, directory: config.outputDirectory, progress: config.progress,
-            total: total, batchesPerEpoch: perEpoch, logger: logger)
+            total: total, batchesPerEpoch: perEpoch, topFive: config.architecture.classes > 10, logger: logger)
         let checkpoints = config.outputDirectory.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         var losses: [Double] = []
         losses.reserveCapacity(max(0, stop - state.iteration))  // no growth inside the loop
@@ -114,7 +147,7 @@ public final class Trainer {
         while state.iteration < stop {
             let lr = config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done)
             try failIfInjected(at: state.iteration)
-            let shard = batches.load(iteration: state.iteration, into: network)
+            let shard = try batches.load(iteration: state.iteration, into: network)
             let stats = try step.run(images: shard.local, globalImages: shard.global, learningRate: lr)
             try checkDivergence(stats, iteration: state.iteration)
             state.advance(after: stats, schedule: config.schedule)
@@ -142,7 +175,7 @@ public final class Trainer {
             }
             if let checkpoints, events.checkpoint(after: it) || (stoppedBy != nil && isCoordinator) {
                 finalCheckpoint = try checkpoints.save(
-                    network, normalization: normalization,
+                    network, normalization: normalization, classNames: source.classNames,
                     run: checkpointRecord(state))
             }
             let aside = monotonicSeconds() - asideStart
@@ -169,13 +202,14 @@ public final class Trainer {
             testLoss: lastEval?.loss, trainError: report.lastTrainError,
             trainingImagesPerSecond: images / max(wall - asideSeconds, 1e-9),
             imagesPerSecond: images / max(wall, 1e-9), wallSeconds: wall,
-            replicasIdentical: identical, finalCheckpoint: finalCheckpoint, stoppedBySignal: stoppedBy)
+            inputWaitSeconds: batches.inputSeconds, replicasIdentical: identical, finalCheckpoint: finalCheckpoint,
+            stoppedBySignal: stoppedBy)
     }
 
     func startLine(state: TrainingState, stop: Int) -> String {
         let world = communicator.size
         return
-            "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s")\(config.threadsReason.map { " (\($0))" } ?? ""), global batch \(config.globalBatch), \(loader.data.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
+            "training \(config.architecture) (\(network.parameterCount) parameters) on \(world) rank\(world == 1 ? "" : "s") x \(config.threads) thread\(config.threads == 1 ? "" : "s")\(config.threadsReason.map { " (\($0))" } ?? ""), global batch \(config.globalBatch), \(source.count) training images, iterations \(state.iteration)..<\(stop) of \(config.schedule.iterations)"
     }
 
     /// A step whose global loss is not finite, or above the bound, ends the run before anything
@@ -215,12 +249,12 @@ public final class Trainer {
         guard let test else { return nil }
         let share = chunkRange(communicator.rank, of: communicator.size, count: test.count)
         let local = try Evaluation.run(
-            network, on: test, range: share, normalization: normalization, progress: progress,
+            network, on: test, range: share, progress: progress,
             stopRequested: { (stopRequest?() ?? 0) != 0 })
-        // The three sums, and how many ranks stopped early.
-        var scratch: [Double] = [0, 0, 0, local == nil ? 1 : 0]
+        // The four sums, and how many ranks stopped early.
+        var scratch: [Double] = [0, 0, 0, 0, local == nil ? 1 : 0]
         let global = try (local ?? StepStats()).summed(over: communicator, scratch: &scratch)
-        return scratch[3] == 0 ? global : nil
+        return scratch[4] == 0 ? global : nil
     }
 
     /// Whether every rank holds exactly rank 0's parameters, buffers and momentum.

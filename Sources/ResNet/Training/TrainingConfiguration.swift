@@ -13,6 +13,9 @@ public struct TrainingConfiguration: Sendable {
     public var threads = 1
     /// How `threads` was chosen, for the start-up line (e.g. "default: the 2 cores in this rank's affinity mask").
     public var threadsReason: String?
+    /// Threads per rank that decode and augment the next batches while the step runs (0: the
+    /// step's own thread fills each batch in place, CIFAR-10's way).
+    public var decodeThreads = 0
     /// Synchronised batch norm: statistics over the global batch instead of each rank's shard.
     public var syncBatchNorm = false
     /// Ghost batch norm: normalise over groups of this many images inside a rank (nil: the whole shard).
@@ -74,6 +77,8 @@ public struct TrainingResult: Sendable {
     /// Images trained per second of wall time (evaluation and checkpoints included).
     public var imagesPerSecond: Double
     public var wallSeconds: Double
+    /// Seconds this rank's steps waited for their input (decoding, or waiting for the decode threads).
+    public var inputWaitSeconds = 0.0
     /// True when every rank's parameters and buffers were bit-identical at the end.
     public var replicasIdentical: Bool
     public var finalCheckpoint: String?

@@ -7,7 +7,7 @@ import ResNet
 struct DataOptions: ParsableArguments {
     @Option(
         help:
-            "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, ./cifar-10-batches-bin (where launch/get-cifar10.sh puts it), /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set."
+            "Directory with the CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin), or an image folder data set (DIR/train/CLASS/*.JPEG and DIR/val/CLASS/*.JPEG, JPEG or PNG: ImageNet's layout). Default: $RESNET_DIST_DATA, ./.data/cifar10, ./data/cifar10, ./cifar-10-batches-bin (where launch/get-cifar10.sh puts it), /tmp/cifar-10-batches-bin; without any, or with 'generated', a generated data set."
     )
     var data: String?
 
@@ -30,12 +30,23 @@ struct DataOptions: ParsableArguments {
             "Per-channel standard deviations of pixel/255, comma-separated, e.g. 0.2470,0.2435,0.2616. (default: none)")
     var std: String?
 
+    @Flag(
+        name: .customLong("skip-bad-images"),
+        help: "Image folders: replace a file that cannot be decoded by the next one that can, and count it (default: stop, naming the file).")
+    var skipBadImages = false
+
+    @Option(
+        name: .customLong("mean-images"), parsing: .unconditional,
+        help: "Image folders: the per-pixel mean is taken over this many training images, evenly spaced.")
+    var meanImages = 10_000
+
     enum NormalizationKind: String, ExpressibleByArgument, CaseIterable {
         case perPixel = "per-pixel"
         case perChannel = "per-channel"
     }
 
     func validate() throws {
+        try require(meanImages >= 1, "--mean-images must be at least 1, got \(meanImages)")
         let m = try mean.map { try Self.triple($0, "--mean") }
         let s = try std.map { try Self.triple($0, "--std") }
         if normalization == .perPixel {
@@ -75,6 +86,43 @@ struct DataOptions: ParsableArguments {
             throw ValidationError("\(flag) takes three comma-separated numbers, got '\(text)'")
         }
         return values
+    }
+
+    /// Where the data are, by what the folder holds.
+    enum Location {
+        case cifar(String)
+        case imageFolder(String)
+        case generated
+    }
+
+    /// `--data` (an image folder data set or the CIFAR-10 files), else the first default CIFAR-10
+    /// location, else the generated set.
+    func location() throws -> Location {
+        if let data, data != "generated", ImageFolder.isDataSet(data) { return .imageFolder(data) }
+        return try directory().map { .cifar($0) } ?? .generated
+    }
+
+    /// The image folder data set at `root`: `train/` and `val/`, whose classes must agree.
+    func imageFolders(_ root: String) throws -> (train: ImageFolder, val: ImageFolder) {
+        let train = try ImageFolder.scan((root as NSString).appendingPathComponent("train"))
+        let val = try ImageFolder.scan((root as NSString).appendingPathComponent("val"))
+        guard val.classes == train.classes else {
+            let missing = Set(train.classes).symmetricDifference(val.classes).sorted().prefix(3)
+            throw ResNetError(
+                .data,
+                "\(val.root): its \(val.classes.count) class folders differ from train/'s \(train.classes.count) (e.g. \(missing.joined(separator: ", ")))"
+            )
+        }
+        return (train, val)
+    }
+
+    /// The normalisation for an image folder: --mean/--std, else the per-pixel mean of its training images.
+    func folderNormalization(train: ImageFolder, threads: Int) throws -> Normalization {
+        guard normalization != .perChannel || (mean != nil && std != nil) else {
+            throw ResNetError(.usage, "--normalization per-channel on an image folder needs --mean and --std")
+        }
+        if let mean, let std { return .perChannel(mean: try Self.triple(mean, "--mean"), std: try Self.triple(std, "--std")) }
+        return try Normalization.perPixelMean(of: train, sample: meanImages, threads: threads)
     }
 
     /// The CIFAR-10 directory to read: `--data` (which must hold the files), else the first default
