@@ -82,6 +82,10 @@ struct Train: ParsableCommand {
                 trainer.handleStopSignals()
                 result = try trainer.run()
             }
+            if let folder = train as? ImageFolderLoader, folder.skipped.value > 0 {
+                logger.warning(
+                    "rank \(communicator.rank) replaced \(folder.skipped.value) images that could not be decoded by the next ones (--skip-bad-images)")
+            }
             if communicator.isCoordinator {
                 report(
                     result, onGeneratedData: config.runRecord["data"] == "generated",

@@ -343,3 +343,37 @@ struct ImageFolderTrainingTests {
         #expect(try loaded.normalization() == normalization)
     }
 }
+
+struct BadImageTests {
+    /// A folder with an unreadable file: the batch stops with the file's name, or, with
+    /// skipBadImages, takes the next image in its place and counts it.
+    @Test(.enabled(if: imageNetSample != nil, needsSample))
+    func aBadFileStopsTheBatchOrIsSkippedAndCounted() throws {
+        let root = try sampleFolderSet(classes: 3)
+        let bad = "\(root)/train/n01440764/zz-truncated.JPEG"
+        let good = try Data(contentsOf: URL(fileURLWithPath: try samplePhotos()[1]))
+        try good.prefix(good.count / 3).write(to: URL(fileURLWithPath: bad))
+        let folder = try ImageFolder.scan(root + "/train")
+        #expect(folder.files[1] == bad)  // sorted within the first class
+        let raw = Normalization.perChannel(mean: [0, 0, 0], std: [1, 1, 1])
+        let images = UnsafeMutablePointer<Float>.allocate(capacity: 4 * 3 * 224 * 224)
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
+        defer {
+            images.deallocate()
+            labels.deallocate()
+        }
+        let order: [Int32] = [0, 1, 2, 3]
+        let strict = ImageFolderLoader(folder: folder, globalBatch: 4, seed: 1, views: .center, normalization: raw)
+        #expect {
+            _ = try strict.fill(epoch: 0, order: order, positions: 0..<4, images: images, labels: labels)
+        } throws: { isError($0, .data, naming: bad, "truncated JPEG") }
+        let lenient = ImageFolderLoader(
+            folder: folder, globalBatch: 4, seed: 1, views: .center, normalization: raw, skipBadImages: true)
+        #expect(try lenient.fill(epoch: 0, order: order, positions: 0..<4, images: images, labels: labels) == 4)
+        #expect(lenient.skipped.value == 1)
+        // The bad file's slot holds the next image (the second class's), with its label.
+        #expect(Array(UnsafeBufferPointer(start: labels, count: 4)) == [0, 1, 1, 2])
+        let second = 3 * 224 * 224
+        #expect(memcmp(images + second, images + 2 * second, second * 4) == 0)
+    }
+}

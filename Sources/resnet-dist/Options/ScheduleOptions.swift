@@ -5,12 +5,17 @@ import ResNet
 struct ScheduleOptions: ParsableArguments {
     @Option(
         help:
-            "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. Flags given explicitly (e.g. --milestones) still win."
+            "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. 'paper-imagenet' = batch 256, lr 0.1 /10 at 150k and 300k (epochs 30 and 60 of ImageNet's 1.28M images: where the paper's error plateaus, as fb.resnet.torch divides), stop at 600k; with --epochs or --iterations /10 at 25% and 50%. Flags given explicitly (e.g. --milestones, --batch-size) still win."
     )
     var recipe: Recipe?
 
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Global batch size (all ranks together).")
-    var batchSize = 128
+    @Option(
+        name: .customLong("batch-size"), parsing: .unconditional,
+        help: "Global batch size (all ranks together). (default: 128; 256 for --recipe paper-imagenet)")
+    var batchSizeFlag: Int?
+
+    /// The global batch: the flag, else the recipe's.
+    var batchSize: Int { batchSizeFlag ?? (recipe == .paperImageNet ? 256 : 128) }
 
     @Option(parsing: .unconditional, help: "Iterations to train (default: the schedule's, 64k for paper).")
     var iterations: Int?
@@ -75,7 +80,10 @@ struct ScheduleOptions: ParsableArguments {
         help: "LARS's trust coefficient (eta). (default: 0.001, the paper's)")
     var trustCoefficient: Float?
 
-    enum Recipe: String, ExpressibleByArgument, CaseIterable { case paper }
+    enum Recipe: String, ExpressibleByArgument, CaseIterable {
+        case paper
+        case paperImageNet = "paper-imagenet"
+    }
     enum ScheduleKind: String, ExpressibleByArgument, CaseIterable { case paper, scaled, constant, poly, cosine }
     enum OptimizerKind: String, ExpressibleByArgument, CaseIterable { case sgd, lars }
     enum WarmupMode: String, ExpressibleByArgument, CaseIterable { case auto, on, off }
@@ -114,6 +122,17 @@ struct ScheduleOptions: ParsableArguments {
         let paperWarmup = useWarmup ? LearningRateSchedule.Warmup(window: batchesPerEpoch) : nil
         let peak = lrScaling == .linear ? lr * Double(batchSize) / Double(referenceBatch) : lr
         var result: LearningRateSchedule
+        if recipe == .paperImageNet {
+            guard architecture.isImageNet else {
+                throw ResNetError(.usage, "--recipe paper-imagenet is for the ImageNet networks (resnet18, resnet34, plain18, plain34)")
+            }
+            let total = length ?? 600_000
+            result = .init(
+                base: peak, milestones: length == nil ? [150_000, 300_000] : [total / 4, total / 2], iterations: total,
+                warmup: nil)
+            if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
+            return result
+        }
         switch recipe == .paper ? .paper : schedule {
         case .paper:
             if let length, recipe == .paper {
