@@ -10,6 +10,8 @@ Optional tool, never needed by the build or the tests. Where torch is installed:
 The network is the paper's CIFAR ResNet with option-A shortcuts and torchvision's parameter
 names (conv1, bn1, layer{1,2,3}.{i}.conv1, ..., fc), i.e. the one resnet-dist trains, so
 `model.load_state_dict(...)` accepts a resnet-dist checkpoint's model tensors (see README).
+`--arch resnet18` / `resnet34` take torchvision's own ImageNet models at 224x224 (torchvision from
+PyPI: `pip install --no-deps torchvision`; see torchvision_models below).
 """
 import argparse
 import json
@@ -82,21 +84,38 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+def torchvision_models():
+    """torchvision's models module. A torchvision wheel built for another torch cannot load its C++
+    operators (nms, roi_align), and its import fails registering their fake kernels; models and
+    transforms need none of them, so that registration is skipped."""
+    import sys
+    import types
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import torchvision.models
+    return torchvision.models
+
+
 def timed_steps(a, rank=0, world=1):
     """Median step time of a training step on this process's share of the batch (DDP when world > 1)."""
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     family = "plain" if a.arch.startswith("plain") else "resnet"
     depth = int(a.arch[len(family):])
-    model = CifarResNet(depth, a.shortcut, residual=(family == "resnet"))
+    imagenet = depth in (18, 34)
+    if imagenet:
+        assert family == "resnet", "torchvision has no plain nets"
+        model = getattr(torchvision_models(), a.arch)()
+    else:
+        model = CifarResNet(depth, a.shortcut, residual=(family == "resnet"))
+    side, classes = (224, 1000) if imagenet else (32, 10)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     local = a.batch_size // world
-    x = torch.randn(local, 3, 32, 32).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (local,))
+    x = torch.randn(local, 3, side, side).contiguous(memory_format=fmt)
+    y = torch.randint(0, classes, (local,))
     times = []
     for step in range(a.warmup_steps + a.steps):
         if world > 1:

@@ -29,6 +29,19 @@ struct Bench: ParsableCommand {
         help: "Time saving and loading a training checkpoint of the network instead (medians over --steps).")
     var checkpointIO = false
 
+    @Option(
+        help:
+            "Time the input pipeline instead: decode and augment the training images of this image folder (DIR/CLASS/*.JPEG) into batches of --batch-size, the paper's training views, over --images images.")
+    var decode: String?
+
+    @Option(
+        name: .customLong("decode-threads"), parsing: .unconditional,
+        help: "With --decode: threads that prepare the batches (0: the calling thread alone).")
+    var decodeThreads = 1
+
+    @Option(parsing: .unconditional, help: "With --decode: images to time (after the first batch).")
+    var images = 400
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -40,6 +53,21 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let decode {
+            let rate = try InputPipelineTiming(
+                folder: try ImageFolder.scan(decode), batch: batchSize, threads: decodeThreads, images: images)
+            let fields: [String: Any] = [
+                "folder": decode, "decode_threads": decodeThreads, "batch_size": batchSize, "images": rate.images,
+                "seconds": rate.seconds, "images_per_s": Double(rate.images) / rate.seconds,
+            ]
+            if json { printJSON(fields) } else {
+                print(
+                    String(
+                        format: "decode + augment (224 training views), %d decode thread(s): %.1f images/s",
+                        decodeThreads, Double(rate.images) / rate.seconds))
+            }
+            return
+        }
         if checkpointIO {
             let timing = try CheckpointIOTiming(try model.architecture(), repeats: steps)
             let fields: [String: Any] = [

@@ -31,10 +31,17 @@ public struct ShardedBatches {
     /// Fills `network`'s input with this rank's images and labels of `iteration`. Returns how
     /// many this rank has and how many the whole global batch has (the last of an epoch may be short).
     public mutating func load(iteration: Int, into network: Network) throws -> (local: Int, global: Int) {
+        try load(iteration: iteration, images: network.inputImages, labels: network.inputLabels)
+    }
+
+    /// `load` into any buffers of the largest shard's size (the input pipeline's bench).
+    public mutating func load(
+        iteration: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
+    ) throws -> (local: Int, global: Int) {
         let start = monotonicSeconds()
         defer { inputSeconds += monotonicSeconds() - start }
         if let prefetcher {
-            return try prefetcher.take(iteration: iteration, images: network.inputImages, labels: network.inputLabels)
+            return try prefetcher.take(iteration: iteration, images: images, labels: labels)
         }
         let epoch = iteration / source.batchesPerEpoch
         if epoch != orderEpoch {
@@ -42,9 +49,7 @@ public struct ShardedBatches {
             orderEpoch = epoch
         }
         let (global, local) = source.shard(batch: iteration % source.batchesPerEpoch, rank: rank, worldSize: worldSize)
-        let n = try source.fill(
-            epoch: epoch, order: order, positions: local,
-            images: network.inputImages, labels: network.inputLabels)
+        let n = try source.fill(epoch: epoch, order: order, positions: local, images: images, labels: labels)
         return (n, global.count)
     }
 }
