@@ -20,8 +20,8 @@ struct Evaluate: ParsableCommand {
     )
     var arch: String?
 
-    @Option(help: "Shortcut option of a bare state dict.")
-    var shortcut: ShortcutOption = .A
+    @Option(help: "Shortcut option of a bare state dict. (default: A for the CIFAR networks, B for resnet18/34)")
+    var shortcut: ShortcutOption?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per forward pass.")
     var batchSize = 500

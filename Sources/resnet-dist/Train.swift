@@ -104,7 +104,8 @@ struct Train: ParsableCommand {
     )
         throws -> (TrainingConfiguration, any BatchSource, (any BatchSource)?, Normalization)
     {
-        var architecture = try model.architecture()
+        // Figure 4 compares plain and residual nets of equal parameters: option A.
+        var architecture = try model.architecture(defaultShortcut: recipe.recipe == .paperImageNet ? .A : nil)
         let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
         let data = try loadData(logger: logger, rank: communicator.rank)
         let normalization: Normalization

@@ -344,6 +344,23 @@ struct ImageFolderTrainingTests {
     }
 }
 
+/// `--recipe paper-imagenet` trains Figure 4's networks: option A unless --shortcut says B.
+@Test(.enabled(if: imageNetSample != nil, needsSample))
+func paperImageNetRecipeTakesOptionA() throws {
+    let root = try sampleFolderSet(classes: 2)
+    let common = [
+        "train", "--arch", "resnet18", "--data", root, "--recipe", "paper-imagenet", "--batch-size", "2",
+        "--iterations", "1", "--mean-images", "2",
+    ]
+    let exe = try #require(executablePath(), "resnet-dist not built")
+    let recipe = try runProcess(exe, common)
+    #expect(recipe.status == 0, "\(recipe.stderr)")
+    #expect(recipe.stderr.contains("training resnet18/A (11003714 parameters)"), "\(recipe.stderr)")
+    let projections = try runProcess(exe, common + ["--shortcut", "B"])
+    #expect(projections.status == 0, "\(projections.stderr)")
+    #expect(projections.stderr.contains("training resnet18/B (11177538 parameters)"), "\(projections.stderr)")
+}
+
 struct BadImageTests {
     /// A folder with an unreadable file: the batch stops with the file's name, or, with
     /// skipBadImages, takes the next image in its place and counts it.

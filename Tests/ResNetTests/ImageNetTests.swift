@@ -24,8 +24,32 @@ struct ImageNetTests {
         #expect(plain.weightedLayers == 34)
     }
 
-    @Test func resnet18ForwardAndBackwardAtBatch2() throws {
-        let net = Network(try Architecture.parse("resnet18"), batchCapacity: 2)
+    /// Figure 4 compares plain and residual nets of equal parameters: option A (identity, subsampled
+    /// and zero-padded in channels) adds none, so ResNet-18/34 with it have exactly the plain nets'
+    /// parameters, torchvision's count less the three projections and their batch norms. Without
+    /// --shortcut the ImageNet ResNets stay torchvision's option B; the checkpoint keeps the option.
+    @Test("option A has the plain net's parameters", arguments: [18, 34])
+    func optionAHasThePlainNetsParameters(depth: Int) throws {
+        #expect(try Architecture.parse("resnet\(depth)").shortcut == .B)
+        #expect(try Architecture.parse("resnet20").shortcut == .A)
+        let residual = try Architecture.parse("resnet\(depth)", shortcut: .A)
+        #expect(residual.description == "resnet\(depth)/A")
+        let net = Network(residual, batchCapacity: 1)
+        let plain = Network(try Architecture.parse("plain\(depth)"), batchCapacity: 1)
+        let projections = 64 * 128 + 2 * 128 + 128 * 256 + 2 * 256 + 256 * 512 + 2 * 512
+        #expect(projections == 173_824)
+        #expect(net.parameterCount == [18: 11_689_512, 34: 21_797_672][depth]! - projections)
+        #expect(net.parameterCount == plain.parameterCount)
+        #expect(net.store.parameters.allSatisfy { !$0.name.contains("downsample") })
+
+        let path = temporaryDirectory() + "/resnet\(depth)-A.safetensors"
+        try Checkpoint.save(net, normalization: .pytorchCIFAR10, run: nil, to: path)
+        #expect(try Checkpoint.load(path).architecture == residual)
+    }
+
+    @Test("forward and backward at batch 2 against central differences", arguments: [ShortcutOption.B, .A])
+    func resnet18ForwardAndBackwardAtBatch2(shortcut: ShortcutOption) throws {
+        let net = Network(try Architecture.parse("resnet18", shortcut: shortcut), batchCapacity: 2)
         net.initialize(seed: 1)
         var rng = SplitMix64(seed: 5)
         for i in 0..<(2 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }

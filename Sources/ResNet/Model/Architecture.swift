@@ -1,7 +1,8 @@
 /// Which network: the paper's CIFAR ResNets and plain nets, depth 6n+2 (n basic blocks per
 /// stage, 2 layers each, plus the first conv and the fc), or its ImageNet ResNet-18/34 and
-/// plain-18/34 (Table 1: 7x7/2 conv, 3x3/2 max pool, four stages of basic blocks, option-B
-/// projections where the shape changes, as torchvision builds them).
+/// plain-18/34 (Table 1: 7x7/2 conv, 3x3/2 max pool, four stages of basic blocks). Where the shape
+/// changes, the CIFAR networks take option A by default and the ImageNet ones option B (1x1
+/// projections, as torchvision builds them); option A on ImageNet is Figure 4's comparison.
 public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Family: String, Sendable, Codable { case resnet, plain }
 
@@ -13,11 +14,12 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     /// ImageNet depths and their blocks per stage (paper, Table 1).
     static let imageNetBlocks: [Int: [Int]] = [18: [2, 2, 2, 2], 34: [3, 4, 6, 3]]
 
-    public init(family: Family, depth: Int, shortcut: ShortcutOption = .A, classes: Int? = nil) throws {
+    /// `shortcut` nil: option A for the CIFAR networks, B for the ImageNet ones.
+    public init(family: Family, depth: Int, shortcut: ShortcutOption? = nil, classes: Int? = nil) throws {
         if Self.imageNetBlocks[depth] != nil {
             self.family = family
             self.depth = depth
-            self.shortcut = .B
+            self.shortcut = shortcut ?? .B
             self.classes = classes ?? 1000
             return
         }
@@ -29,7 +31,7 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
         }
         self.family = family
         self.depth = depth
-        self.shortcut = shortcut
+        self.shortcut = shortcut ?? .A
         self.classes = classes ?? 10
     }
 
@@ -55,8 +57,8 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     }
 
     /// Parses `resnet20`, `plain56`, or a bare family (`resnet`, `plain`) with `depth`.
-    /// A depth given both ways must agree.
-    public static func parse(_ name: String, depth: Int? = nil, shortcut: ShortcutOption = .A) throws -> Architecture {
+    /// A depth given both ways must agree. `shortcut` nil: the family's default (A on CIFAR, B on ImageNet).
+    public static func parse(_ name: String, depth: Int? = nil, shortcut: ShortcutOption? = nil) throws -> Architecture {
         let lower = name.lowercased()
         guard let family = [Family.resnet, .plain].first(where: { lower.hasPrefix($0.rawValue) }) else {
             throw ResNetError(.architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")

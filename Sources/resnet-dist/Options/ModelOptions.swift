@@ -11,17 +11,19 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         help:
-            "Shortcut where the shape changes: A (zero-padded identity, the paper's CIFAR choice) or B (1x1 projection)."
+            "Shortcut where the shape changes: A (zero-padded identity, the paper's CIFAR choice) or B (1x1 projection). (default: A for the CIFAR networks; B for resnet18/34 as torchvision builds them, A with --recipe paper-imagenet as in the paper's Figure 4)"
     )
-    var shortcut: ShortcutOption = .A
+    var shortcut: ShortcutOption?
 
     /// A network the paper does not have is a bad flag (status 64), found before anything runs.
     func validate() throws {
         do { _ = try architecture() } catch let error as ResNetError { throw ValidationError(error.description) }
     }
 
-    func architecture() throws -> Architecture {
-        try Architecture.parse(arch, depth: depth, shortcut: shortcut)
+    /// The network the flags name; `defaultShortcut` stands in for a `--shortcut` not given
+    /// (nil: the family's own default).
+    func architecture(defaultShortcut: ShortcutOption? = nil) throws -> Architecture {
+        try Architecture.parse(arch, depth: depth, shortcut: shortcut ?? defaultShortcut)
     }
 }
 

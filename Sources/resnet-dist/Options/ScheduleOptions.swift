@@ -5,7 +5,7 @@ import ResNet
 struct ScheduleOptions: ParsableArguments {
     @Option(
         help:
-            "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. 'paper-imagenet' = batch 256, lr 0.1 /10 at 150k and 300k (epochs 30 and 60 of ImageNet's 1.28M images: where the paper's error plateaus, as fb.resnet.torch divides), stop at 600k; with --epochs or --iterations /10 at 25% and 50%. Flags given explicitly (e.g. --milestones, --batch-size) still win."
+            "Preset: 'paper' = batch 128, lr 0.1 /10 at 32k and 48k, stop at 64k, warm-up at 0.01 for 110/1202, per-pixel mean. With --epochs or --iterations the paper's shape is kept: /10 at 50% and 75% of the run. 'paper-imagenet' = batch 256, lr 0.1 /10 at 150k and 300k (epochs 30 and 60 of ImageNet's 1.28M images: where the paper's error plateaus, as fb.resnet.torch divides), stop at 600k, option A shortcuts unless --shortcut says otherwise (Figure 4); with --epochs or --iterations /10 at 25% and 50%. Flags given explicitly (e.g. --milestones, --batch-size) still win."
     )
     var recipe: Recipe?
 
