@@ -49,5 +49,22 @@ struct MachineTests {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let all = try run(["train", "--arch", "resnet8", "--data", "generated", "--iterations", "1"])
         #expect(all.stderr.contains("x \(cores) thread"), "\(all.stderr)")
+
+        // Under srun without binding every task sees the whole node: SLURM_CPUS_PER_TASK says its share
+        // (issue 21: 2 tasks on a 2-core node each took 2 threads). A mask narrower than the node wins.
+        let slurm = try run(
+            ["train", "--arch", "resnet8", "--data", "generated", "--iterations", "1"],
+            environment: ["SLURM_CPUS_PER_TASK": "1"])
+        #expect(slurm.status == 0, "\(slurm.stderr)")
+        #expect(
+            slurm.stderr.contains("x 1 thread (default: SLURM_CPUS_PER_TASK=1, this task not bound to cores)"),
+            "\(slurm.stderr)")
+        if cores >= 2 {
+            let bound = try runProcess(
+                "/usr/bin/taskset",
+                ["-c", "0", exe, "train", "--arch", "resnet8", "--data", "generated", "--iterations", "1"],
+                environment: ["SLURM_CPUS_PER_TASK": "2"])
+            #expect(bound.stderr.contains("x 1 thread (default: the 1 core in this rank's affinity mask)"), "\(bound.stderr)")
+        }
     }
 }

@@ -3,10 +3,12 @@ import Foundation
 
 /// `--threads`: as given, or by default the cores this rank may use: its CPU affinity mask, shared
 /// among the ranks on this node when they were not bound to cores of their own (mpirun's
-/// OMPI_COMM_WORLD_LOCAL_SIZE) and among in-process replicas.
+/// OMPI_COMM_WORLD_LOCAL_SIZE) and among in-process replicas. A Slurm task that Slurm did not bind
+/// (TaskPlugin=task/none, or srun --cpu-bind=none) sees every core in its mask: it takes the
+/// SLURM_CPUS_PER_TASK it was given instead, so the node's tasks do not each take the whole node.
 enum ThreadCount {
     static let help =
-        "Threads per rank for the convolutions. (default: the cores this rank may use: its affinity mask, divided among the node's ranks unless they are bound to cores of their own)"
+        "Threads per rank for the convolutions. (default: the cores this rank may use: its affinity mask, divided among the node's ranks unless they are bound to cores of their own; SLURM_CPUS_PER_TASK for a Slurm task that is not bound)"
 
     /// The count, and how it was chosen (for the start-up line).
     static func resolve(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String) {
@@ -14,6 +16,10 @@ enum ThreadCount {
         let allowed = affinityCores()
         let online = ProcessInfo.processInfo.activeProcessorCount
         let environment = ProcessInfo.processInfo.environment
+        if allowed >= online, let slurmCPUs = environment["SLURM_CPUS_PER_TASK"].flatMap({ Int($0) }), slurmCPUs >= 1 {
+            let count = max(1, min(allowed, slurmCPUs) / max(1, replicasInProcess))
+            return (count, "default: SLURM_CPUS_PER_TASK=\(slurmCPUs), this task not bound to cores")
+        }
         let ranksHere = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
         let sharers = max(1, replicasInProcess) * max(1, allowed < online ? 1 : ranksHere)
         let count = max(1, allowed / sharers)
