@@ -23,6 +23,8 @@ public protocol Communicator: AnyObject {
     /// Lets started reductions progress (MPI moves non-blocking collectives inside its calls).
     func pollReductions() throws
     func waitReduction(slot: Int) throws
+    /// True while a started reduction has not been seen complete (by `pollReductions` or a wait).
+    var reductionsInFlight: Bool { get }
     /// Copies `root`'s bytes into every rank's buffer.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     func barrier() throws
@@ -36,6 +38,8 @@ public protocol Communicator: AnyObject {
 extension Communicator {
     public var isCoordinator: Bool { rank == 0 }
     public func finalize() {}
+    /// Communicators that reduce at once have nothing in flight.
+    public var reductionsInFlight: Bool { false }
 }
 
 /// Request slots every communicator offers.

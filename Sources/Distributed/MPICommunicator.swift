@@ -80,6 +80,7 @@ public final class MPICommunicator: Communicator {
             if done != 0 { inFlight[slot] = false }
         }
     }
+    public var reductionsInFlight: Bool { inFlight.contains(true) }
     public func waitReduction(slot: Int) throws {
         guard inFlight[slot] else { return }
         inFlight[slot] = false

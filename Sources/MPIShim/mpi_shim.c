@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include "mpi_shim.h"
 #include <mpi.h>
 #include <string.h>
@@ -31,6 +32,13 @@ static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
 static MPI_Op bf16_sum_op = MPI_OP_NULL;
 
 int rd_mpi_init(void) {
+    /* The gradient buckets are summed in place by MPI_Iallreduce, and OpenMPI 4.1's libnbc then
+       always takes its binomial tree: every bucket climbs to rank 0 and comes back down whole,
+       2 log2(p) full copies in a row. Its ring moves 2 (p-1)/p of a copy over each link, however
+       many ranks share a node: at 8 ranks over 100 Mbit a ResNet-110 step took 3.67 s with the
+       default and 1.41 s with the ring (docs/RESULTS.md, issue 21). A value the user sets
+       (mpirun --mca, the environment) wins. */
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
     int provided = 0;
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) return rc;

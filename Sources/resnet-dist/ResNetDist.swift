@@ -20,7 +20,7 @@ struct ResNetDist: ParsableCommand {
             restart may succeed).
             """,
         version: version,
-        subcommands: [Train.self, Evaluate.self, Export.self, Info.self, Bench.self, Plot.self, SelfTestCommand.self])
+        subcommands: [Train.self, Evaluate.self, Export.self, Info.self, Bench.self, Scaling.self, Plot.self, SelfTestCommand.self])
 
     /// Without a subcommand: the help, and a failure status (nothing was done).
     func run() throws {

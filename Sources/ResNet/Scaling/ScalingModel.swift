@@ -1,0 +1,133 @@
+/// How long a data-parallel step takes on N ranks, from one rank's measured `StepTrace` and an
+/// alpha-beta model of the links (time = latency + bytes / bandwidth per message):
+///
+/// - Ranks sit `ranksPerHost` to a host, in blocks (ranks 0..<m on the first host, as mpirun maps
+///   by slot). Between hosts a message pays the network's latency and bandwidth; inside a host,
+///   shared memory's.
+/// - Each gradient bucket starts when backward has finished it (the trace) and after the bucket
+///   before it has been reduced: the buckets go over the network one after another. The step ends
+///   when backward and the last reduction have, then the loss sums, the update and the batch-norm
+///   statistics follow as `DataParallelStep` runs them.
+/// - The all-reduce algorithm is the one the trainer has OpenMPI 4.1's libnbc take for its in-place
+///   `MPI_Iallreduce`: the ring (`coll_libnbc_iallreduce_algorithm` 1, set by the MPI shim). Left to
+///   itself libnbc takes the binomial tree for any in-place call (`libnbcChoice`); `algorithm`
+///   forces binomial, ring or Rabenseifner (reduce-scatter + all-gather).
+///   The blocking all-reduces of small buffers take recursive doubling (coll/tuned below 10 kB).
+public struct ScalingModel: Sendable {
+    /// One kind of link: seconds per message, seconds per byte.
+    public struct Link: Sendable, Equatable {
+        public var latency: Double
+        public var bytesPerSecond: Double
+        public init(latency: Double, bytesPerSecond: Double) {
+            self.latency = latency
+            self.bytesPerSecond = bytesPerSecond
+        }
+        /// A link of `gbit` Gbit/s.
+        public static func gigabits(_ gbit: Double, latency: Double) -> Link {
+            Link(latency: latency, bytesPerSecond: gbit * 1e9 / 8)
+        }
+        func seconds(_ bytes: Double) -> Double { latency + bytes / bytesPerSecond }
+    }
+
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case binomial, ring, rabenseifner
+    }
+
+    public var network: Link
+    public var sharedMemory: Link
+    /// What summing a received buffer into one's own costs, bytes a second.
+    public var reduceBytesPerSecond: Double
+    /// nil: libnbc's own choice.
+    public var algorithm: Algorithm?
+
+    public init(network: Link, sharedMemory: Link, reduceBytesPerSecond: Double = 4e9, algorithm: Algorithm? = nil) {
+        self.network = network
+        self.sharedMemory = sharedMemory
+        self.reduceBytesPerSecond = reduceBytesPerSecond
+        self.algorithm = algorithm
+    }
+
+    /// OpenMPI 4.1's libnbc `MPI_Iallreduce` rule: the binomial tree below 4 ranks, below 64 kB or
+    /// in place; Rabenseifner otherwise (for a commutative sum of at least as many elements as the
+    /// largest power of two below the rank count).
+    public static func libnbcChoice(ranks: Int, bytes: Int, inPlace: Bool) -> Algorithm {
+        ranks < 4 || bytes < 65_536 || inPlace ? .binomial : .rabenseifner
+    }
+
+    /// Seconds for an all-reduce of `bytes` over `ranks`, `ranksPerHost` to a host.
+    public func allReduceSeconds(bytes: Int, ranks p: Int, ranksPerHost m: Int, algorithm: Algorithm) -> Double {
+        guard p > 1 else { return 0 }
+        let n = Double(bytes)
+        let hosts = (p + m - 1) / m
+        let rounds = ceilLog2(p)
+        let crossRounds = min(rounds, ceilLog2(hosts))
+        let localRounds = rounds - crossRounds
+        switch algorithm {
+        case .binomial:
+            // log2(p) rounds up the tree (receive, then add) and log2(p) down; the rounds whose
+            // partners are 2^k >= m ranks apart cross hosts, one message per host link at a time.
+            let up = Double(crossRounds) * network.seconds(n) + Double(localRounds) * sharedMemory.seconds(n)
+            return 2 * up + Double(rounds) * n / reduceBytesPerSecond
+        case .ring:
+            // 2(p-1) steps of n/p bytes; every step waits for the slowest edge, a host boundary.
+            let link = hosts > 1 ? network : sharedMemory
+            return Double(2 * (p - 1)) * link.seconds(n / Double(p)) + Double(p - 1) * n / Double(p) / reduceBytesPerSecond
+        case .rabenseifner:
+            // Recursive halving, then doubling: the first log2(hosts) rounds cross hosts, with all m
+            // ranks of a host sending through its one link at once.
+            let crossBytes = n * (1 - 1 / Double(hosts)) * Double(m)
+            let localBytes = n / Double(hosts) * (1 - 1 / Double(m))
+            let network = Double(crossRounds) * self.network.latency + crossBytes / self.network.bytesPerSecond
+            let local = Double(localRounds) * sharedMemory.latency + localBytes / sharedMemory.bytesPerSecond
+            return 2 * (network + local) + n * (1 - 1 / Double(p)) / reduceBytesPerSecond
+        }
+    }
+
+    /// A blocking all-reduce of a small buffer: recursive doubling, log2(p) exchanges of all of it.
+    func smallAllReduceSeconds(bytes: Int, ranks p: Int, ranksPerHost m: Int) -> Double {
+        guard p > 1 else { return 0 }
+        let hosts = (p + m - 1) / m
+        let cross = min(ceilLog2(p), ceilLog2(hosts))
+        return Double(cross) * network.seconds(Double(bytes))
+            + Double(ceilLog2(p) - cross) * sharedMemory.seconds(Double(bytes))
+    }
+
+    /// The predicted step.
+    public struct Step: Sendable {
+        /// The whole step, seconds.
+        public var seconds: Double
+        /// Of it, waiting for gradient reductions after backward ended.
+        public var exposedCommunication: Double
+        /// Each bucket's all-reduce alone, seconds.
+        public var bucketSeconds: [Double]
+    }
+
+    /// One step of `trace`'s network on `ranks` ranks with the gradients cut by `plan`, every rank
+    /// computing as the traced one did. `bytesPerValue` 2 for bfloat16 gradients.
+    public func step(
+        _ trace: StepTrace, plan: GradientBucketPlan, ranks: Int, ranksPerHost: Int, bytesPerValue: Int = 4
+    ) -> Step {
+        var channelFree = 0.0
+        var bucketSeconds: [Double] = []
+        for bucket in plan.buckets {
+            let bytes = bucket.count * bytesPerValue
+            let chosen = algorithm ?? .ring
+            let seconds = allReduceSeconds(bytes: bytes, ranks: ranks, ranksPerHost: ranksPerHost, algorithm: chosen)
+            bucketSeconds.append(seconds)
+            channelFree = max(channelFree, trace.readySeconds(of: bucket)) + seconds
+        }
+        let reduced = ranks > 1 ? max(trace.computeSeconds, channelFree) : trace.computeSeconds
+        let tail =
+            smallAllReduceSeconds(bytes: 32, ranks: ranks, ranksPerHost: ranksPerHost) + trace.updateSeconds
+            + smallAllReduceSeconds(bytes: 4 * trace.statisticsCount, ranks: ranks, ranksPerHost: ranksPerHost)
+        return Step(
+            seconds: reduced + tail, exposedCommunication: reduced - trace.computeSeconds, bucketSeconds: bucketSeconds)
+    }
+}
+
+/// The least k with 2^k >= n (0 for n <= 1).
+func ceilLog2(_ n: Int) -> Int {
+    var k = 0
+    while (1 << k) < n { k += 1 }
+    return k
+}

@@ -1,0 +1,61 @@
+import Distributed
+import Foundation
+
+/// The emulation behind the scaling model: a rank that replays a measured `StepTrace` instead of
+/// computing (it sleeps until each recorded moment, so it costs no CPU) while it runs the real
+/// communication of a step: the same bucket plan through `GradientBuckets`, started at the
+/// recorded moments, the loss sums and the batch-norm statistics as `DataParallelStep` sends them.
+/// Many such ranks on one machine, spread over network namespaces, show what the all-reduce costs
+/// at a world size the machine could not compute.
+public final class StepReplay {
+    public let trace: StepTrace
+    public let communicator: Communicator
+    let buckets: GradientBuckets
+    let statistics: UnsafeMutableBufferPointer<Float>
+    var sums = [Double](repeating: 0, count: 4)
+
+    /// `store`: the traced network's (its gradients and statistics travel; their values do not
+    /// matter); `plan` cuts its gradients.
+    public init(trace: StepTrace, store: ParameterStore, communicator: Communicator, plan: GradientBucketPlan) {
+        precondition(store.parameterCount == trace.parameterCount, "the trace is of another network")
+        self.trace = trace
+        self.communicator = communicator
+        statistics = store.runningStatistics
+        buckets = GradientBuckets(communicator: communicator, store: store, plan: plan)
+    }
+
+    /// How long a waiting rank sleeps between polls of its reductions.
+    static let pollInterval = 100e-6
+
+    /// One replayed step; returns its seconds on this rank.
+    public func step() throws -> Double {
+        let start = monotonicSeconds()
+        buckets.begin()
+        for ready in trace.readies {
+            sleep(until: start + ready.seconds)
+            try buckets.ready(from: ready.offset)
+        }
+        sleep(until: start + trace.computeSeconds)
+        // Start what is left and let it progress, sleeping between polls rather than spinning in
+        // MPI_Wait: on a cluster each rank spins on a core of its own; here dozens of replaying
+        // ranks share two cores, and spinners would steal the time the others need to move data.
+        try buckets.ready(from: 0)
+        while communicator.reductionsInFlight {
+            try communicator.pollReductions()
+            sleep(until: monotonicSeconds() + Self.pollInterval)
+        }
+        try buckets.finish()
+        try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        sleep(until: monotonicSeconds() + trace.updateSeconds)
+        try communicator.allReduceSum(statistics)
+        return monotonicSeconds() - start
+    }
+
+    private func sleep(until deadline: Double) {
+        let wait = deadline - monotonicSeconds()
+        guard wait > 0 else { return }
+        var request = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - wait.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+}

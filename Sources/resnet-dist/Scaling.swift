@@ -1,0 +1,192 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Kernels
+import ResNet
+
+/// How a step scales over ranks and links: record one rank's step, replay it on many ranks over
+/// real MPI (the emulation), or predict it with the alpha-beta model (docs/RESULTS.md, issue 21).
+struct Scaling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scaling over ranks and links: record a step's trace, replay it under mpirun, or predict it.",
+        subcommands: [Record.self, Replay.self, Predict.self])
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time one rank's step on random data and write when each gradient bucket could start (JSON).")
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(name: .customLong("images-per-rank"), parsing: .unconditional, help: "Images in the rank's shard.")
+        var imagesPerRank = 64
+
+        @Option(parsing: .unconditional, help: "Threads of the rank (default 1).")
+        var threads = 1
+
+        @Option(help: "Timed steps (the trace holds their medians).")
+        var steps = 10
+
+        @Option(name: .customLong("warmup-steps"), help: "Untimed steps first.")
+        var warmupSteps = 2
+
+        @Option(help: "Where to write the trace.")
+        var output: String
+
+        func validate() throws {
+            try require(imagesPerRank >= 1, "--images-per-rank must be at least 1, got \(imagesPerRank)")
+            try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+            try require(steps >= 1, "--steps must be at least 1, got \(steps)")
+            try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+        }
+
+        func run() throws {
+            let network = Network(try model.architecture(), batchCapacity: imagesPerRank, threads: threads)
+            network.initialize(seed: 1)
+            let trace = try StepTrace.record(
+                network: network, images: imagesPerRank, optimizer: SGD(), steps: steps, warmup: warmupSteps,
+                machine: "\(cpuModelName()), \(InstructionSet.built.name)")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(trace), to: output)
+            print(
+                String(
+                    format: "%@, %d images, %d thread(s): compute %.4f s, update %.4f s, %d reports; wrote %@",
+                    trace.architecture.description, imagesPerRank, threads, trace.computeSeconds, trace.updateSeconds,
+                    trace.readies.count, output))
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Under mpirun: every rank replays a recorded step (sleeping instead of computing) around the real bucketed all-reduce; prints the median step.")
+
+        @Option(help: "A trace written by `scaling record`.")
+        var trace: String
+
+        @Option(help: "Timed steps.")
+        var steps = 10
+
+        @Option(name: .customLong("warmup-steps"), help: "Untimed steps first.")
+        var warmupSteps = 2
+
+        @OptionGroup(title: "Distribution") var distribution: DistributionOptions
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func run() throws {
+            let trace = try loadTrace(self.trace)
+            try withCommunicator { communicator in
+                let network = Network(trace.architecture, batchCapacity: 1)
+                let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: distribution.bucketMB)
+                let replay = StepReplay(trace: trace, store: network.store, communicator: communicator, plan: plan)
+                var times: [Double] = []
+                for index in 0..<(warmupSteps + steps) {
+                    try communicator.barrier()
+                    let seconds = try replay.step()
+                    if index >= warmupSteps { times.append(seconds) }
+                }
+                guard communicator.isCoordinator else { return }
+                let step = times.sorted()[times.count / 2]
+                let fields: [String: Any] = [
+                    "arch": trace.architecture.description, "ranks": communicator.size, "images_per_rank": trace.imagesPerRank,
+                    "buckets": plan.buckets.count, "bucket_mb": distribution.bucketMB,
+                    "step_seconds_median": step, "compute_seconds": trace.computeSeconds,
+                    "exposed_seconds": step - trace.computeSeconds - trace.updateSeconds, "steps": steps,
+                ]
+                if json { printJSON(fields) } else {
+                    print(
+                        String(
+                            format: "%@ replayed on %d ranks (%d buckets): step %.4f s (median of %d), compute %.4f s",
+                            trace.architecture.description, communicator.size, plan.buckets.count, step, steps, trace.computeSeconds))
+                }
+            }
+        }
+    }
+
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The alpha-beta model's step time for a recorded trace on N ranks.")
+
+        @Option(help: "A trace written by `scaling record`.")
+        var trace: String
+
+        @Option(parsing: .unconditional, help: "Ranks.")
+        var ranks: Int
+
+        @Option(name: .customLong("ranks-per-host"), parsing: .unconditional, help: "Ranks on each host (block mapping).")
+        var ranksPerHost = 1
+
+        @Option(help: "Network bandwidth between hosts, Gbit/s (payload).")
+        var gbit: Double
+
+        @Option(name: .customLong("latency-us"), help: "Network latency per message, microseconds.")
+        var latencyMicroseconds = 50.0
+
+        @Option(name: .customLong("shm-gbit"), help: "Shared-memory bandwidth inside a host, Gbit/s.")
+        var sharedMemoryGbit = 40.0
+
+        @Option(name: .customLong("shm-latency-us"), help: "Shared-memory latency per message, microseconds.")
+        var sharedMemoryLatency = 2.0
+
+        @Option(help: "binomial, ring or rabenseifner. (default: ring, what the trainer has OpenMPI's libnbc take; libnbc's own choice for the trainer's in-place call would be binomial)")
+        var algorithm: String?
+
+        @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size, MiB.")
+        var bucketMB = GradientBucketPlan.defaultMiB
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func validate() throws {
+            try require(ranks >= 1, "--ranks must be at least 1, got \(ranks)")
+            try require(ranksPerHost >= 1, "--ranks-per-host must be at least 1, got \(ranksPerHost)")
+            try require(gbit > 0, "--gbit must be positive, got \(gbit)")
+            try require(
+                algorithm.map { ScalingModel.Algorithm(rawValue: $0) != nil } ?? true,
+                "--algorithm must be binomial, ring or rabenseifner, got '\(algorithm ?? "")'")
+        }
+
+        func run() throws {
+            let trace = try loadTrace(self.trace)
+            let network = Network(trace.architecture, batchCapacity: 1)
+            let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: bucketMB)
+            let model = ScalingModel(
+                network: .gigabits(gbit, latency: latencyMicroseconds * 1e-6),
+                sharedMemory: .gigabits(sharedMemoryGbit, latency: sharedMemoryLatency * 1e-6),
+                algorithm: algorithm.flatMap(ScalingModel.Algorithm.init(rawValue:)))
+            let step = model.step(trace, plan: plan, ranks: ranks, ranksPerHost: ranksPerHost)
+            let fields: [String: Any] = [
+                "arch": trace.architecture.description, "ranks": ranks, "ranks_per_host": ranksPerHost, "gbit": gbit,
+                "images_per_rank": trace.imagesPerRank, "step_seconds": step.seconds,
+                "exposed_seconds": step.exposedCommunication, "buckets": plan.buckets.count,
+                "algorithm": algorithm ?? "trainer",
+            ]
+            if json { printJSON(fields) } else {
+                print(
+                    String(
+                        format: "%@ on %d ranks (%d a host) at %.3g Gbit/s: step %.4f s, exposed communication %.4f s",
+                        trace.architecture.description, ranks, ranksPerHost, gbit, step.seconds, step.exposedCommunication))
+            }
+        }
+    }
+}
+
+/// A trace file written by `scaling record`, or one clear error.
+func loadTrace(_ path: String) throws -> StepTrace {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ResNetError(.data, "\(path): cannot read the trace (write one with `resnet-dist scaling record`)")
+    }
+    do { return try JSONDecoder().decode(StepTrace.self, from: data) } catch {
+        throw ResNetError(.data, "\(path): not a step trace written by `resnet-dist scaling record`")
+    }
+}
+
+/// The CPU's model name from /proc/cpuinfo, or "unknown CPU".
+func cpuModelName() -> String {
+    let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let line = text.split(separator: "\n").first { $0.hasPrefix("model name") }
+    return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) }
+        ?? "unknown CPU"
+}

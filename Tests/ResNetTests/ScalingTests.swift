@@ -1,0 +1,102 @@
+import Distributed
+import Foundation
+import Testing
+
+@testable import ResNet
+
+/// The scaling model's arithmetic, the trace it reads, and the replay that emulates it.
+struct ScalingTests {
+    let model = ScalingModel(
+        network: .init(latency: 1e-4, bytesPerSecond: 1e7), sharedMemory: .init(latency: 1e-6, bytesPerSecond: 1e9),
+        reduceBytesPerSecond: 1e9)
+
+    /// The alpha-beta costs of each algorithm, written out by hand for small cases.
+    @Test func allReduceCosts() {
+        let n = 1_000_000
+        // 2 ranks on 2 hosts, binomial: one message up, one down, one addition.
+        #expect(abs(model.allReduceSeconds(bytes: n, ranks: 2, ranksPerHost: 1, algorithm: .binomial) - (2 * (1e-4 + 0.1) + 1e-3)) < 1e-12)
+        // 8 ranks, 2 to a host: 3 rounds each way, 2 across hosts (partners 2 and 4 apart), 1 inside.
+        let binomial = 2 * (2 * (1e-4 + 0.1) + (1e-6 + 1e-3)) + 3 * 1e-3
+        #expect(abs(model.allReduceSeconds(bytes: n, ranks: 8, ranksPerHost: 2, algorithm: .binomial) - binomial) < 1e-12)
+        // Ring over 4 hosts: 6 steps of a quarter each, 3 additions of a quarter.
+        let ring = 6 * (1e-4 + 0.025) + 3 * 250_000 / 1e9
+        #expect(abs(model.allReduceSeconds(bytes: n, ranks: 4, ranksPerHost: 1, algorithm: .ring) - ring) < 1e-12)
+        #expect(model.allReduceSeconds(bytes: n, ranks: 1, ranksPerHost: 1, algorithm: .ring) == 0)
+        // Large messages on many ranks: ring and Rabenseifner beat the binomial tree.
+        for algorithm in [ScalingModel.Algorithm.ring, .rabenseifner] {
+            #expect(
+                model.allReduceSeconds(bytes: n, ranks: 32, ranksPerHost: 1, algorithm: algorithm)
+                    < model.allReduceSeconds(bytes: n, ranks: 32, ranksPerHost: 1, algorithm: .binomial) / 2)
+        }
+    }
+
+    /// OpenMPI 4.1's libnbc rule: in place (the trainer's call) is always the binomial tree, which is
+    /// why the MPI shim asks for the ring.
+    @Test func libnbcChoice() {
+        #expect(ScalingModel.libnbcChoice(ranks: 32, bytes: 4 << 20, inPlace: true) == .binomial)
+        #expect(ScalingModel.libnbcChoice(ranks: 32, bytes: 4 << 20, inPlace: false) == .rabenseifner)
+        #expect(ScalingModel.libnbcChoice(ranks: 3, bytes: 4 << 20, inPlace: false) == .binomial)
+        #expect(ScalingModel.libnbcChoice(ranks: 32, bytes: 65_535, inPlace: false) == .binomial)
+    }
+
+    /// A step: buckets go one after another, each when backward has finished it.
+    @Test func stepOverlapsBucketsWithBackward() throws {
+        let network = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
+        let plan = GradientBucketPlan(parameters: network.store.parameters, bucketFloats: 100_000)
+        #expect(plan.buckets.count >= 3)
+        func trace(readyAt fraction: Double) -> StepTrace {
+            StepTrace(
+                architecture: network.architecture, imagesPerRank: 1, threads: 1,
+                parameterCount: network.store.parameterCount, statisticsCount: 0,
+                readies: plan.buckets.map { .init(offset: $0.lowerBound, seconds: fraction) },
+                computeSeconds: 1, updateSeconds: 0.25, machine: "test")
+        }
+        let one = model.step(trace(readyAt: 0), plan: plan, ranks: 1, ranksPerHost: 1)
+        #expect(one.seconds == 1.25 && one.exposedCommunication == 0)
+        // Every bucket ready only when backward ends: all of their reductions are exposed.
+        let late = model.step(trace(readyAt: 1), plan: plan, ranks: 4, ranksPerHost: 1)
+        let reductions = late.bucketSeconds.reduce(0, +)
+        #expect(abs(late.exposedCommunication - reductions) < 1e-12)
+        // Ready at the start: hidden behind backward as far as they fit in it.
+        let early = model.step(trace(readyAt: 0), plan: plan, ranks: 4, ranksPerHost: 1)
+        #expect(abs(early.exposedCommunication - max(0, reductions - 1)) < 1e-12)
+        #expect(late.seconds > early.seconds)
+    }
+
+    /// A recorded trace: every report of the network in backward order, from the fc to offset 0,
+    /// at times that only grow, within the step.
+    @Test func traceRecordsBackwardsReports() throws {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 4)
+        network.initialize(seed: 1)
+        let trace = try StepTrace.record(network: network, images: 4, optimizer: SGD(), steps: 3, warmup: 1, machine: "test")
+        let offsets = trace.readies.map(\.offset)
+        #expect(offsets.last == 0 && offsets == offsets.sorted(by: >) && Set(offsets).count == offsets.count)
+        #expect(zip(trace.readies, trace.readies.dropFirst()).allSatisfy { $0.seconds <= $1.seconds })
+        #expect(trace.readies.last!.seconds <= trace.computeSeconds && trace.updateSeconds > 0)
+        #expect(trace.parameterCount == network.store.parameterCount)
+        let encoded = try JSONEncoder().encode(trace)
+        #expect(try JSONDecoder().decode(StepTrace.self, from: encoded) == trace)
+        // A bucket may start at the first report that covers all of it.
+        let bucket = offsets[2]..<network.store.parameterCount
+        #expect(trace.readySeconds(of: bucket) == trace.readies[2].seconds)
+    }
+
+    /// The emulation sends what a real step sends: the same collectives, in the same order, of the
+    /// same lengths, as `DataParallelStep` on the same network and bucket plan.
+    @Test(arguments: [1.0, 0.05])
+    func replayIssuesTheStepsCollectives(bucketMiB: Double) throws {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 4)
+        network.initialize(seed: 1)
+        let trace = try StepTrace.record(network: network, images: 4, optimizer: SGD(), steps: 1, warmup: 0, machine: "test")
+        let real = RecordingCommunicator()
+        let step = DataParallelStep(
+            network: network, communicator: real, optimizer: SGD(), syncBatchNorm: false, bucketMiB: bucketMiB)
+        _ = try step.run(images: 4, globalImages: 8, learningRate: 0.1)
+        let replayed = RecordingCommunicator()
+        let replay = StepReplay(
+            trace: trace, store: network.store, communicator: replayed, plan: step.bucketPlan)
+        _ = try replay.step()
+        #expect(replayed.log == real.log)
+        #expect(real.log.filter { $0.hasPrefix("start") }.count == step.bucketPlan.buckets.count)
+    }
+}
