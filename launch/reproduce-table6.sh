@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
     --epochs) epochs=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -*) echo "usage: $0 [--short | --epochs N] [--data DIR] [--out DIR] [ARCH...]" >&2; exit 2 ;;
+    -*) echo "usage: $0 [--short | --epochs N] [--data DIR] [--out DIR] [ARCH...]" >&2; exit 64 ;;
     *) archs+=("$1"); shift ;;
   esac
 done

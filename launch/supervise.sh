@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-if [ $# -eq 0 ]; then echo "usage: $0 [--max-restarts N] [--max-backoff S] -- COMMAND..." >&2; exit 2; fi
+if [ $# -eq 0 ]; then echo "usage: $0 [--max-restarts N] [--max-backoff S] -- COMMAND..." >&2; exit 64; fi
 child=""
 stop=""
 forward() {
