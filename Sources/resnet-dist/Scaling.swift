@@ -75,12 +75,22 @@ struct Scaling: ParsableCommand {
         @Flag(help: "Print one JSON object.")
         var json = false
 
+        func validate() throws {
+            try require(steps >= 1, "--steps must be at least 1, got \(steps)")
+            try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+            // A trace holds no batch-norm collectives (recorded on one rank): nothing to replay them by.
+            try require(!distribution.syncBN, "--sync-bn is not replayed: record and replay per-rank batch norm")
+            try require(distribution.bnGroup == nil, "--bn-group is not replayed: it changes the compute, record it instead")
+        }
+
         func run() throws {
             let trace = try loadTrace(self.trace)
             try withCommunicator { communicator in
                 let network = Network(trace.architecture, batchCapacity: 1)
                 let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: distribution.bucketMB)
-                let replay = StepReplay(trace: trace, store: network.store, communicator: communicator, plan: plan)
+                let replay = StepReplay(
+                    trace: trace, store: network.store, communicator: communicator, plan: plan,
+                    bfloat16: distribution.allreducePrecision == .bf16)
                 var times: [Double] = []
                 for index in 0..<(warmupSteps + steps) {
                     try communicator.barrier()

@@ -15,13 +15,16 @@ public final class StepReplay {
     var sums = [Double](repeating: 0, count: 4)
 
     /// `store`: the traced network's (its gradients and statistics travel; their values do not
-    /// matter); `plan` cuts its gradients.
-    public init(trace: StepTrace, store: ParameterStore, communicator: Communicator, plan: GradientBucketPlan) {
+    /// matter); `plan` cuts its gradients; `bfloat16`: they travel in 16 bits.
+    public init(
+        trace: StepTrace, store: ParameterStore, communicator: Communicator, plan: GradientBucketPlan,
+        bfloat16: Bool = false
+    ) {
         precondition(store.parameterCount == trace.parameterCount, "the trace is of another network")
         self.trace = trace
         self.communicator = communicator
         statistics = store.runningStatistics
-        buckets = GradientBuckets(communicator: communicator, store: store, plan: plan)
+        buckets = GradientBuckets(communicator: communicator, store: store, plan: plan, bfloat16: bfloat16)
     }
 
     /// How long a waiting rank sleeps between polls of its reductions.
