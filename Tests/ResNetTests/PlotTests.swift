@@ -46,4 +46,17 @@ struct PlotTests {
         let names = labels.filter { $0 == "p20" || $0 == "r20" || $0 == "plain" || $0 == "ResNet" }
         #expect(names == ["plain", "p20", "ResNet", "r20"])
     }
+
+    @Test func theTableStandsEachResNetBesideThePapersTable6() throws {
+        let residual = try RunLog(directory: try run("r56", arch: "resnet56/A", last: 11_730))
+        let plain = try RunLog(directory: try run("p56", arch: "plain56", last: 11_730))
+        let optionB = try RunLog(directory: try run("r56b", arch: "resnet56/B", last: 11_730))
+        let rows = ErrorPlot.table([residual, plain, optionB]).split(separator: "\n").dropFirst(2)
+        #expect(
+            Array(rows) == [
+                "| r56 | resnet56/A | 11730 | 20.00 | 10.00 | 10.00 | 6.97 |",
+                "| p56 | plain56 | 11730 | 20.00 | 10.00 | 10.00 | - |",
+                "| r56b | resnet56/B | 11730 | 20.00 | 10.00 | 10.00 | - |",
+            ])
+    }
 }

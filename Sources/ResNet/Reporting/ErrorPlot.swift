@@ -123,17 +123,19 @@ public enum ErrorPlot {
         return out
     }
 
-    /// A Markdown table of the runs' final errors, like the paper's Table 6.
+    /// A Markdown table of the runs' final errors, beside the paper's Table 6 where it lists the
+    /// network.
     public static func table(_ runs: [RunLog]) -> String {
         var out =
-            "| run | iterations | training error (%) | test error (%) | best test error (%) |\n| --- | --- | --- | --- | --- |\n"
+            "| run | network | iterations | training error (%) | test error (%) | best test error (%) | paper, Table 6 (%) |\n| --- | --- | --- | --- | --- | --- | --- |\n"
         for run in runs {
             let last = run.train.last
             let test = run.test.last
             let best = run.test.map(\.error).min()
             func pct(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 * 100) } ?? "-" }
+            let paper = PaperTable6.testError(of: run.architecture).map { String(format: "%.2f", $0) } ?? "-"
             out +=
-                "| \(run.name) | \(max(last?.iteration ?? 0, test?.iteration ?? 0)) | \(pct(last?.error)) | \(pct(test?.error)) | \(pct(best)) |\n"
+                "| \(run.name) | \(run.architecture ?? "-") | \(max(last?.iteration ?? 0, test?.iteration ?? 0)) | \(pct(last?.error)) | \(pct(test?.error)) | \(pct(best)) | \(paper) |\n"
         }
         return out
     }
