@@ -32,6 +32,11 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Convolution kernels: auto (Winograd where it applies) or im2col (GEMM everywhere).")
     var convolution: ConvolutionChoice = .auto
 
+    @Option(
+        name: .customLong("decode-threads"), parsing: .unconditional,
+        help: "Threads that decode the next batches while the network runs the current one (0: in the network's thread).")
+    var decodeThreads = 1
+
     enum ConvolutionChoice: String, ExpressibleByArgument, CaseIterable { case auto, im2col }
 
     @Flag(
@@ -45,6 +50,7 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
         try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
+        try require(decodeThreads >= 0, "--decode-threads must be at least 0, got \(decodeThreads)")
         try require(
             dataOptions.data != "generated",
             "eval needs the CIFAR-10 test set: --data generated has none worth measuring")
@@ -131,7 +137,8 @@ struct Evaluate: ParsableCommand {
         try loaded.apply(to: network, optimizer: false)
         // On a terminal, the pass's progress (once a second), gone before the result is printed.
         let progress = ProgressLine(enabled: true, total: source.count)
-        let result = try Evaluation.run(network, on: source, range: 0..<source.count, progress: progress.evaluation)!
+        let result = try Evaluation.run(
+            network, on: source, range: 0..<source.count, decodeThreads: decodeThreads, progress: progress.evaluation)!
         progress.finish()
         let correct = Int(result.correct)
         let topFive = classNames != nil

@@ -22,6 +22,9 @@ public protocol BatchSource: Sendable {
         epoch: Int, order: [Int32], positions: Range<Int>,
         images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
     ) throws -> Int
+
+    /// The visiting order of `epoch` (default: a permutation drawn from (seed, epoch)).
+    func permutation(epoch: Int) -> [Int32]
 }
 
 extension BatchSource {
@@ -31,7 +34,7 @@ extension BatchSource {
     /// Iterations per epoch: every image once, the last batch possibly smaller.
     public var batchesPerEpoch: Int { (count + globalBatch - 1) / globalBatch }
 
-    /// The visiting order of `epoch`.
+    /// A permutation drawn from (seed, epoch).
     public func permutation(epoch: Int) -> [Int32] {
         var order = (0..<Int32(count)).map { $0 }
         var rng = SplitMix64(seed: seed, stream: RandomStream.epochOrder.rawValue, UInt64(epoch))

@@ -249,7 +249,7 @@ public final class Trainer {
         guard let test else { return nil }
         let share = chunkRange(communicator.rank, of: communicator.size, count: test.count)
         let local = try Evaluation.run(
-            network, on: test, range: share, progress: progress,
+            network, on: test, range: share, decodeThreads: config.decodeThreads, progress: progress,
             stopRequested: { (stopRequest?() ?? 0) != 0 })
         // The four sums, and how many ranks stopped early.
         var scratch: [Double] = [0, 0, 0, 0, local == nil ? 1 : 0]
