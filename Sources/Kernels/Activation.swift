@@ -8,7 +8,33 @@ public enum ReLU {
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
         threads: Int = 1
     ) {
-        Elementwise.split(count, threads) { range in
+        Elementwise.split(count, threads, Forward(input: input, output: output))
+    }
+
+    /// `y = max(0, y + x)`: a residual block's shortcut addition and final ReLU in one pass.
+    public static func addForward(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+        threads: Int = 1
+    ) {
+        Elementwise.split(count, threads, AddForward(x: x, y: y))
+    }
+
+    /// `inputGrad = outputGrad where output > 0, else 0`, from the forward *output*;
+    /// `inputGrad` may alias `outputGrad`. With `copy`, the result is also written there (the gradient
+    /// a residual block passes down its identity shortcut), in the same pass.
+    public static func backward(
+        output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
+        inputGrad: UnsafeMutablePointer<Float>, copy: UnsafeMutablePointer<Float>? = nil,
+        count: Int, threads: Int = 1
+    ) {
+        Elementwise.split(count, threads, Backward(output: output, outputGrad: outputGrad, inputGrad: inputGrad, copy: copy))
+    }
+
+    struct Forward: ElementwisePass {
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+
+        @inline(__always) func run(_ range: Range<Int>) {
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -22,12 +48,11 @@ public enum ReLU {
         }
     }
 
-    /// `y = max(0, y + x)`: a residual block's shortcut addition and final ReLU in one pass.
-    public static func addForward(
-        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
-        threads: Int = 1
-    ) {
-        Elementwise.split(count, threads) { range in
+    struct AddForward: ElementwisePass {
+        let x: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>
+
+        @inline(__always) func run(_ range: Range<Int>) {
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -41,15 +66,13 @@ public enum ReLU {
         }
     }
 
-    /// `inputGrad = outputGrad where output > 0, else 0`, from the forward *output*;
-    /// `inputGrad` may alias `outputGrad`. With `copy`, the result is also written there (the gradient
-    /// a residual block passes down its identity shortcut), in the same pass.
-    public static func backward(
-        output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>,
-        inputGrad: UnsafeMutablePointer<Float>, copy: UnsafeMutablePointer<Float>? = nil,
-        count: Int, threads: Int = 1
-    ) {
-        Elementwise.split(count, threads) { range in
+    struct Backward: ElementwisePass {
+        let output: UnsafePointer<Float>
+        let outputGrad: UnsafePointer<Float>
+        let inputGrad: UnsafeMutablePointer<Float>
+        let copy: UnsafeMutablePointer<Float>?
+
+        @inline(__always) func run(_ range: Range<Int>) {
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -68,17 +91,31 @@ public enum ReLU {
     }
 }
 
+/// An element-wise pass over part of a tensor: what `Elementwise.split` hands each thread.
+protocol ElementwisePass {
+    func run(_ range: Range<Int>)
+}
+
 /// Element-wise helpers.
 public enum Elementwise {
-    /// Runs `body` on contiguous ranges covering `0..<count`, one per thread; small counts stay on
+    /// Runs `pass` on contiguous ranges covering `0..<count`, one per thread; small counts stay on
     /// the calling thread. Ranges start at multiples of 64 elements.
     @inline(__always)
-    static func split(_ count: Int, _ threads: Int, _ body: (Range<Int>) -> Void) {
+    static func split<Pass: ElementwisePass>(_ count: Int, _ threads: Int, _ pass: Pass) {
         let chunks = count < 1 << 15 ? 1 : max(1, threads)
-        let blocks = (count + 63) / 64
-        parallelChunks(chunks) { t in
+        parallelChunks(chunks, Ranges(pass: pass, count: count, blocks: (count + 63) / 64, chunks: chunks))
+    }
+
+    /// Chunk t: the t-th run of 64-element blocks.
+    struct Ranges<Pass: ElementwisePass>: ParallelRegion {
+        let pass: Pass
+        let count: Int
+        let blocks: Int
+        let chunks: Int
+
+        @inline(__always) func run(chunk t: Int) {
             let r = chunkRange(t, of: chunks, count: blocks)
-            body(r.lowerBound * 64..<min(count, r.upperBound * 64))
+            pass.run(r.lowerBound * 64..<min(count, r.upperBound * 64))
         }
     }
 }

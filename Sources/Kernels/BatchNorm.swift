@@ -43,9 +43,7 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        perChannelSums(threads, batch, into: scratch) { n, ch in
-            Vector.sumAndSquares(input + n * stride + ch * hw, hw)
-        }
+        perChannelSums(threads, batch, into: scratch, SumAndSquares(input: input, stride: stride, hw: hw))
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
@@ -65,15 +63,11 @@ public struct BatchNorm: Sendable, Equatable {
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
-        overPlanes(threads, batch) { images, planeChannels in
-            for n in images {
-                for ch in planeChannels {
-                    let scale = gamma[ch] * savedInvStd[ch]
-                    let shift = beta[ch] - savedMean[ch] * scale
-                    Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
-                }
-            }
-        }
+        overPlanes(
+            threads, batch,
+            Normalise(
+                input: input, output: output, gamma: gamma, beta: beta, mean: savedMean, invStd: savedInvStd,
+                stride: stride, hw: hw, relu: relu))
     }
 
     /// Per channel, the sums over images of `plane(n, ch)`'s two float sums, in double, in image
@@ -83,24 +77,15 @@ public struct BatchNorm: Sendable, Equatable {
     /// image order; with fewer (a small shard), threads take runs of channels and add their images in
     /// order. Either way the same bits as one thread adding image after image.
     @inline(__always)
-    func perChannelSums(
-        _ threads: Int, _ batch: Int, into scratch: UnsafeMutablePointer<Double>,
-        _ plane: (_ n: Int, _ ch: Int) -> (Float, Float)
+    func perChannelSums<Sums: PlaneSums>(
+        _ threads: Int, _ batch: Int, into scratch: UnsafeMutablePointer<Double>, _ plane: Sums
     ) {
         let c = channels
         if batch < threads {
             let chunks = min(threads, c)
-            parallelChunks(chunks) { t in
-                for ch in chunkRange(t, of: chunks, count: c) {
-                    scratch[ch] = 0
-                    scratch[c + ch] = 0
-                    for n in 0..<batch {
-                        let (s, q) = plane(n, ch)
-                        scratch[ch] += Double(s)
-                        scratch[c + ch] += Double(q)
-                    }
-                }
-            }
+            parallelChunks(
+                chunks,
+                SumsByChannels(scratch: scratch, channels: c, batch: batch, chunks: chunks, plane: plane))
             return
         }
         let chunks = max(1, min(threads, batch))
@@ -111,7 +96,7 @@ public struct BatchNorm: Sendable, Equatable {
             }
             for n in 0..<batch {
                 for ch in 0..<c {
-                    let (s, q) = plane(n, ch)
+                    let (s, q) = plane.sums(image: n, channel: ch)
                     scratch[ch] += Double(s)
                     scratch[c + ch] += Double(q)
                 }
@@ -119,15 +104,8 @@ public struct BatchNorm: Sendable, Equatable {
             return
         }
         let slots = scratch + 3 * c + 1
-        parallelChunks(chunks) { t in
-            for n in chunkRange(t, of: chunks, count: batch) {
-                for ch in 0..<c {
-                    let (s, q) = plane(n, ch)
-                    slots[n * 2 * c + ch] = Double(s)
-                    slots[n * 2 * c + c + ch] = Double(q)
-                }
-            }
-        }
+        parallelChunks(
+            chunks, SumsByImages(slots: slots, channels: c, batch: batch, chunks: chunks, plane: plane))
         for ch in 0..<c {
             scratch[ch] = 0
             scratch[c + ch] = 0
@@ -141,17 +119,76 @@ public struct BatchNorm: Sendable, Equatable {
         }
     }
 
-    /// Runs `body(images, channels)` over the planes, one part per thread: contiguous runs of images,
-    /// as the convolutions split their work, or of channels when there are fewer images than threads.
-    /// For the element-wise passes, whose outputs do not depend on the split.
+    /// Runs `pass` over the planes, one part per thread: contiguous runs of images, as the
+    /// convolutions split their work, or of channels when there are fewer images than threads. For
+    /// the element-wise passes, whose outputs do not depend on the split.
     @inline(__always)
-    func overPlanes(_ threads: Int, _ batch: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-        if batch < threads {
-            let chunks = min(threads, channels)
-            parallelChunks(chunks) { t in body(0..<batch, chunkRange(t, of: chunks, count: channels)) }
-        } else {
-            let chunks = max(1, min(threads, batch))
-            parallelChunks(chunks) { t in body(chunkRange(t, of: chunks, count: batch), 0..<channels) }
+    func overPlanes<Pass: PlanePass>(_ threads: Int, _ batch: Int, _ pass: Pass) {
+        let byChannels = batch < threads
+        let chunks = byChannels ? min(threads, channels) : max(1, min(threads, batch))
+        parallelChunks(
+            chunks,
+            Planes(pass: pass, batch: batch, channels: channels, chunks: chunks, byChannels: byChannels))
+    }
+
+    // The parallel regions of `perChannelSums` and `overPlanes`.
+
+    /// Chunk t: the sums of a run of channels over every image, in image order.
+    struct SumsByChannels<Sums: PlaneSums>: ParallelRegion {
+        let scratch: UnsafeMutablePointer<Double>
+        let channels: Int
+        let batch: Int
+        let chunks: Int
+        let plane: Sums
+
+        func run(chunk t: Int) {
+            let c = channels
+            for ch in chunkRange(t, of: chunks, count: c) {
+                scratch[ch] = 0
+                scratch[c + ch] = 0
+                for n in 0..<batch {
+                    let (s, q) = plane.sums(image: n, channel: ch)
+                    scratch[ch] += Double(s)
+                    scratch[c + ch] += Double(q)
+                }
+            }
+        }
+    }
+
+    /// Chunk t: each image of a run of images, its sums into its own slot.
+    struct SumsByImages<Sums: PlaneSums>: ParallelRegion {
+        let slots: UnsafeMutablePointer<Double>
+        let channels: Int
+        let batch: Int
+        let chunks: Int
+        let plane: Sums
+
+        func run(chunk t: Int) {
+            let c = channels
+            for n in chunkRange(t, of: chunks, count: batch) {
+                for ch in 0..<c {
+                    let (s, q) = plane.sums(image: n, channel: ch)
+                    slots[n * 2 * c + ch] = Double(s)
+                    slots[n * 2 * c + c + ch] = Double(q)
+                }
+            }
+        }
+    }
+
+    /// Chunk t: a run of images (all channels), or of channels (all images).
+    struct Planes<Pass: PlanePass>: ParallelRegion {
+        let pass: Pass
+        let batch: Int
+        let channels: Int
+        let chunks: Int
+        let byChannels: Bool
+
+        func run(chunk t: Int) {
+            if byChannels {
+                pass.run(images: 0..<batch, channels: chunkRange(t, of: chunks, count: channels))
+            } else {
+                pass.run(images: chunkRange(t, of: chunks, count: batch), channels: 0..<channels)
+            }
         }
     }
 
@@ -165,15 +202,11 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        overPlanes(threads, batch) { images, planeChannels in
-            for n in images {
-                for ch in planeChannels {
-                    let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
-                    let shift = beta[ch] - runningMean[ch] * scale
-                    Self.affine(input + n * stride + ch * hw, output + n * stride + ch * hw, hw, scale, shift, relu)
-                }
-            }
-        }
+        overPlanes(
+            threads, batch,
+            NormaliseWithRunningStatistics(
+                input: input, output: output, gamma: gamma, beta: beta, runningMean: runningMean,
+                runningVar: runningVar, epsilon: epsilon, stride: stride, hw: hw, relu: relu))
     }
 
     @inline(__always)
@@ -226,10 +259,9 @@ public struct BatchNorm: Sendable, Equatable {
         let hw = spatial
         let stride = c * hw
         // sum(g) and sum(g * x) per channel; sum(g * xhat) = invstd * (sum(g*x) - mean * sum(g)).
-        perChannelSums(threads, batch, into: scratch) { n, ch in
-            let o = n * stride + ch * hw
-            return Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
-        }
+        perChannelSums(
+            threads, batch, into: scratch,
+            GradientSums(outputGrad: outputGrad, input: input, reluOutput: reluOutput, stride: stride, hw: hw))
         for ch in 0..<c {
             let sumDy = scratch[ch]
             let sumDyXhat = Double(savedInvStd[ch]) * (scratch[c + ch] - Double(savedMean[ch]) * sumDy)
@@ -240,12 +272,123 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        overPlanes(threads, batch) { images, planeChannels in
+        overPlanes(
+            threads, batch,
+            NormaliseBackward(
+                input: input, outputGrad: outputGrad, inputGrad: inputGrad, gamma: gamma, savedMean: savedMean,
+                savedInvStd: savedInvStd, sums: scratch, reluOutput: reluOutput, count: count, channels: c,
+                stride: stride, hw: hw))
+    }
+}
+
+/// Per (image, channel) plane, the two float sums `BatchNorm.perChannelSums` adds up.
+protocol PlaneSums {
+    func sums(image n: Int, channel ch: Int) -> (Float, Float)
+}
+
+/// An element-wise pass over the planes of some images and channels (`BatchNorm.overPlanes`).
+protocol PlanePass {
+    func run(images: Range<Int>, channels: Range<Int>)
+}
+
+extension BatchNorm {
+    /// The forward statistics: sum and sum of squares of each plane.
+    struct SumAndSquares: PlaneSums {
+        let input: UnsafePointer<Float>
+        let stride: Int
+        let hw: Int
+
+        @inline(__always) func sums(image n: Int, channel ch: Int) -> (Float, Float) {
+            Vector.sumAndSquares(input + n * stride + ch * hw, hw)
+        }
+    }
+
+    /// The backward statistics: sum(g) and sum(g * x) of each plane (g masked by the ReLU's output).
+    struct GradientSums: PlaneSums {
+        let outputGrad: UnsafePointer<Float>
+        let input: UnsafePointer<Float>
+        let reluOutput: UnsafePointer<Float>?
+        let stride: Int
+        let hw: Int
+
+        @inline(__always) func sums(image n: Int, channel ch: Int) -> (Float, Float) {
+            let o = n * stride + ch * hw
+            return Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
+        }
+    }
+
+    /// `output = [relu](gamma * (input - mean) * invStd + beta)` with the batch's statistics.
+    struct Normalise: PlanePass {
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let gamma: UnsafePointer<Float>
+        let beta: UnsafePointer<Float>
+        let mean: UnsafePointer<Float>
+        let invStd: UnsafePointer<Float>
+        let stride: Int
+        let hw: Int
+        let relu: Bool
+
+        @inline(__always) func run(images: Range<Int>, channels: Range<Int>) {
+            for n in images {
+                for ch in channels {
+                    let scale = gamma[ch] * invStd[ch]
+                    let shift = beta[ch] - mean[ch] * scale
+                    let plane = n * stride + ch * hw
+                    BatchNorm.affine(input + plane, output + plane, hw, scale, shift, relu)
+                }
+            }
+        }
+    }
+
+    /// The same with the running statistics (eval).
+    struct NormaliseWithRunningStatistics: PlanePass {
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let gamma: UnsafePointer<Float>
+        let beta: UnsafePointer<Float>
+        let runningMean: UnsafePointer<Float>
+        let runningVar: UnsafePointer<Float>
+        let epsilon: Float
+        let stride: Int
+        let hw: Int
+        let relu: Bool
+
+        @inline(__always) func run(images: Range<Int>, channels: Range<Int>) {
+            for n in images {
+                for ch in channels {
+                    let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
+                    let shift = beta[ch] - runningMean[ch] * scale
+                    let plane = n * stride + ch * hw
+                    BatchNorm.affine(input + plane, output + plane, hw, scale, shift, relu)
+                }
+            }
+        }
+    }
+
+    /// `inputGrad = gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))` from the summed statistics:
+    /// `sums[ch]` = sum(g), `sums[c + ch]` = sum(g * xhat), over `count` values.
+    struct NormaliseBackward: PlanePass {
+        let input: UnsafePointer<Float>
+        let outputGrad: UnsafePointer<Float>
+        let inputGrad: UnsafeMutablePointer<Float>
+        let gamma: UnsafePointer<Float>
+        let savedMean: UnsafePointer<Float>
+        let savedInvStd: UnsafePointer<Float>
+        let sums: UnsafeMutablePointer<Double>
+        let reluOutput: UnsafePointer<Float>?
+        let count: Double
+        let channels: Int
+        let stride: Int
+        let hw: Int
+
+        @inline(__always) func run(images: Range<Int>, channels planeChannels: Range<Int>) {
+            let c = channels
             for n in images {
                 for ch in planeChannels {
                     let invStd = savedInvStd[ch]
-                    let meanDy = Float(scratch[ch] / count)
-                    let meanDyXhat = Float(scratch[c + ch] / count)
+                    let meanDy = Float(sums[ch] / count)
+                    let meanDyXhat = Float(sums[c + ch] / count)
                     let scale = gamma[ch] * invStd
                     // dx = scale*g - scale*meanDy - scale*meanDyXhat*invStd*(x - mean) = a*g + b*x + k
                     let b = -scale * meanDyXhat * invStd

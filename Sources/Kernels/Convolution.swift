@@ -60,20 +60,14 @@ public struct Convolution: Sendable, Equatable {
         let plane = outChannels * inChannels
         let planeChunks = Winograd.weightTransformChunks(plane: plane, threads: threads)
         if let winograd4 {
-            parallelChunks(planeChunks) { t in
-                Winograd4.transformWeights(
-                    weight, outChannels: outChannels, inChannels: inChannels, into: u,
-                    planes: chunkRange(t, of: planeChunks, count: plane))
-            }
+            parallelChunks(
+                planeChunks, WeightTransform<Winograd4>(weight: weight, u: u, conv: self, chunks: planeChunks))
             winograd4.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
         } else if let winograd {
-            parallelChunks(planeChunks) { t in
-                Winograd.transformWeights(
-                    weight, outChannels: outChannels, inChannels: inChannels, into: u,
-                    planes: chunkRange(t, of: planeChunks, count: plane))
-            }
+            parallelChunks(
+                planeChunks, WeightTransform<Winograd>(weight: weight, u: u, conv: self, chunks: planeChunks))
             winograd.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
@@ -142,27 +136,11 @@ public struct Convolution: Sendable, Equatable {
                 threads: threads, workspace: workspace, u: workspace + threads * perThread)
             return
         }
-        parallelChunks(chunks) { t in
-            let column = workspace + t * perThread
-            for n in chunkRange(t, of: chunks, count: batch) {
-                let x = input + n * inputSize
-                var b = x
-                if usesColumns {
-                    im2col(x, column, planes: column + columnFloats)
-                    b = UnsafePointer(column)
-                }
-                if tileProductFits(rows: outChannels) {
-                    TileProduct.multiply(
-                        rows: outChannels, inner: columnRows, tiles: outPixels, u: weight, v: b,
-                        m: output + n * outputSize)
-                } else {
-                    sgemm(
-                        transposeA: false, transposeB: false, m: outChannels, n: outPixels, k: columnRows,
-                        a: weight, lda: columnRows, b: b, ldb: outPixels,
-                        beta: 0, c: output + n * outputSize, ldc: outPixels)
-                }
-            }
-        }
+        parallelChunks(
+            chunks,
+            ForwardByImages(
+                conv: self, input: input, weight: weight, output: output, workspace: workspace, perThread: perThread,
+                batch: batch, chunks: chunks))
     }
 
     /// Backward to the input: `inputGrad[n] (+)= col2im(W^T * outputGrad[n])`.
@@ -186,17 +164,11 @@ public struct Convolution: Sendable, Equatable {
         if backwardDataAsConvolution {
             let flipped = workspace + chunks * perThread
             flipTransposed(weight, into: flipped)
-            let t = transposed
-            parallelChunks(chunks) { th in
-                let column = workspace + th * perThread
-                for n in chunkRange(th, of: chunks, count: batch) {
-                    t.im2col(outputGrad + n * outputSize, column, planes: column + t.columnFloats)
-                    sgemm(
-                        transposeA: false, transposeB: false, m: inChannels, n: t.outPixels, k: t.columnRows,
-                        a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
-                        beta: accumulate ? 1 : 0, c: inputGrad + n * inputSize, ldc: t.outPixels)
-                }
-            }
+            parallelChunks(
+                chunks,
+                BackwardDataAsConvolution(
+                    conv: self, transposed: transposed, outputGrad: outputGrad, flipped: flipped, inputGrad: inputGrad,
+                    workspace: workspace, perThread: perThread, batch: batch, chunks: chunks, accumulate: accumulate))
             return
         }
         // W^T, row-major, for the tile product.
@@ -207,32 +179,12 @@ public struct Convolution: Sendable, Equatable {
                 for r in 0..<columnRows { transposedWeight[r * outChannels + co] = weight[co * columnRows + r] }
             }
         }
-        parallelChunks(chunks) { t in
-            let column = workspace + t * perThread
-            for n in chunkRange(t, of: chunks, count: batch) {
-                let dy = outputGrad + n * outputSize
-                let dx = inputGrad + n * inputSize
-                if usesColumns {
-                    if useTileProduct {
-                        TileProduct.multiply(
-                            rows: columnRows, inner: outChannels, tiles: outPixels,
-                            u: transposedWeight, v: dy, m: column)
-                    } else {
-                        sgemm(
-                            transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
-                            a: weight, lda: columnRows, b: dy, ldb: outPixels,
-                            beta: 0, c: column, ldc: outPixels)
-                    }
-                    if !accumulate { dx.update(repeating: 0, count: inputSize) }
-                    col2im(column, dx, planes: column + columnFloats)
-                } else {
-                    sgemm(
-                        transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
-                        a: weight, lda: columnRows, b: dy, ldb: outPixels,
-                        beta: accumulate ? 1 : 0, c: dx, ldc: outPixels)
-                }
-            }
-        }
+        parallelChunks(
+            chunks,
+            BackwardDataByImages(
+                conv: self, outputGrad: outputGrad, weight: weight, transposedWeight: transposedWeight,
+                inputGrad: inputGrad, workspace: workspace, perThread: perThread, batch: batch, chunks: chunks,
+                accumulate: accumulate, useTileProduct: useTileProduct))
     }
 
     /// Backward to the weights: `weightGrad = sum_n outputGrad[n] * col(input[n])^T` (overwrites).
@@ -256,27 +208,181 @@ public struct Convolution: Sendable, Equatable {
         let kept = workspace + threads * perThread
         let keptFrom = chunkRange(0, of: chunks, count: batch).upperBound
         if batch == 0 { weightGrad.update(repeating: 0, count: weightCount) }
-        parallelChunks(chunks) { t in
-            let column = workspace + t * perThread
-            let partial = column + columnCount
-            for n in chunkRange(t, of: chunks, count: batch) {
-                let x = input + n * inputSize
-                var b = x
-                if usesColumns {
-                    im2col(x, column, planes: column + columnFloats)
-                    b = UnsafePointer(column)
-                }
-                let product = t == 0 ? (n == 0 ? weightGrad : partial) : kept + n * weightCount
-                sgemm(
-                    transposeA: false, transposeB: true, m: outChannels, n: columnRows, k: outPixels,
-                    a: outputGrad + n * outputSize, lda: outPixels, b: b, ldb: outPixels,
-                    beta: 0, c: product, ldc: columnRows)
-                if t == 0 && n > 0 { for i in 0..<weightCount { weightGrad[i] += partial[i] } }
-            }
-        }
+        parallelChunks(
+            chunks,
+            WeightGradientByImages(
+                conv: self, input: input, outputGrad: outputGrad, weightGrad: weightGrad, workspace: workspace,
+                kept: kept, perThread: perThread, columnCount: columnCount, batch: batch, chunks: chunks))
         for n in keptFrom..<batch {
             let product = kept + n * weightCount
             for i in 0..<weightCount { weightGrad[i] += product[i] }
         }
     }
 }
+
+// The parallel regions of the convolution passes: chunk t takes a contiguous run of images (or, for
+// the weight transform, of (output, input) channel planes) and the t-th slot of the workspace.
+extension Convolution {
+    /// U = G g G^T for a run of planes, by F(2x2) or F(4x4).
+    struct WeightTransform<Tiling: WinogradWeights>: ParallelRegion {
+        let weight: UnsafePointer<Float>
+        let u: UnsafeMutablePointer<Float>
+        let conv: Convolution
+        let chunks: Int
+
+        func run(chunk t: Int) {
+            Tiling.transformWeights(
+                weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u,
+                planes: chunkRange(t, of: chunks, count: conv.outChannels * conv.inChannels))
+        }
+    }
+
+    /// `output[n] = W * col(input[n])` (im2col, then the tile product or sgemm).
+    struct ForwardByImages: ParallelRegion {
+        let conv: Convolution
+        let input: UnsafePointer<Float>
+        let weight: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let workspace: UnsafeMutablePointer<Float>
+        let perThread: Int
+        let batch: Int
+        let chunks: Int
+
+        func run(chunk t: Int) {
+            let column = workspace + t * perThread
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let x = input + n * conv.inputSize
+                var b = x
+                if conv.usesColumns {
+                    conv.im2col(x, column, planes: column + conv.columnFloats)
+                    b = UnsafePointer(column)
+                }
+                if conv.tileProductFits(rows: conv.outChannels) {
+                    TileProduct.multiply(
+                        rows: conv.outChannels, inner: conv.columnRows, tiles: conv.outPixels, u: weight, v: b,
+                        m: output + n * conv.outputSize)
+                } else {
+                    sgemm(
+                        transposeA: false, transposeB: false, m: conv.outChannels, n: conv.outPixels,
+                        k: conv.columnRows, a: weight, lda: conv.columnRows, b: b, ldb: conv.outPixels,
+                        beta: 0, c: output + n * conv.outputSize, ldc: conv.outPixels)
+                }
+            }
+        }
+    }
+
+    /// `inputGrad[n] (+)= conv(outputGrad[n], flipped W^T)`: backward-data of a size-keeping
+    /// stride-1 convolution as a forward-shaped GEMM.
+    struct BackwardDataAsConvolution: ParallelRegion {
+        let conv: Convolution
+        let transposed: Convolution
+        let outputGrad: UnsafePointer<Float>
+        let flipped: UnsafeMutablePointer<Float>
+        let inputGrad: UnsafeMutablePointer<Float>
+        let workspace: UnsafeMutablePointer<Float>
+        let perThread: Int
+        let batch: Int
+        let chunks: Int
+        let accumulate: Bool
+
+        func run(chunk th: Int) {
+            let t = transposed
+            let column = workspace + th * perThread
+            for n in chunkRange(th, of: chunks, count: batch) {
+                t.im2col(outputGrad + n * conv.outputSize, column, planes: column + t.columnFloats)
+                sgemm(
+                    transposeA: false, transposeB: false, m: conv.inChannels, n: t.outPixels, k: t.columnRows,
+                    a: flipped, lda: t.columnRows, b: column, ldb: t.outPixels,
+                    beta: accumulate ? 1 : 0, c: inputGrad + n * conv.inputSize, ldc: t.outPixels)
+            }
+        }
+    }
+
+    /// `inputGrad[n] (+)= col2im(W^T * outputGrad[n])`.
+    struct BackwardDataByImages: ParallelRegion {
+        let conv: Convolution
+        let outputGrad: UnsafePointer<Float>
+        let weight: UnsafePointer<Float>
+        let transposedWeight: UnsafeMutablePointer<Float>
+        let inputGrad: UnsafeMutablePointer<Float>
+        let workspace: UnsafeMutablePointer<Float>
+        let perThread: Int
+        let batch: Int
+        let chunks: Int
+        let accumulate: Bool
+        let useTileProduct: Bool
+
+        func run(chunk t: Int) {
+            let (columnRows, outPixels, outChannels) = (conv.columnRows, conv.outPixels, conv.outChannels)
+            let column = workspace + t * perThread
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let dy = outputGrad + n * conv.outputSize
+                let dx = inputGrad + n * conv.inputSize
+                if conv.usesColumns {
+                    if useTileProduct {
+                        TileProduct.multiply(
+                            rows: columnRows, inner: outChannels, tiles: outPixels,
+                            u: transposedWeight, v: dy, m: column)
+                    } else {
+                        sgemm(
+                            transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                            a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                            beta: 0, c: column, ldc: outPixels)
+                    }
+                    if !accumulate { dx.update(repeating: 0, count: conv.inputSize) }
+                    conv.col2im(column, dx, planes: column + conv.columnFloats)
+                } else {
+                    sgemm(
+                        transposeA: true, transposeB: false, m: columnRows, n: outPixels, k: outChannels,
+                        a: weight, lda: columnRows, b: dy, ldb: outPixels,
+                        beta: accumulate ? 1 : 0, c: dx, ldc: outPixels)
+                }
+            }
+        }
+    }
+
+    /// Each image's `outputGrad[n] * col(input[n])^T`: the first chunk adds its images' products
+    /// into `weightGrad` as it goes, the others keep theirs (`kept`) to be added in image order after.
+    struct WeightGradientByImages: ParallelRegion {
+        let conv: Convolution
+        let input: UnsafePointer<Float>
+        let outputGrad: UnsafePointer<Float>
+        let weightGrad: UnsafeMutablePointer<Float>
+        let workspace: UnsafeMutablePointer<Float>
+        let kept: UnsafeMutablePointer<Float>
+        let perThread: Int
+        let columnCount: Int
+        let batch: Int
+        let chunks: Int
+
+        func run(chunk t: Int) {
+            let weightCount = conv.weightCount
+            let column = workspace + t * perThread
+            let partial = column + columnCount
+            for n in chunkRange(t, of: chunks, count: batch) {
+                let x = input + n * conv.inputSize
+                var b = x
+                if conv.usesColumns {
+                    conv.im2col(x, column, planes: column + conv.columnFloats)
+                    b = UnsafePointer(column)
+                }
+                let product = t == 0 ? (n == 0 ? weightGrad : partial) : kept + n * weightCount
+                sgemm(
+                    transposeA: false, transposeB: true, m: conv.outChannels, n: conv.columnRows, k: conv.outPixels,
+                    a: outputGrad + n * conv.outputSize, lda: conv.outPixels, b: b, ldb: conv.outPixels,
+                    beta: 0, c: product, ldc: conv.columnRows)
+                if t == 0 && n > 0 { for i in 0..<weightCount { weightGrad[i] += partial[i] } }
+            }
+        }
+    }
+}
+
+/// The Winograd forms' weight transform, as `Convolution.WeightTransform` calls it.
+protocol WinogradWeights {
+    static func transformWeights(
+        _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into u: UnsafeMutablePointer<Float>,
+        planes: Range<Int>?)
+}
+
+extension Winograd: WinogradWeights {}
+extension Winograd4: WinogradWeights {}

@@ -23,107 +23,36 @@ extension Winograd {
         weightGrad: UnsafeMutablePointer<Float>, batch: Int,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
-        let perThread = perThreadWorkspace
-        let uCount = transformedWeightCount
+        let plan = WeightGradientPlan(winograd: self, input: input, outputGrad: outputGrad, batch: batch, workspace: workspace, threads: threads)
         let groups = gradientGroups(batch: batch)
-        // Slot t: the transformed input V and output gradient Z of a group, a tile row's scratch; the
-        // first slot's last uCount floats hold the running sum.
-        @inline(__always) func v(_ t: Int) -> UnsafeMutablePointer<Float> { workspace + t * perThread }
-        @inline(__always) func z(_ t: Int) -> UnsafeMutablePointer<Float> {
-            v(t) + 16 * Self.xiStride(inChannels, gradientGroupTiles)
-        }
-        @inline(__always) func rows(_ t: Int) -> UnsafeMutablePointer<Float> {
-            z(t) + 16 * Self.xiStride(outChannels, gradientGroupTiles)
-        }
-        let total = workspace + (perThread - uCount)
-        let kept = workspace + threads * perThread
-        let inSize = inChannels * height * width
-        let outSize = outChannels * height * width
-        @inline(__always) func images(_ group: Int) -> Range<Int> {
-            group * gradientImagesPerGroup..<min((group + 1) * gradientImagesPerGroup, batch)
-        }
-        /// The 16 products of one transformed group, positions `positions`, into `d` (+= with `accumulate`).
-        @inline(__always) func products(
-            _ vt: UnsafePointer<Float>, _ zt: UnsafePointer<Float>, tiles: Int, positions: Range<Int>,
-            into d: UnsafeMutablePointer<Float>, accumulate: Bool
-        ) {
-            for xi in positions {
-                let zx = zt + xi * Self.xiStride(outChannels, tiles)
-                let vx = vt + xi * Self.xiStride(inChannels, tiles)
-                let dx = d + xi * uCount / 16
-                if TileProduct.supports(rows: outChannels) {
-                    TileProduct.multiplyTransposed(
-                        rows: outChannels, cols: inChannels, tiles: tiles, z: zx, v: vx, d: dx, accumulate: accumulate)
-                } else {
-                    sgemm(
-                        transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
-                        a: zx, lda: tiles, b: vx, ldb: tiles, beta: accumulate ? 1 : 0, c: dx, ldc: inChannels)
-                }
-            }
-        }
         var keptFrom = groups  // groups kept for adding after the first run (none unless split by groups)
         if groups == 0 {
-            total.update(repeating: 0, count: uCount)
+            plan.total.update(repeating: 0, count: plan.uCount)
         } else if groups >= threads {
             let chunks = max(1, min(threads, groups))
             keptFrom = chunkRange(0, of: chunks, count: groups).upperBound
-            parallelChunks(chunks) { t in
-                for group in chunkRange(t, of: chunks, count: groups) {
-                    let range = images(group)
-                    let tiles = range.count * tilesPerImage
-                    transformInput(
-                        input + range.lowerBound * inSize, images: range.count, tileRows: 0..<tilesY, into: v(t),
-                        rows: rows(t))
-                    transformOutputGrad(outputGrad + range.lowerBound * outSize, images: range.count, into: z(t))
-                    products(
-                        v(t), z(t), tiles: tiles, positions: 0..<16,
-                        into: t == 0 ? total : kept + group * uCount, accumulate: t == 0 && group > 0)
-                }
-            }
+            parallelChunks(chunks, WeightGradientByGroups(plan: plan, groups: groups, chunks: chunks))
         } else {
             let transformChunks = min(threads, inChannels + outChannels)
             let productChunks = min(threads, 16)
             for group in 0..<groups {
-                let range = images(group)
-                let tiles = range.count * tilesPerImage
-                let x = input + range.lowerBound * inSize
-                let dy = outputGrad + range.lowerBound * outSize
+                let range = plan.images(group)
                 // Channels 0..<Cin of V, then Cout of Z, split over the threads (each with its own scratch).
-                parallelChunks(transformChunks) { t in
-                    let part = chunkRange(t, of: transformChunks, count: inChannels + outChannels)
-                    let inputPart = part.clamped(to: 0..<inChannels)
-                    let gradientPart = (part.lowerBound - inChannels)..<(part.upperBound - inChannels)
-                    if !inputPart.isEmpty {
-                        transformInput(
-                            x, images: range.count, channels: inputPart, tileRows: 0..<tilesY, into: v(0), rows: rows(t))
-                    }
-                    let outputPart = gradientPart.clamped(to: 0..<outChannels)
-                    if !outputPart.isEmpty {
-                        transformOutputGrad(dy, images: range.count, channels: outputPart, into: z(0))
-                    }
-                }
-                parallelChunks(productChunks) { t in
-                    products(
-                        v(0), z(0), tiles: tiles, positions: chunkRange(t, of: productChunks, count: 16),
-                        into: total, accumulate: group > 0)
-                }
+                parallelChunks(transformChunks, GroupTransformsByChannels(plan: plan, images: range, chunks: transformChunks))
+                parallelChunks(
+                    productChunks,
+                    GroupProductsByPosition(
+                        plan: plan, tiles: range.count * tilesPerImage, accumulate: group > 0, chunks: productChunks))
             }
         }
         // The kept products added in group order, then G^T dU G: both by runs of (o, i) planes, over
         // the threads too when there are enough planes to repay a parallel region.
         let plane = outChannels * inChannels
         let planeChunks = Self.weightTransformChunks(plane: plane, threads: threads)
-        parallelChunks(planeChunks) { s in
-            let planes = chunkRange(s, of: planeChunks, count: plane)
-            for group in keptFrom..<groups {
-                let product = kept + group * uCount
-                for xi in 0..<16 {
-                    for p in planes { total[xi * plane + p] += product[xi * plane + p] }
-                }
-            }
-            Self.transformWeightGradient(
-                total, outChannels: outChannels, inChannels: inChannels, into: weightGrad, planes: planes)
-        }
+        parallelChunks(
+            planeChunks,
+            WeightGradientByPlanes(
+                plan: plan, weightGrad: weightGrad, keptGroups: keptFrom..<groups, chunks: planeChunks))
     }
 
     /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`.
@@ -192,5 +121,166 @@ extension Winograd {
         put(1, d00 + d10, d01 + d11)
         put(2, d00 - d10, d01 - d11)
         put(3, -d10, -d11)
+    }
+}
+
+/// Where `Winograd.backwardWeights` keeps what in its workspace, and the pieces its parallel regions
+/// share. Slot t: the transformed input V and output gradient Z of a group, then a tile row's
+/// scratch; the first slot's last `uCount` floats hold the running sum; after the slots, the
+/// products kept for adding in group order.
+struct WeightGradientPlan {
+    let winograd: Winograd
+    let input: UnsafePointer<Float>
+    let outputGrad: UnsafePointer<Float>
+    let batch: Int
+    let workspace: UnsafeMutablePointer<Float>
+    let perThread: Int
+    let uCount: Int
+    let total: UnsafeMutablePointer<Float>
+    let kept: UnsafeMutablePointer<Float>
+    let inSize: Int
+    let outSize: Int
+
+    init(
+        winograd: Winograd, input: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>, batch: Int,
+        workspace: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        self.winograd = winograd
+        self.input = input
+        self.outputGrad = outputGrad
+        self.batch = batch
+        self.workspace = workspace
+        perThread = winograd.perThreadWorkspace
+        uCount = winograd.transformedWeightCount
+        total = workspace + (perThread - uCount)
+        kept = workspace + threads * perThread
+        inSize = winograd.inChannels * winograd.height * winograd.width
+        outSize = winograd.outChannels * winograd.height * winograd.width
+    }
+
+    @inline(__always) func v(_ t: Int) -> UnsafeMutablePointer<Float> { workspace + t * perThread }
+    @inline(__always) func z(_ t: Int) -> UnsafeMutablePointer<Float> {
+        v(t) + 16 * Winograd.xiStride(winograd.inChannels, winograd.gradientGroupTiles)
+    }
+    @inline(__always) func rows(_ t: Int) -> UnsafeMutablePointer<Float> {
+        z(t) + 16 * Winograd.xiStride(winograd.outChannels, winograd.gradientGroupTiles)
+    }
+
+    /// The images of gradient group `group`.
+    @inline(__always) func images(_ group: Int) -> Range<Int> {
+        let per = winograd.gradientImagesPerGroup
+        return group * per..<min((group + 1) * per, batch)
+    }
+
+    /// The 16 products of one transformed group, positions `positions`, into `d` (+= with `accumulate`).
+    @inline(__always) func products(
+        _ vt: UnsafePointer<Float>, _ zt: UnsafePointer<Float>, tiles: Int, positions: Range<Int>,
+        into d: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let (outChannels, inChannels) = (winograd.outChannels, winograd.inChannels)
+        for xi in positions {
+            let zx = zt + xi * Winograd.xiStride(outChannels, tiles)
+            let vx = vt + xi * Winograd.xiStride(inChannels, tiles)
+            let dx = d + xi * uCount / 16
+            if TileProduct.supports(rows: outChannels) {
+                TileProduct.multiplyTransposed(
+                    rows: outChannels, cols: inChannels, tiles: tiles, z: zx, v: vx, d: dx, accumulate: accumulate)
+            } else {
+                sgemm(
+                    transposeA: false, transposeB: true, m: outChannels, n: inChannels, k: tiles,
+                    a: zx, lda: tiles, b: vx, ldb: tiles, beta: accumulate ? 1 : 0, c: dx, ldc: inChannels)
+            }
+        }
+    }
+}
+
+// The parallel regions of `Winograd.backwardWeights`.
+
+/// At least as many groups as threads: chunk t takes a run of whole groups, transforms each in its
+/// own slot and multiplies; the first run sums into the total as it goes, the others' products are
+/// kept, one per group.
+struct WeightGradientByGroups: ParallelRegion {
+    let plan: WeightGradientPlan
+    let groups: Int
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        let winograd = plan.winograd
+        for group in chunkRange(t, of: chunks, count: groups) {
+            let range = plan.images(group)
+            winograd.transformInput(
+                plan.input + range.lowerBound * plan.inSize, images: range.count, tileRows: 0..<winograd.tilesY,
+                into: plan.v(t), rows: plan.rows(t))
+            winograd.transformOutputGrad(
+                plan.outputGrad + range.lowerBound * plan.outSize, images: range.count, into: plan.z(t))
+            plan.products(
+                plan.v(t), plan.z(t), tiles: range.count * winograd.tilesPerImage, positions: 0..<16,
+                into: t == 0 ? plan.total : plan.kept + group * plan.uCount, accumulate: t == 0 && group > 0)
+        }
+    }
+}
+
+/// Fewer groups than threads: one group's transforms, channels 0..<Cin of V then Cout of Z split
+/// between the chunks (each with its own scratch rows), into the first slot.
+struct GroupTransformsByChannels: ParallelRegion {
+    let plan: WeightGradientPlan
+    let images: Range<Int>
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        let winograd = plan.winograd
+        let (inChannels, outChannels) = (winograd.inChannels, winograd.outChannels)
+        let part = chunkRange(t, of: chunks, count: inChannels + outChannels)
+        let inputPart = part.clamped(to: 0..<inChannels)
+        let gradientPart = (part.lowerBound - inChannels)..<(part.upperBound - inChannels)
+        if !inputPart.isEmpty {
+            winograd.transformInput(
+                plan.input + images.lowerBound * plan.inSize, images: images.count, channels: inputPart,
+                tileRows: 0..<winograd.tilesY, into: plan.v(0), rows: plan.rows(t))
+        }
+        let outputPart = gradientPart.clamped(to: 0..<outChannels)
+        if !outputPart.isEmpty {
+            winograd.transformOutputGrad(
+                plan.outputGrad + images.lowerBound * plan.outSize, images: images.count, channels: outputPart,
+                into: plan.z(0))
+        }
+    }
+}
+
+/// Fewer groups than threads: that group's 16 products, split by position ξ, into the total.
+struct GroupProductsByPosition: ParallelRegion {
+    let plan: WeightGradientPlan
+    let tiles: Int
+    let accumulate: Bool
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        plan.products(
+            plan.v(0), plan.z(0), tiles: tiles, positions: chunkRange(t, of: chunks, count: 16), into: plan.total,
+            accumulate: accumulate)
+    }
+}
+
+/// By runs of (o, i) planes: the kept products added to the total in group order, then G^T dU G.
+struct WeightGradientByPlanes: ParallelRegion {
+    let plan: WeightGradientPlan
+    let weightGrad: UnsafeMutablePointer<Float>
+    let keptGroups: Range<Int>
+    let chunks: Int
+
+    func run(chunk s: Int) {
+        let winograd = plan.winograd
+        let plane = winograd.outChannels * winograd.inChannels
+        let total = plan.total
+        let planes = chunkRange(s, of: chunks, count: plane)
+        for group in keptGroups {
+            let product = plan.kept + group * plan.uCount
+            for xi in 0..<16 {
+                for p in planes { total[xi * plane + p] += product[xi * plane + p] }
+            }
+        }
+        Winograd.transformWeightGradient(
+            total, outChannels: winograd.outChannels, inChannels: winograd.inChannels, into: weightGrad,
+            planes: planes)
     }
 }

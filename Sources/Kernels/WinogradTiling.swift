@@ -86,23 +86,11 @@ extension WinogradTiling {
             return
         }
         let chunks = max(1, min(threads, batch))
-        let inSize = inChannels * height * width
-        let outSize = outChannels * height * width
-        parallelChunks(chunks) { t in
-            let (v, m, rows) = forwardSlot(t, of: workspace)
-            let range = chunkRange(t, of: chunks, count: batch)
-            var first = range.lowerBound
-            while first < range.upperBound {
-                let images = min(imagesPerGroup, range.upperBound - first)
-                let tiles = images * tilesPerImage
-                transformInput(input + first * inSize, images: images, tileRows: 0..<tilesY, into: v, rows: rows)
-                product(u, v, m, tiles: tiles)
-                transformOutput(
-                    m, images: images, tileRows: 0..<tilesY, into: output + first * outSize, accumulate: accumulate,
-                    scratch: rows)
-                first += images
-            }
-        }
+        parallelChunks(
+            chunks,
+            WinogradForwardByImages(
+                tiling: self, input: input, u: u, output: output, batch: batch, accumulate: accumulate,
+                workspace: workspace, chunks: chunks))
     }
 
     /// `forward` for fewer images than threads: each image's rows of tiles in parts, the parts of all
@@ -115,21 +103,11 @@ extension WinogradTiling {
         let parts = min(tilesY, (threads + batch - 1) / batch)
         let items = batch * parts
         let chunks = min(threads, items)
-        let inSize = inChannels * height * width
-        let outSize = outChannels * height * width
-        parallelChunks(chunks) { t in
-            let (v, m, rows) = forwardSlot(t, of: workspace)
-            for item in chunkRange(t, of: chunks, count: items) {
-                let image = item / parts
-                let tileRows = chunkRange(item % parts, of: parts, count: tilesY)
-                let tiles = tileRows.count * tilesX
-                transformInput(input + image * inSize, images: 1, tileRows: tileRows, into: v, rows: rows)
-                product(u, v, m, tiles: tiles)
-                transformOutput(
-                    m, images: 1, tileRows: tileRows, into: output + image * outSize, accumulate: accumulate,
-                    scratch: rows)
-            }
-        }
+        parallelChunks(
+            chunks,
+            WinogradForwardByTileRows(
+                tiling: self, input: input, u: u, output: output, accumulate: accumulate, workspace: workspace,
+                parts: parts, items: items, chunks: chunks))
     }
 
     /// Thread slot `t` of the forward pass's workspace: a group's transformed input V and output M,
@@ -159,6 +137,68 @@ extension WinogradTiling {
                     transposeA: false, transposeB: false, m: outChannels, n: tiles, k: inChannels,
                     a: ux, lda: inChannels, b: vx, ldb: tiles, beta: 0, c: mx, ldc: tiles)
             }
+        }
+    }
+}
+
+// The forward pass's two parallel regions.
+
+/// Chunk t: a contiguous run of images, group by group (`WinogradTiling.forward`).
+struct WinogradForwardByImages<Tiling: WinogradTiling>: ParallelRegion {
+    let tiling: Tiling
+    let input: UnsafePointer<Float>
+    let u: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let batch: Int
+    let accumulate: Bool
+    let workspace: UnsafeMutablePointer<Float>
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        let inSize = tiling.inChannels * tiling.height * tiling.width
+        let outSize = tiling.outChannels * tiling.height * tiling.width
+        let (v, m, rows) = tiling.forwardSlot(t, of: workspace)
+        let range = chunkRange(t, of: chunks, count: batch)
+        var first = range.lowerBound
+        while first < range.upperBound {
+            let images = min(tiling.imagesPerGroup, range.upperBound - first)
+            let tiles = images * tiling.tilesPerImage
+            tiling.transformInput(
+                input + first * inSize, images: images, tileRows: 0..<tiling.tilesY, into: v, rows: rows)
+            tiling.product(u, v, m, tiles: tiles)
+            tiling.transformOutput(
+                m, images: images, tileRows: 0..<tiling.tilesY, into: output + first * outSize,
+                accumulate: accumulate, scratch: rows)
+            first += images
+        }
+    }
+}
+
+/// Chunk t: a run of (image, part of its rows of tiles) items (`forwardSplittingImages`).
+struct WinogradForwardByTileRows<Tiling: WinogradTiling>: ParallelRegion {
+    let tiling: Tiling
+    let input: UnsafePointer<Float>
+    let u: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let accumulate: Bool
+    let workspace: UnsafeMutablePointer<Float>
+    let parts: Int
+    let items: Int
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        let inSize = tiling.inChannels * tiling.height * tiling.width
+        let outSize = tiling.outChannels * tiling.height * tiling.width
+        let (v, m, rows) = tiling.forwardSlot(t, of: workspace)
+        for item in chunkRange(t, of: chunks, count: items) {
+            let image = item / parts
+            let tileRows = chunkRange(item % parts, of: parts, count: tiling.tilesY)
+            let tiles = tileRows.count * tiling.tilesX
+            tiling.transformInput(input + image * inSize, images: 1, tileRows: tileRows, into: v, rows: rows)
+            tiling.product(u, v, m, tiles: tiles)
+            tiling.transformOutput(
+                m, images: 1, tileRows: tileRows, into: output + image * outSize, accumulate: accumulate,
+                scratch: rows)
         }
     }
 }

@@ -11,6 +11,12 @@ struct ChunkPoolTests {
         let value = Atomic<Int>(0)
     }
 
+    /// A region that counts the runs of each of its chunks.
+    struct CountEachChunk: ParallelRegion {
+        let runs: [Counter]
+        func run(chunk c: Int) { runs[c].value.wrappingAdd(1, ordering: .relaxed) }
+    }
+
     /// Runs `jobs` jobs of 2...9 chunks on `pool` and counts each chunk's runs.
     func countRuns(_ pool: ChunkPool, jobs: Int) -> (all: Int, exact: Bool) {
         let runs = (0..<9).map { _ in Counter() }
@@ -19,7 +25,10 @@ struct ChunkPoolTests {
         for job in 0..<jobs {
             let chunks = 2 + job % 8
             for c in 0..<chunks { runs[c].value.store(0, ordering: .relaxed) }
-            let ran = pool.run(chunks) { c in runs[c].value.wrappingAdd(1, ordering: .relaxed) }
+            let region = CountEachChunk(runs: runs)
+            let ran = withUnsafePointer(to: region) {
+                pool.run(chunks, region: UnsafeRawPointer($0), type: CountEachChunk.self)
+            }
             #expect(ran, "the pool was free, so it must run the job")
             for c in 0..<chunks {
                 let count = runs[c].value.load(ordering: .relaxed)
@@ -39,17 +48,23 @@ struct ChunkPoolTests {
         #expect(result.exact && result.all == expected)
     }
 
+    struct Count: ParallelRegion {
+        let total: Counter
+        func run(chunk: Int) { total.value.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    struct CountInANestedRegion: ParallelRegion {
+        let total: Counter
+        func run(chunk: Int) { parallelChunks(2, Count(total: total)) }
+    }
+
     @Test func aSecondCallerAndANestedRegionFallBackAndStillRunEveryChunk() {
         // Four callers at once on the shared pool (in-process replicas do this), each chunk of which
         // opens a nested region: the ones that find the pool busy go through libdispatch.
-        let total = Atomic<Int>(0)
+        let total = Counter()
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
-            for _ in 0..<200 {
-                parallelChunks(3) { _ in
-                    parallelChunks(2) { _ in total.wrappingAdd(1, ordering: .relaxed) }
-                }
-            }
+            for _ in 0..<200 { parallelChunks(3, CountInANestedRegion(total: total)) }
         }
-        #expect(total.load(ordering: .relaxed) == 4 * 200 * 3 * 2)
+        #expect(total.value.load(ordering: .relaxed) == 4 * 200 * 3 * 2)
     }
 }

@@ -16,7 +16,7 @@ struct EvaluationTests {
         var totals = StepStats()
         for start in stride(from: range.lowerBound, to: range.upperBound, by: network.batchCapacity) {
             let end = min(start + network.batchCapacity, range.upperBound)
-            let n = try source.fill(
+            let n = source.fill(
                 epoch: 0, order: identity, positions: start..<end, images: network.inputImages,
                 labels: network.inputLabels)
             let logits = try network.forward(batch: n, training: false)

@@ -32,21 +32,13 @@ public struct SGD: Sendable, Equatable, Codable {
             larsStep(store, learningRate: learningRate, trust: trustCoefficient, threads: threads)
             return
         }
-        let w = store.values
-        let g = store.gradients
-        let v = store.momentum
-        let m = momentum
-        let wd = weightDecay
-        let lr = learningRate
         let count = store.parameterCount
         let chunks = max(1, min(threads, count / Self.floatsPerThread))
-        parallelChunks(chunks) { t in
-            for i in chunkRange(t, of: chunks, count: count) {
-                let vi = m * v[i] + (g[i] + wd * w[i])
-                v[i] = vi
-                w[i] -= lr * vi
-            }
-        }
+        parallelChunks(
+            chunks,
+            MomentumUpdate(
+                values: store.values, gradients: store.gradients, momentum: store.momentum, m: momentum,
+                weightDecay: weightDecay, lr: learningRate, count: count, chunks: chunks))
     }
 
     /// `SGD with momentum 0.9 and weight decay 0.0001`, or `LARS (trust coefficient 0.001) ...`.
@@ -85,25 +77,66 @@ public struct SGD: Sendable, Equatable, Codable {
     private func larsStep(_ store: ParameterStore, learningRate lr: Float, trust: Float, threads: Int) {
         let tensors = store.parameters
         let chunks = max(1, min(threads, store.parameterCount / Self.floatsPerThread))
-        let m = momentum
-        parallelChunks(chunks) { t in
-            for index in chunkRange(t, of: chunks, count: tensors.count) {
-                let spec = tensors[index]
-                let w = store.values + spec.offset
-                let g = store.gradients + spec.offset
-                let v = store.momentum + spec.offset
-                // Batch-norm scale and shift, and biases: the plain rate, no weight decay.
-                let adapted = spec.shape.count > 1
-                let wd: Float = adapted ? weightDecay : 0
-                let rate =
-                    adapted
-                    ? lr * Self.trustRatio(weights: w, gradients: g, count: spec.count, trust: trust, weightDecay: wd)
-                    : lr
-                for i in 0..<spec.count {
-                    let vi = m * v[i] + rate * (g[i] + wd * w[i])
-                    v[i] = vi
-                    w[i] -= vi
-                }
+        parallelChunks(
+            chunks,
+            LARSUpdate(
+                tensors: tensors, values: store.values, gradients: store.gradients, momentum: store.momentum,
+                m: momentum, weightDecay: weightDecay, lr: lr, trust: trust, chunks: chunks))
+    }
+}
+
+// The two updates as parallel regions: chunk t takes a run of parameters (SGD) or of tensors (LARS).
+
+/// `v = m v + (g + wd w)`, `w -= lr v`.
+struct MomentumUpdate: ParallelRegion {
+    let values: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<Float>
+    let momentum: UnsafeMutablePointer<Float>
+    let m: Float
+    let weightDecay: Float
+    let lr: Float
+    let count: Int
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        let (w, g, v) = (values, gradients, momentum)
+        for i in chunkRange(t, of: chunks, count: count) {
+            let vi = m * v[i] + (g[i] + weightDecay * w[i])
+            v[i] = vi
+            w[i] -= lr * vi
+        }
+    }
+}
+
+/// LARS, tensor by tensor: `v = m v + lr * trust ratio * (g + wd w)`, `w -= v`; batch-norm scale and
+/// shift, and biases, take the plain rate and no weight decay.
+struct LARSUpdate: ParallelRegion {
+    let tensors: [TensorSpec]
+    let values: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<Float>
+    let momentum: UnsafeMutablePointer<Float>
+    let m: Float
+    let weightDecay: Float
+    let lr: Float
+    let trust: Float
+    let chunks: Int
+
+    func run(chunk t: Int) {
+        for index in chunkRange(t, of: chunks, count: tensors.count) {
+            let spec = tensors[index]
+            let w = values + spec.offset
+            let g = gradients + spec.offset
+            let v = momentum + spec.offset
+            let adapted = spec.shape.count > 1
+            let wd: Float = adapted ? weightDecay : 0
+            let rate =
+                adapted
+                ? lr * SGD.trustRatio(weights: w, gradients: g, count: spec.count, trust: trust, weightDecay: wd)
+                : lr
+            for i in 0..<spec.count {
+                let vi = m * v[i] + rate * (g[i] + wd * w[i])
+                v[i] = vi
+                w[i] -= vi
             }
         }
     }
