@@ -8,7 +8,8 @@ public enum ReLU {
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
         threads: Int = 1
     ) {
-        Elementwise.split(count, threads, Forward(input: input, output: output))
+        let split = Elementwise.Split(count: count, threads: threads)
+        parallelChunks(split.chunks, Forward(split: split, input: input, output: output))
     }
 
     /// `y = max(0, y + x)`: a residual block's shortcut addition and final ReLU in one pass.
@@ -16,7 +17,8 @@ public enum ReLU {
         _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
         threads: Int = 1
     ) {
-        Elementwise.split(count, threads, AddForward(x: x, y: y))
+        let split = Elementwise.Split(count: count, threads: threads)
+        parallelChunks(split.chunks, AddForward(split: split, x: x, y: y))
     }
 
     /// `inputGrad = outputGrad where output > 0, else 0`, from the forward *output*;
@@ -27,14 +29,19 @@ public enum ReLU {
         inputGrad: UnsafeMutablePointer<Float>, copy: UnsafeMutablePointer<Float>? = nil,
         count: Int, threads: Int = 1
     ) {
-        Elementwise.split(count, threads, Backward(output: output, outputGrad: outputGrad, inputGrad: inputGrad, copy: copy))
+        let split = Elementwise.Split(count: count, threads: threads)
+        parallelChunks(
+            split.chunks,
+            Backward(split: split, output: output, outputGrad: outputGrad, inputGrad: inputGrad, copy: copy))
     }
 
-    struct Forward: ElementwisePass {
+    struct Forward: ParallelRegion {
+        let split: Elementwise.Split
         let input: UnsafePointer<Float>
         let output: UnsafeMutablePointer<Float>
 
-        @inline(__always) func run(_ range: Range<Int>) {
+        func run(chunk t: Int) {
+            let range = split.range(chunk: t)
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -48,11 +55,13 @@ public enum ReLU {
         }
     }
 
-    struct AddForward: ElementwisePass {
+    struct AddForward: ParallelRegion {
+        let split: Elementwise.Split
         let x: UnsafePointer<Float>
         let y: UnsafeMutablePointer<Float>
 
-        @inline(__always) func run(_ range: Range<Int>) {
+        func run(chunk t: Int) {
+            let range = split.range(chunk: t)
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -66,13 +75,15 @@ public enum ReLU {
         }
     }
 
-    struct Backward: ElementwisePass {
+    struct Backward: ParallelRegion {
+        let split: Elementwise.Split
         let output: UnsafePointer<Float>
         let outputGrad: UnsafePointer<Float>
         let inputGrad: UnsafeMutablePointer<Float>
         let copy: UnsafeMutablePointer<Float>?
 
-        @inline(__always) func run(_ range: Range<Int>) {
+        func run(chunk t: Int) {
+            let range = split.range(chunk: t)
             let zero = L(repeating: 0)
             var i = range.lowerBound
             while i + L.scalarCount <= range.upperBound {
@@ -91,31 +102,23 @@ public enum ReLU {
     }
 }
 
-/// An element-wise pass over part of a tensor: what `Elementwise.split` hands each thread.
-protocol ElementwisePass {
-    func run(_ range: Range<Int>)
-}
-
 /// Element-wise helpers.
 public enum Elementwise {
-    /// Runs `pass` on contiguous ranges covering `0..<count`, one per thread; small counts stay on
-    /// the calling thread. Ranges start at multiples of 64 elements.
-    @inline(__always)
-    static func split<Pass: ElementwisePass>(_ count: Int, _ threads: Int, _ pass: Pass) {
-        let chunks = count < 1 << 15 ? 1 : max(1, threads)
-        parallelChunks(chunks, Ranges(pass: pass, count: count, blocks: (count + 63) / 64, chunks: chunks))
-    }
-
-    /// Chunk t: the t-th run of 64-element blocks.
-    struct Ranges<Pass: ElementwisePass>: ParallelRegion {
-        let pass: Pass
+    /// Contiguous ranges covering `0..<count`, one per thread, starting at multiples of 64 elements;
+    /// small counts stay on the calling thread (one chunk).
+    struct Split {
         let count: Int
-        let blocks: Int
         let chunks: Int
 
-        @inline(__always) func run(chunk t: Int) {
-            let r = chunkRange(t, of: chunks, count: blocks)
-            pass.run(r.lowerBound * 64..<min(count, r.upperBound * 64))
+        init(count: Int, threads: Int) {
+            self.count = count
+            chunks = count < 1 << 15 ? 1 : max(1, threads)
+        }
+
+        /// The elements of chunk `t`.
+        @inline(__always) func range(chunk t: Int) -> Range<Int> {
+            let r = chunkRange(t, of: chunks, count: (count + 63) / 64)
+            return r.lowerBound * 64..<min(count, r.upperBound * 64)
         }
     }
 }

@@ -63,9 +63,11 @@ public struct BatchNorm: Sendable, Equatable {
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean)
             runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * Float(unbiased)
         }
-        overPlanes(
-            threads, batch,
+        let split = PlaneSplit(threads: threads, batch: batch, channels: c)
+        parallelChunks(
+            split.chunks,
             Normalise(
+                split: split,
                 input: input, output: output, gamma: gamma, beta: beta, mean: savedMean, invStd: savedInvStd,
                 stride: stride, hw: hw, relu: relu))
     }
@@ -81,11 +83,11 @@ public struct BatchNorm: Sendable, Equatable {
         _ threads: Int, _ batch: Int, into scratch: UnsafeMutablePointer<Double>, _ plane: Sums
     ) {
         let c = channels
+        var region = plane
         if batch < threads {
             let chunks = min(threads, c)
-            parallelChunks(
-                chunks,
-                SumsByChannels(scratch: scratch, channels: c, batch: batch, chunks: chunks, plane: plane))
+            region.layout = SumsLayout(target: scratch, channels: c, batch: batch, chunks: chunks, byChannels: true)
+            parallelChunks(chunks, region)
             return
         }
         let chunks = max(1, min(threads, batch))
@@ -104,8 +106,8 @@ public struct BatchNorm: Sendable, Equatable {
             return
         }
         let slots = scratch + 3 * c + 1
-        parallelChunks(
-            chunks, SumsByImages(slots: slots, channels: c, batch: batch, chunks: chunks, plane: plane))
+        region.layout = SumsLayout(target: slots, channels: c, batch: batch, chunks: chunks, byChannels: false)
+        parallelChunks(chunks, region)
         for ch in 0..<c {
             scratch[ch] = 0
             scratch[c + ch] = 0
@@ -119,75 +121,60 @@ public struct BatchNorm: Sendable, Equatable {
         }
     }
 
-    /// Runs `pass` over the planes, one part per thread: contiguous runs of images, as the
-    /// convolutions split their work, or of channels when there are fewer images than threads. For
-    /// the element-wise passes, whose outputs do not depend on the split.
-    @inline(__always)
-    func overPlanes<Pass: PlanePass>(_ threads: Int, _ batch: Int, _ pass: Pass) {
-        let byChannels = batch < threads
-        let chunks = byChannels ? min(threads, channels) : max(1, min(threads, batch))
-        parallelChunks(
-            chunks,
-            Planes(pass: pass, batch: batch, channels: channels, chunks: chunks, byChannels: byChannels))
-    }
-
-    // The parallel regions of `perChannelSums` and `overPlanes`.
-
-    /// Chunk t: the sums of a run of channels over every image, in image order.
-    struct SumsByChannels<Sums: PlaneSums>: ParallelRegion {
-        let scratch: UnsafeMutablePointer<Double>
-        let channels: Int
-        let batch: Int
-        let chunks: Int
-        let plane: Sums
-
-        func run(chunk t: Int) {
-            let c = channels
-            for ch in chunkRange(t, of: chunks, count: c) {
-                scratch[ch] = 0
-                scratch[c + ch] = 0
-                for n in 0..<batch {
-                    let (s, q) = plane.sums(image: n, channel: ch)
-                    scratch[ch] += Double(s)
-                    scratch[c + ch] += Double(q)
-                }
-            }
-        }
-    }
-
-    /// Chunk t: each image of a run of images, its sums into its own slot.
-    struct SumsByImages<Sums: PlaneSums>: ParallelRegion {
-        let slots: UnsafeMutablePointer<Double>
-        let channels: Int
-        let batch: Int
-        let chunks: Int
-        let plane: Sums
-
-        func run(chunk t: Int) {
-            let c = channels
-            for n in chunkRange(t, of: chunks, count: batch) {
-                for ch in 0..<c {
-                    let (s, q) = plane.sums(image: n, channel: ch)
-                    slots[n * 2 * c + ch] = Double(s)
-                    slots[n * 2 * c + c + ch] = Double(q)
-                }
-            }
-        }
-    }
-
-    /// Chunk t: a run of images (all channels), or of channels (all images).
-    struct Planes<Pass: PlanePass>: ParallelRegion {
-        let pass: Pass
+    /// The planes split one part per thread: contiguous runs of images, as the convolutions split
+    /// their work, or of channels when there are fewer images than threads. For the element-wise
+    /// passes, whose outputs do not depend on the split.
+    struct PlaneSplit {
         let batch: Int
         let channels: Int
         let chunks: Int
         let byChannels: Bool
 
-        func run(chunk t: Int) {
+        init(threads: Int, batch: Int, channels: Int) {
+            self.batch = batch
+            self.channels = channels
+            byChannels = batch < threads
+            chunks = byChannels ? min(threads, channels) : max(1, min(threads, batch))
+        }
+
+        /// The images and channels of chunk `t`.
+        @inline(__always) func ranges(chunk t: Int) -> (images: Range<Int>, channels: Range<Int>) {
+            byChannels
+                ? (0..<batch, chunkRange(t, of: chunks, count: channels))
+                : (chunkRange(t, of: chunks, count: batch), 0..<channels)
+        }
+    }
+
+    /// Where `perChannelSums`' chunks put their sums: by channels, each chunk sums its channels over
+    /// every image into `target[0..<2c]`; by images, each image's sums go to its own slot of `target`.
+    struct SumsLayout {
+        let target: UnsafeMutablePointer<Double>
+        let channels: Int
+        let batch: Int
+        let chunks: Int
+        let byChannels: Bool
+
+        /// Chunk `t`'s sums of `plane`.
+        @inline(__always) func sum<Sums: PlaneSums>(chunk t: Int, _ plane: Sums) {
+            let c = channels
             if byChannels {
-                pass.run(images: 0..<batch, channels: chunkRange(t, of: chunks, count: channels))
+                for ch in chunkRange(t, of: chunks, count: c) {
+                    target[ch] = 0
+                    target[c + ch] = 0
+                    for n in 0..<batch {
+                        let (s, q) = plane.sums(image: n, channel: ch)
+                        target[ch] += Double(s)
+                        target[c + ch] += Double(q)
+                    }
+                }
             } else {
-                pass.run(images: chunkRange(t, of: chunks, count: batch), channels: 0..<channels)
+                for n in chunkRange(t, of: chunks, count: batch) {
+                    for ch in 0..<c {
+                        let (s, q) = plane.sums(image: n, channel: ch)
+                        target[n * 2 * c + ch] = Double(s)
+                        target[n * 2 * c + c + ch] = Double(q)
+                    }
+                }
             }
         }
     }
@@ -202,9 +189,11 @@ public struct BatchNorm: Sendable, Equatable {
         let c = channels
         let hw = spatial
         let stride = c * hw
-        overPlanes(
-            threads, batch,
+        let split = PlaneSplit(threads: threads, batch: batch, channels: c)
+        parallelChunks(
+            split.chunks,
             NormaliseWithRunningStatistics(
+                split: split,
                 input: input, output: output, gamma: gamma, beta: beta, runningMean: runningMean,
                 runningVar: runningVar, epsilon: epsilon, stride: stride, hw: hw, relu: relu))
     }
@@ -272,28 +261,30 @@ public struct BatchNorm: Sendable, Equatable {
         scratch[2 * c] = Double(batch * hw)
         if let reduce { try reduce.sumOverReplicas(UnsafeMutableBufferPointer(start: scratch, count: 2 * c + 1)) }
         let count = scratch[2 * c]
-        overPlanes(
-            threads, batch,
+        let split = PlaneSplit(threads: threads, batch: batch, channels: c)
+        parallelChunks(
+            split.chunks,
             NormaliseBackward(
+                split: split,
                 input: input, outputGrad: outputGrad, inputGrad: inputGrad, gamma: gamma, savedMean: savedMean,
                 savedInvStd: savedInvStd, sums: scratch, reluOutput: reluOutput, count: count, channels: c,
                 stride: stride, hw: hw))
     }
 }
 
-/// Per (image, channel) plane, the two float sums `BatchNorm.perChannelSums` adds up.
-protocol PlaneSums {
+/// Per (image, channel) plane, the two float sums `BatchNorm.perChannelSums` adds up; as a
+/// parallel region, chunk t sums its part of the planes as `layout` says (`layout!.sum(chunk:_:)`,
+/// in each concrete type, so that the workers run code specialised to it).
+protocol PlaneSums: ParallelRegion {
+    /// Set by `perChannelSums` before it runs the region.
+    var layout: BatchNorm.SumsLayout? { get set }
     func sums(image n: Int, channel ch: Int) -> (Float, Float)
-}
-
-/// An element-wise pass over the planes of some images and channels (`BatchNorm.overPlanes`).
-protocol PlanePass {
-    func run(images: Range<Int>, channels: Range<Int>)
 }
 
 extension BatchNorm {
     /// The forward statistics: sum and sum of squares of each plane.
     struct SumAndSquares: PlaneSums {
+        var layout: SumsLayout?
         let input: UnsafePointer<Float>
         let stride: Int
         let hw: Int
@@ -301,10 +292,13 @@ extension BatchNorm {
         @inline(__always) func sums(image n: Int, channel ch: Int) -> (Float, Float) {
             Vector.sumAndSquares(input + n * stride + ch * hw, hw)
         }
+
+        func run(chunk t: Int) { layout!.sum(chunk: t, self) }
     }
 
     /// The backward statistics: sum(g) and sum(g * x) of each plane (g masked by the ReLU's output).
     struct GradientSums: PlaneSums {
+        var layout: SumsLayout?
         let outputGrad: UnsafePointer<Float>
         let input: UnsafePointer<Float>
         let reluOutput: UnsafePointer<Float>?
@@ -315,10 +309,13 @@ extension BatchNorm {
             let o = n * stride + ch * hw
             return Vector.gradientSums(outputGrad + o, input + o, mask: reluOutput.map { $0 + o }, hw)
         }
+
+        func run(chunk t: Int) { layout!.sum(chunk: t, self) }
     }
 
     /// `output = [relu](gamma * (input - mean) * invStd + beta)` with the batch's statistics.
-    struct Normalise: PlanePass {
+    struct Normalise: ParallelRegion {
+        let split: PlaneSplit
         let input: UnsafePointer<Float>
         let output: UnsafeMutablePointer<Float>
         let gamma: UnsafePointer<Float>
@@ -329,9 +326,10 @@ extension BatchNorm {
         let hw: Int
         let relu: Bool
 
-        @inline(__always) func run(images: Range<Int>, channels: Range<Int>) {
+        func run(chunk t: Int) {
+            let (images, planeChannels) = split.ranges(chunk: t)
             for n in images {
-                for ch in channels {
+                for ch in planeChannels {
                     let scale = gamma[ch] * invStd[ch]
                     let shift = beta[ch] - mean[ch] * scale
                     let plane = n * stride + ch * hw
@@ -342,7 +340,8 @@ extension BatchNorm {
     }
 
     /// The same with the running statistics (eval).
-    struct NormaliseWithRunningStatistics: PlanePass {
+    struct NormaliseWithRunningStatistics: ParallelRegion {
+        let split: PlaneSplit
         let input: UnsafePointer<Float>
         let output: UnsafeMutablePointer<Float>
         let gamma: UnsafePointer<Float>
@@ -354,9 +353,10 @@ extension BatchNorm {
         let hw: Int
         let relu: Bool
 
-        @inline(__always) func run(images: Range<Int>, channels: Range<Int>) {
+        func run(chunk t: Int) {
+            let (images, planeChannels) = split.ranges(chunk: t)
             for n in images {
-                for ch in channels {
+                for ch in planeChannels {
                     let scale = gamma[ch] / (runningVar[ch] + epsilon).squareRoot()
                     let shift = beta[ch] - runningMean[ch] * scale
                     let plane = n * stride + ch * hw
@@ -368,7 +368,8 @@ extension BatchNorm {
 
     /// `inputGrad = gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))` from the summed statistics:
     /// `sums[ch]` = sum(g), `sums[c + ch]` = sum(g * xhat), over `count` values.
-    struct NormaliseBackward: PlanePass {
+    struct NormaliseBackward: ParallelRegion {
+        let split: PlaneSplit
         let input: UnsafePointer<Float>
         let outputGrad: UnsafePointer<Float>
         let inputGrad: UnsafeMutablePointer<Float>
@@ -382,7 +383,8 @@ extension BatchNorm {
         let stride: Int
         let hw: Int
 
-        @inline(__always) func run(images: Range<Int>, channels planeChannels: Range<Int>) {
+        func run(chunk t: Int) {
+            let (images, planeChannels) = split.ranges(chunk: t)
             let c = channels
             for n in images {
                 for ch in planeChannels {

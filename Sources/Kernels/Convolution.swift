@@ -61,13 +61,13 @@ public struct Convolution: Sendable, Equatable {
         let planeChunks = Winograd.weightTransformChunks(plane: plane, threads: threads)
         if let winograd4 {
             parallelChunks(
-                planeChunks, WeightTransform<Winograd4>(weight: weight, u: u, conv: self, chunks: planeChunks))
+                planeChunks, WeightTransform(fourByFour: true, weight: weight, u: u, conv: self, chunks: planeChunks))
             winograd4.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
         } else if let winograd {
             parallelChunks(
-                planeChunks, WeightTransform<Winograd>(weight: weight, u: u, conv: self, chunks: planeChunks))
+                planeChunks, WeightTransform(fourByFour: false, weight: weight, u: u, conv: self, chunks: planeChunks))
             winograd.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
@@ -223,17 +223,23 @@ public struct Convolution: Sendable, Equatable {
 // The parallel regions of the convolution passes: chunk t takes a contiguous run of images (or, for
 // the weight transform, of (output, input) channel planes) and the t-th slot of the workspace.
 extension Convolution {
-    /// U = G g G^T for a run of planes, by F(2x2) or F(4x4).
-    struct WeightTransform<Tiling: WinogradWeights>: ParallelRegion {
+    /// U = G g G^T for a run of planes, by F(4x4) or F(2x2).
+    struct WeightTransform: ParallelRegion {
+        let fourByFour: Bool
         let weight: UnsafePointer<Float>
         let u: UnsafeMutablePointer<Float>
         let conv: Convolution
         let chunks: Int
 
         func run(chunk t: Int) {
-            Tiling.transformWeights(
-                weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u,
-                planes: chunkRange(t, of: chunks, count: conv.outChannels * conv.inChannels))
+            let planes = chunkRange(t, of: chunks, count: conv.outChannels * conv.inChannels)
+            if fourByFour {
+                Winograd4.transformWeights(
+                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes)
+            } else {
+                Winograd.transformWeights(
+                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes)
+            }
         }
     }
 
@@ -376,13 +382,3 @@ extension Convolution {
         }
     }
 }
-
-/// The Winograd forms' weight transform, as `Convolution.WeightTransform` calls it.
-protocol WinogradWeights {
-    static func transformWeights(
-        _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into u: UnsafeMutablePointer<Float>,
-        planes: Range<Int>?)
-}
-
-extension Winograd: WinogradWeights {}
-extension Winograd4: WinogradWeights {}

@@ -13,6 +13,7 @@
 /// Tiles are processed in groups of whole images sized so that the transformed input and output of a
 /// group stay in the core's L2 cache; a group's tiles are numbered image by image, row by row.
 struct Winograd: WinogradTiling {
+    var form: WinogradForm { .f2(self) }
     static let outputTile = 2
     let inChannels: Int, outChannels: Int, height: Int, width: Int
     /// Images per group (see `WinogradTiling.imagesPerGroup`, which sizes groups to `groupBudget`).

@@ -18,6 +18,7 @@
 ///           [0  2 -1 -2  1  0]         [1/24 -1/12   1/6]
 ///           [0  4  0 -5  0  1]         [   0     0     1]
 struct Winograd4: WinogradTiling {
+    var form: WinogradForm { .f4(self) }
     static let outputTile = 4
     let inChannels: Int, outChannels: Int, height: Int, width: Int
     /// Images per group (see `WinogradTiling.imagesPerGroup`).

@@ -34,8 +34,8 @@ final class Stage {
 /// The ImageNet networks of Table 1 (18 and 34 layers) share the structure: a 7x7/2 conv and a
 /// 3x3/2 max pool, then four stages of 64, 128, 256 and 512 filters, pooling and a 1000-way fc.
 /// Tensors are float32 NCHW. All memory is allocated at construction for `batchCapacity` images;
-/// on one thread `trainStep` and `evaluate` allocate nothing (AllocationTests); on more, each
-/// parallel region hands its body to the pool's workers in one 32-byte block (see `ChunkPool`).
+/// `trainStep` and `evaluate` allocate nothing at any thread count (AllocationTests: the parallel
+/// regions are structs handed to the pool's workers by address, `ParallelRegion`).
 public final class Network {
     public let architecture: Architecture
     /// The layers, forward and backward, loss and replica hooks: what VGG shares too.
