@@ -4,7 +4,8 @@
 ///
 /// Two algorithms. `.im2col`: each image is one GEMM, `Y[Cout, P] = W[Cout, K] * col[K, P]` with
 /// `K = Cin*k*k` and `P = Hout*Wout`; `col` is the image unrolled by im2col (not needed for a 1x1
-/// stride-1 conv). `.winograd`: for stride-1, padding-1 3x3 convolutions on even-sized planes, the
+/// stride-1 conv). `.winograd`: for stride-1, padding-1 3x3 convolutions (odd planes run on the plane
+/// grown to even sides, `Convolution+EvenPlane`), the
 /// default wherever it applies: forward and backward-data by F(4x4, 3x3) (`Winograd4`, 4x fewer
 /// multiplies) on planes whose sides are multiples of 4 and at least 16 wide, else by F(2x2, 3x3)
 /// (`Winograd`, 2.25x fewer); backward-weights always by F(2x2, 3x3).
@@ -38,12 +39,13 @@ public struct Convolution: Sendable, Equatable {
         self.inHeight = inHeight
         self.inWidth = inWidth
         let winogradApplies =
-            kernelSize == 3 && stride == 1 && padding == 1 && inHeight % 2 == 0
-            && inWidth % 2 == 0 && inHeight >= 2 && inWidth >= 2
+            kernelSize == 3 && stride == 1 && padding == 1 && inHeight >= 2 && inWidth >= 2
         self.algorithm = algorithm != .im2col && winogradApplies ? .winograd : .im2col
     }
 
-    var winograd: Winograd? { algorithm == .winograd ? Winograd(self) : nil }
+    var winograd: Winograd? {
+        algorithm == .winograd && inHeight % 2 == 0 && inWidth % 2 == 0 ? Winograd(self) : nil
+    }
     var winograd4: Winograd4? {
         algorithm == .winograd && Winograd4.applies(height: inHeight, width: inWidth) ? Winograd4(self) : nil
     }
@@ -72,6 +74,16 @@ public struct Convolution: Sendable, Equatable {
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
         }
+    }
+
+    /// The layer's shape and the forward pass's kernel, e.g. `3x3/1 64->64 56x56 F(4x4)`, for profiles.
+    public var shapeDescription: String {
+        if let even = evenPlane {
+            return "\(kernelSize)x\(kernelSize)/\(stride) \(inChannels)->\(outChannels) \(inHeight)x\(inWidth) "
+                + "\(even.winograd4 != nil ? "F(4x4)" : "F(2x2)") on \(even.inHeight)x\(even.inWidth)"
+        }
+        let kernel = winograd4 != nil ? "F(4x4)" : winograd != nil ? "F(2x2)" : "im2col"
+        return "\(kernelSize)x\(kernelSize)/\(stride) \(inChannels)->\(outChannels) \(inHeight)x\(inWidth) \(kernel)"
     }
 
     public var outHeight: Int { (inHeight + 2 * padding - kernelSize) / stride + 1 }
@@ -118,6 +130,7 @@ public struct Convolution: Sendable, Equatable {
     /// images: a slot per thread, then the transformed and flipped weights of the data passes or the
     /// weight gradient's kept products (per group for Winograd, per image for im2col).
     public func workspaceCount(threads: Int, batch: Int) -> Int {
+        if let even = evenPlane { return evenPlaneWorkspaceCount(even, threads: threads, batch: batch) }
         let keptProducts = winograd?.gradientGroupStorage(batch: batch) ?? batch * weightCount
         return threads * perThreadWorkspace + max(transformedWeightCount + weightCount, keptProducts)
     }
@@ -128,6 +141,11 @@ public struct Convolution: Sendable, Equatable {
         output: UnsafeMutablePointer<Float>, batch: Int,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
+        if let even = evenPlane {
+            return forwardOnEvenPlane(
+                even, input: input, weight: weight, output: output, batch: batch, threads: threads,
+                workspace: workspace)
+        }
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if winograd != nil {
@@ -150,6 +168,11 @@ public struct Convolution: Sendable, Equatable {
         inputGrad: UnsafeMutablePointer<Float>, batch: Int, accumulate: Bool,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
+        if let even = evenPlane {
+            return backwardDataOnEvenPlane(
+                even, outputGrad: outputGrad, weight: weight, inputGrad: inputGrad, batch: batch,
+                accumulate: accumulate, threads: threads, workspace: workspace)
+        }
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if winograd != nil {
@@ -196,6 +219,11 @@ public struct Convolution: Sendable, Equatable {
         weightGrad: UnsafeMutablePointer<Float>, batch: Int,
         threads: Int, workspace: UnsafeMutablePointer<Float>
     ) {
+        if let even = evenPlane {
+            return backwardWeightsOnEvenPlane(
+                even, input: input, outputGrad: outputGrad, weightGrad: weightGrad, batch: batch, threads: threads,
+                workspace: workspace)
+        }
         if let winograd {
             winograd.backwardWeights(
                 input: input, outputGrad: outputGrad, weightGrad: weightGrad, batch: batch,

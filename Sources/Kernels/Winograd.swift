@@ -21,6 +21,8 @@ struct Winograd: WinogradTiling {
     /// `gradientGroupFactor` times longer (longer dot products; measured faster on the 64-channel stage).
     let imagesPerGroup: Int
     static let groupBudget = 1 << 17
+    /// The fewest tiles a group holds (what the CIFAR layers' groups already hold: 48 to 64 tiles).
+    static let minimumGroupTiles = 48
     static let gradientGroupFactor = 2
     var gradientImagesPerGroup: Int { imagesPerGroup * Self.gradientGroupFactor }
 

@@ -48,10 +48,13 @@ extension WinogradTiling {
     }
 
     /// Images per group: the transformed tiles of a group, `positions * (Cin + Cout) * T` floats,
-    /// stay near `Winograd.groupBudget`.
+    /// stay near `Winograd.groupBudget`, but a group has at least `minimumGroupTiles` tiles: on small
+    /// planes of many channels (ImageNet's 7x7 stage: 16 tiles an image, 512 channels) each product
+    /// would otherwise stream a megabyte of U per position for a few tiles.
     static func imagesPerGroup(_ conv: Convolution) -> Int {
         let tiles = conv.inHeight / outputTile * (conv.inWidth / outputTile)
-        return max(1, Winograd.groupBudget / (positions * (conv.inChannels + conv.outChannels) * tiles))
+        let byBudget = Winograd.groupBudget / (positions * (conv.inChannels + conv.outChannels) * tiles)
+        return max(1, byBudget, (Winograd.minimumGroupTiles + tiles - 1) / tiles)
     }
 
     /// Calls `body(row, tile)` for every row of output tiles of `images` output planes [Cout, H, W]

@@ -42,6 +42,11 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --decode: images to time (after the first batch).")
     var images = 400
 
+    @Flag(
+        name: .customLong("by-layer"),
+        help: "Also break the convolution passes down by layer shape (kernel, stride, channels, plane, algorithm).")
+    var byLayer = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -148,10 +153,22 @@ struct Bench: ParsableCommand {
             if let f = profile.flops[kind] { entry["gflops"] = f / seconds / 1e9 }
             return entry
         }
+        let stepSeconds = median(times)
+        let layers = profile.shapes.map { shape -> [String: Any] in
+            let times = profile.byShape[shape]!
+            var entry: [String: Any] = [
+                "shape": shape, "layers": times.forwardCalls / steps,
+                "seconds_per_step": times.seconds.values.reduce(0, +) / Double(steps),
+            ]
+            for kind in [StepProfile.Kind.convForward, .convBackwardData, .convBackwardWeights] {
+                entry[kind.rawValue] = (times.seconds[kind] ?? 0) / Double(steps)
+            }
+            return entry
+        }
         if json {
             printJSON(
                 [
-                    "breakdown": breakdown, "arch": architecture.description, "batch_size": batchSize, "ranks": world,
+                    "breakdown": breakdown, "layers": byLayer ? layers : [], "arch": architecture.description, "batch_size": batchSize, "ranks": world,
                     "threads": threads, "buckets": step.bucketPlan.buckets.count,
                     "allreduce_precision": distribution.allreducePrecision.rawValue,
                     "images_per_s": imagesPerSecond, "step_seconds_median": jobStep,
@@ -186,6 +203,18 @@ struct Bench: ParsableCommand {
                     String(
                         format: "    %-24@ %8.2f ms  %5.1f%%", entry["kind"] as! String,
                         (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
+            }
+            if byLayer {
+                print("  rank 0 convolutions by layer shape (ms per step: forward, backward-data, backward-weights):")
+                for entry in layers {
+                    let ms = { (kind: StepProfile.Kind) in (entry[kind.rawValue] as! Double) * 1000 }
+                    print(
+                        String(
+                            format: "    %-34@ x%-3d %8.1f %8.1f %8.1f  = %8.1f ms  %5.1f%%", entry["shape"] as! String,
+                            entry["layers"] as! Int, ms(.convForward), ms(.convBackwardData),
+                            ms(.convBackwardWeights), (entry["seconds_per_step"] as! Double) * 1000,
+                            (entry["seconds_per_step"] as! Double) / stepSeconds * 100))
+                }
             }
         }
     }

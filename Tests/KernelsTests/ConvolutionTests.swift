@@ -71,7 +71,11 @@ import Testing
         #expect(Self.make(Self.shapes[0], .im2col).algorithm == .im2col)
         #expect(Self.make(Self.shapes[1], .winograd).algorithm == .im2col)  // stride 2
         #expect(Self.make(Self.shapes[2], .winograd).algorithm == .im2col)  // 1x1
-        #expect(Self.make(Self.shapes[6], .winograd).algorithm == .im2col)  // odd size
+        // Odd planes run on the plane grown to even sides (7x7 as 8x8 by F(2x2); 15x15 as 16x16 by F(4x4)).
+        #expect(Self.make(Self.shapes[6], .winograd).algorithm == .winograd)
+        #expect(Self.make((3, 1, 4, 4, 7)).shapeDescription == "3x3/1 4->4 7x7 F(2x2) on 8x8")
+        #expect(Self.make((3, 1, 4, 4, 15)).shapeDescription == "3x3/1 4->4 15x15 F(4x4) on 16x16")
+        #expect(Self.make((3, 1, 4, 4, 14)).shapeDescription == "3x3/1 4->4 14x14 F(2x2)")
     }
 
     @Test("forward equals the direct definition", arguments: 0..<shapes.count, algorithms)
@@ -134,8 +138,8 @@ import Testing
     /// split unevenly over two threads) and a 64x64 one (one image is more than the group budget).
     /// All three passes agree with im2col (itself checked above).
     @Test(
-        "Winograd agrees with im2col on 16-channel 8x8 to 64x64 layers, with products of every vector width",
-        arguments: [1, 2], [8, 16, 32, 64])
+        "Winograd agrees with im2col on 16-channel 7x7 to 64x64 layers, with products of every vector width",
+        arguments: [1, 2], [7, 8, 15, 16, 32, 64])
     func winogradMatchesIm2col(threads: Int, size: Int) {
         var results: [(y: [Float], dx: [Float], dw: [Float])] = []
         for lanes in [16, 8, 4] {
@@ -228,7 +232,7 @@ import Testing
 struct ConvolutionThreadTests {
     @Test(arguments: [
         (3, 1, 16, 16, 8), (3, 1, 32, 32, 8), (3, 1, 16, 16, 16), (3, 1, 3, 16, 32), (3, 2, 16, 32, 16),
-        (1, 2, 16, 32, 16),
+        (1, 2, 16, 32, 16), (3, 1, 16, 16, 7), (3, 1, 8, 16, 15),
     ])
     func bitsDoNotDependOnTheThreadCount(shape: (Int, Int, Int, Int, Int)) {
         let s = (kernel: shape.0, stride: shape.1, cin: shape.2, cout: shape.3, size: shape.4)

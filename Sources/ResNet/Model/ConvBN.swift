@@ -97,7 +97,7 @@ final class ConvBN {
         let c = context
         let y = c.arena[convOutput]
         let flops = 2 * Double(conv.macsPerImage * batch)
-        c.profile.measure(.convForward, flops: flops) {
+        c.profile.measure(.convForward, flops: flops, shape: conv.shapeDescription) {
             conv.forward(
                 input: input, weight: c.parameter(weightOffset), output: y, batch: batch,
                 threads: c.threads, workspace: c.workspace)
@@ -165,14 +165,14 @@ final class ConvBN {
             ReLU.backward(
                 output: reluOutput, outputGrad: outputGrad, inputGrad: outputGrad, count: batch * conv.outputSize)
         }
-        c.profile.measure(.convBackwardWeights, flops: flops) {
+        c.profile.measure(.convBackwardWeights, flops: flops, shape: conv.shapeDescription) {
             if let biasOffset { conv.biasGradient(outputGrad, into: c.gradient(biasOffset), batch: batch) }
             conv.backwardWeights(
                 input: input, outputGrad: outputGrad, weightGrad: c.gradient(weightOffset), batch: batch,
                 threads: c.threads, workspace: c.workspace)
         }
         if let inputGrad {
-            c.profile.measure(.convBackwardData, flops: flops) {
+            c.profile.measure(.convBackwardData, flops: flops, shape: conv.shapeDescription) {
                 conv.backwardData(
                     outputGrad: outputGrad, weight: c.parameter(weightOffset), inputGrad: inputGrad,
                     batch: batch, accumulate: accumulate, threads: c.threads, workspace: c.workspace)
