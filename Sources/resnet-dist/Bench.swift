@@ -199,19 +199,23 @@ struct Bench: ParsableCommand {
             print("  rank 0 breakdown (per step):")
             for entry in breakdown {
                 let gflops = (entry["gflops"] as? Double).map { String(format: "  %6.1f GFLOP/s", $0) } ?? ""
+                let kind = (entry["kind"] as! String).padding(toLength: 24, withPad: " ", startingAt: 0)
                 print(
-                    String(
-                        format: "    %-24@ %8.2f ms  %5.1f%%", entry["kind"] as! String,
-                        (entry["seconds_per_step"] as! Double) * 1000, (entry["share"] as! Double) * 100) + gflops)
+                    "    " + kind
+                        + String(
+                            format: " %8.2f ms  %5.1f%%", (entry["seconds_per_step"] as! Double) * 1000,
+                            (entry["share"] as! Double) * 100) + gflops)
             }
             if byLayer {
                 print("  rank 0 convolutions by layer shape (ms per step: forward, backward-data, backward-weights):")
                 for entry in layers {
                     let ms = { (kind: StepProfile.Kind) in (entry[kind.rawValue] as! Double) * 1000 }
+                    let shape = (entry["shape"] as! String).padding(toLength: 36, withPad: " ", startingAt: 0)
                     print(
-                        String(
-                            format: "    %-34@ x%-3d %8.1f %8.1f %8.1f  = %8.1f ms  %5.1f%%", entry["shape"] as! String,
-                            entry["layers"] as! Int, ms(.convForward), ms(.convBackwardData),
+                        "    " + shape
+                            + String(
+                                format: " x%-3d %8.1f %8.1f %8.1f  = %8.1f ms  %5.1f%%",
+                                entry["layers"] as! Int, ms(.convForward), ms(.convBackwardData),
                             ms(.convBackwardWeights), (entry["seconds_per_step"] as! Double) * 1000,
                             (entry["seconds_per_step"] as! Double) / stepSeconds * 100))
                 }
