@@ -127,6 +127,19 @@ struct CommandLineTests {
         #expect(rates[0] == 0.1 && abs(rates[2] - 0.15) < 1e-12 && rates[4] == 0.2 && rates[7] == 0.2, "\(rates)")
     }
 
+    /// Without linear scaling (LARS's warm-up) the ramp climbs from lr/K to lr over its K
+    /// iterations, then the polynomial decay takes the rate to 0 at the end.
+    @Test func warmupWithoutScalingRampsFromNearZero() throws {
+        // 2,048 generated images at batch 16: 128 iterations an epoch; 1/32 epoch = 4 iterations of ramp.
+        let rates = try learningRates([
+            "--batch-size", "16", "--optimizer", "lars", "--lr", "2", "--schedule", "poly",
+            "--warmup-epochs", "0.03125", "--iterations", "8",
+        ])
+        #expect(rates.count == 8)
+        #expect(abs(rates[0] - 0.5) < 1e-12 && abs(rates[1] - 0.875) < 1e-12 && abs(rates[3] - 1.625) < 1e-12, "\(rates)")
+        #expect(rates[4] == 2 && rates[5] < 2 && rates[7] > 0 && rates[7] < rates[6], "\(rates)")
+    }
+
     /// A finished run extended with the same explicit milestones trains exactly what one longer run
     /// does. Milestones that follow from the length (--recipe paper) would move: that is refused,
     /// with the flags that extend it instead, and those flags work.

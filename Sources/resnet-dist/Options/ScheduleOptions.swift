@@ -41,7 +41,7 @@ struct ScheduleOptions: ParsableArguments {
     @Option(
         name: .customLong("warmup-epochs"), parsing: .unconditional,
         help:
-            "Ramp the lr linearly, every iteration, from the base lr to the scaled lr over the first K epochs (fractions allowed; 0: none)."
+            "Ramp the lr linearly, every iteration, over the first K epochs (fractions allowed; 0: none): with --lr-scaling linear from the base lr to the scaled lr (Goyal et al.), else from lr/K-iterations up to lr (LARS's warm-up)."
     )
     var warmupEpochs = 0.0
 
@@ -154,7 +154,10 @@ struct ScheduleOptions: ParsableArguments {
         }
         if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
         if warmupEpochs > 0 {
-            result.ramp = .init(start: lr, iterations: max(1, Int((warmupEpochs * Double(batchesPerEpoch)).rounded())))
+            // Goyal et al. ramp from the reference batch's rate to the scaled one; without scaling
+            // (LARS, as MLPerf's) the ramp climbs from peak/K at the first of its K iterations.
+            let iterations = max(1, Int((warmupEpochs * Double(batchesPerEpoch)).rounded()))
+            result.ramp = .init(start: lrScaling == .linear ? lr : peak / Double(iterations), iterations: iterations)
         }
         return result
     }
