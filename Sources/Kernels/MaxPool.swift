@@ -22,50 +22,97 @@ public struct MaxPool: Sendable, Equatable {
     public var inputSize: Int { channels * inHeight * inWidth }
     public var outputSize: Int { channels * outHeight * outWidth }
 
-    /// `output` [batch, C, Hout, Wout]; `argmax` receives each window's winning index within its plane.
+    /// `output` [batch, C, Hout, Wout]; `argmax` receives each window's winning index within its
+    /// plane: the first largest value in row-major window order. Planes are split over `threads`.
     public func forward(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        argmax: UnsafeMutablePointer<Int32>, batch: Int
+        argmax: UnsafeMutablePointer<Int32>, batch: Int, threads: Int = 1
     ) {
-        let plane = inHeight * inWidth
-        let outPlane = outHeight * outWidth
-        for p in 0..<(batch * channels) {
-            let x = input + p * plane
-            for oy in 0..<outHeight {
-                for ox in 0..<outWidth {
-                    var best = -Float.infinity
-                    var at: Int32 = -1
-                    for ky in 0..<kernelSize {
-                        let iy = oy * stride - padding + ky
-                        guard iy >= 0, iy < inHeight else { continue }
-                        for kx in 0..<kernelSize {
-                            let ix = ox * stride - padding + kx
-                            guard ix >= 0, ix < inWidth else { continue }
-                            let v = x[iy * inWidth + ix]
-                            if v > best || at < 0 {
-                                best = v
-                                at = Int32(iy * inWidth + ix)
-                            }
-                        }
-                    }
-                    output[p * outPlane + oy * outWidth + ox] = best
-                    argmax[p * outPlane + oy * outWidth + ox] = at
-                }
-            }
-        }
+        let planes = batch * channels
+        let chunks = max(1, min(threads, planes / Self.planesPerChunk))
+        parallelChunks(
+            chunks, ForwardByPlanes(pool: self, input: input, output: output, argmax: argmax, planes: planes, chunks: chunks))
     }
 
     /// `inputGrad` (overwritten) receives each output gradient at its window's winner.
     public func backward(
         outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
-        inputGrad: UnsafeMutablePointer<Float>, batch: Int
+        inputGrad: UnsafeMutablePointer<Float>, batch: Int, threads: Int = 1
     ) {
-        let plane = inHeight * inWidth
-        let outPlane = outHeight * outWidth
-        inputGrad.update(repeating: 0, count: batch * inputSize)
-        for p in 0..<(batch * channels) {
-            let dx = inputGrad + p * plane
-            for o in 0..<outPlane { dx[Int(argmax[p * outPlane + o])] += outputGrad[p * outPlane + o] }
+        let planes = batch * channels
+        let chunks = max(1, min(threads, planes / Self.planesPerChunk))
+        parallelChunks(
+            chunks,
+            BackwardByPlanes(
+                pool: self, outputGrad: outputGrad, argmax: argmax, inputGrad: inputGrad, planes: planes, chunks: chunks))
+    }
+
+    /// The fewest planes worth a thread of their own (a 112x112 plane is about 10 us of work).
+    static let planesPerChunk = 8
+
+    /// The window rows (or columns) `lo..<hi` of output row (or column) `o` that fall inside a side of `size`.
+    @inline(__always)
+    func window(_ o: Int, size: Int) -> (lo: Int, hi: Int) {
+        let first = o * stride - padding
+        return (max(first, 0), min(first + kernelSize, size))
+    }
+
+    struct ForwardByPlanes: ParallelRegion {
+        let pool: MaxPool
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let argmax: UnsafeMutablePointer<Int32>
+        let planes: Int
+        let chunks: Int
+
+        func run(chunk: Int) {
+            let (h, w) = (pool.inHeight, pool.inWidth)
+            let (oh, ow) = (pool.outHeight, pool.outWidth)
+            for p in chunkRange(chunk, of: chunks, count: planes) {
+                let x = input + p * h * w
+                let y = output + p * oh * ow
+                let at = argmax + p * oh * ow
+                for oy in 0..<oh {
+                    let rows = pool.window(oy, size: h)
+                    for ox in 0..<ow {
+                        let columns = pool.window(ox, size: w)
+                        var bestIndex = rows.lo * w + columns.lo
+                        var best = x[bestIndex]
+                        for iy in rows.lo..<rows.hi {
+                            for ix in columns.lo..<columns.hi {
+                                let index = iy * w + ix
+                                if x[index] > best {
+                                    best = x[index]
+                                    bestIndex = index
+                                }
+                            }
+                        }
+                        y[oy * ow + ox] = best
+                        at[oy * ow + ox] = Int32(bestIndex)
+                    }
+                }
+            }
+        }
+    }
+
+    struct BackwardByPlanes: ParallelRegion {
+        let pool: MaxPool
+        let outputGrad: UnsafePointer<Float>
+        let argmax: UnsafePointer<Int32>
+        let inputGrad: UnsafeMutablePointer<Float>
+        let planes: Int
+        let chunks: Int
+
+        func run(chunk: Int) {
+            let plane = pool.inHeight * pool.inWidth
+            let outPlane = pool.outHeight * pool.outWidth
+            for p in chunkRange(chunk, of: chunks, count: planes) {
+                let dx = inputGrad + p * plane
+                dx.update(repeating: 0, count: plane)
+                let dy = outputGrad + p * outPlane
+                let at = argmax + p * outPlane
+                for o in 0..<outPlane { dx[Int(at[o])] += dy[o] }
+            }
         }
     }
 }

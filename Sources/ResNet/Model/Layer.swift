@@ -65,7 +65,7 @@ extension MaxPoolLayer: Layer {
     func initialize(_ rng: inout SplitMix64) {}
 
     func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, statistics: StatisticsReducer?) throws {
-        pool.forward(input: input, output: context.arena[output], argmax: argmax, batch: batch)
+        pool.forward(input: input, output: context.arena[output], argmax: argmax, batch: batch, threads: context.threads)
     }
 
     func backward(
@@ -73,7 +73,7 @@ extension MaxPoolLayer: Layer {
         scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
     ) throws {
         guard let inputGrad else { return }
-        pool.backward(outputGrad: outputGrad, argmax: argmax, inputGrad: inputGrad, batch: batch)
+        pool.backward(outputGrad: outputGrad, argmax: argmax, inputGrad: inputGrad, batch: batch, threads: context.threads)
     }
 }
 
