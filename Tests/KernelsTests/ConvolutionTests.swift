@@ -258,4 +258,26 @@ struct ConvolutionThreadTests {
     }
 
     static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern }
+
+    /// An image's forward output and input gradient do not depend on the other images of its
+    /// batch (what lets N ranks of B/N images compute what one rank of B does): batch 4 against
+    /// batches 1 and 3 of the same images, on F(2x2), F(4x4), odd planes and im2col.
+    @Test(arguments: [
+        (3, 1, 16, 16, 8), (3, 1, 16, 16, 16), (3, 1, 16, 16, 7), (3, 1, 8, 16, 15), (3, 2, 16, 32, 16),
+        (3, 1, 256, 256, 7), (3, 1, 128, 128, 14),
+    ])
+    func anImageDoesNotDependOnItsBatch(shape: (Int, Int, Int, Int, Int)) {
+        let s = (kernel: shape.0, stride: shape.1, cin: shape.2, cout: shape.3, size: shape.4)
+        let conv = ConvolutionTests.make(s)
+        let x = randomValues(4 * conv.inputSize, seed: 51)
+        let w = randomValues(conv.weightCount, seed: 52)
+        let dy = randomValues(4 * conv.outputSize, seed: 53)
+        let whole = ConvolutionTests.passes(conv, x, w, dy, batch: 4, threads: 1)
+        let first = ConvolutionTests.passes(
+            conv, Array(x.prefix(conv.inputSize)), w, Array(dy.prefix(conv.outputSize)), batch: 1, threads: 1)
+        let rest = ConvolutionTests.passes(
+            conv, Array(x.dropFirst(conv.inputSize)), w, Array(dy.dropFirst(conv.outputSize)), batch: 3, threads: 2)
+        #expect((first.y + rest.y).elementsEqual(whole.y, by: Self.same), "\(shape): forward")
+        #expect((first.dx + rest.dx).elementsEqual(whole.dx, by: Self.same), "\(shape): backward-data")
+    }
 }
