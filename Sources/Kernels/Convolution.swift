@@ -78,11 +78,9 @@ public struct Convolution: Sendable, Equatable {
 
     /// The layer's shape and the forward pass's kernel, e.g. `3x3/1 64->64 56x56 F(4x4)`, for profiles.
     public var shapeDescription: String {
-        if let even = evenPlane {
-            return "\(kernelSize)x\(kernelSize)/\(stride) \(inChannels)->\(outChannels) \(inHeight)x\(inWidth) "
-                + "\(even.winograd4 != nil ? "F(4x4)" : "F(2x2)") on \(even.inHeight)x\(even.inWidth)"
-        }
-        let kernel = winograd4 != nil ? "F(4x4)" : winograd != nil ? "F(2x2)" : "im2col"
+        let runs = evenPlane ?? self
+        var kernel = runs.winograd4 != nil ? "F(4x4)" : runs.winograd != nil ? "F(2x2)" : "im2col"
+        if runs != self { kernel += " on \(runs.inHeight)x\(runs.inWidth)" }
         return "\(kernelSize)x\(kernelSize)/\(stride) \(inChannels)->\(outChannels) \(inHeight)x\(inWidth) \(kernel)"
     }
 

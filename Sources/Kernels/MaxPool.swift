@@ -28,8 +28,7 @@ public struct MaxPool: Sendable, Equatable {
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         argmax: UnsafeMutablePointer<Int32>, batch: Int, threads: Int = 1
     ) {
-        let planes = batch * channels
-        let chunks = max(1, min(threads, planes / Self.planesPerChunk))
+        let (planes, chunks) = planeChunks(batch: batch, threads: threads)
         parallelChunks(
             chunks, ForwardByPlanes(pool: self, input: input, output: output, argmax: argmax, planes: planes, chunks: chunks))
     }
@@ -39,8 +38,7 @@ public struct MaxPool: Sendable, Equatable {
         outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
         inputGrad: UnsafeMutablePointer<Float>, batch: Int, threads: Int = 1
     ) {
-        let planes = batch * channels
-        let chunks = max(1, min(threads, planes / Self.planesPerChunk))
+        let (planes, chunks) = planeChunks(batch: batch, threads: threads)
         parallelChunks(
             chunks,
             BackwardByPlanes(
@@ -49,6 +47,12 @@ public struct MaxPool: Sendable, Equatable {
 
     /// The fewest planes worth a thread of their own (a 112x112 plane is about 10 us of work).
     static let planesPerChunk = 8
+
+    /// The planes of `batch` images and how many chunks of at least `planesPerChunk` they make.
+    func planeChunks(batch: Int, threads: Int) -> (planes: Int, chunks: Int) {
+        let planes = batch * channels
+        return (planes, max(1, min(threads, planes / Self.planesPerChunk)))
+    }
 
     /// The window rows (or columns) `lo..<hi` of output row (or column) `o` that fall inside a side of `size`.
     @inline(__always)
