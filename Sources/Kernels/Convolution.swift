@@ -52,10 +52,11 @@ public struct Convolution: Sendable, Equatable {
     /// Floats of the transformed weights of whichever Winograd the forward passes use.
     var transformedWeightCount: Int { winograd4?.transformedWeightCount ?? winograd?.transformedWeightCount ?? 0 }
 
-    /// `output (+)= conv(input)` by Winograd with `weight` in its [Cout][Cin][3][3] layout; `u` holds
-    /// `transformedWeightCount` floats for the transformed weights.
+    /// `output (+)= conv(input)` by Winograd with `weight` in its [Cout][Cin][3][3] layout, or read
+    /// as `layout` says; `u` holds `transformedWeightCount` floats for the transformed weights.
     func winogradForward(
-        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, layout: KernelLayout = .direct,
+        output: UnsafeMutablePointer<Float>,
         batch: Int, accumulate: Bool, threads: Int, workspace: UnsafeMutablePointer<Float>,
         u: UnsafeMutablePointer<Float>
     ) {
@@ -63,13 +64,15 @@ public struct Convolution: Sendable, Equatable {
         let planeChunks = Winograd.weightTransformChunks(plane: plane, threads: threads)
         if let winograd4 {
             parallelChunks(
-                planeChunks, WeightTransform(fourByFour: true, weight: weight, u: u, conv: self, chunks: planeChunks))
+                planeChunks, WeightTransform(
+                    fourByFour: true, weight: weight, layout: layout, u: u, conv: self, chunks: planeChunks))
             winograd4.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
         } else if let winograd {
             parallelChunks(
-                planeChunks, WeightTransform(fourByFour: false, weight: weight, u: u, conv: self, chunks: planeChunks))
+                planeChunks, WeightTransform(
+                    fourByFour: false, weight: weight, layout: layout, u: u, conv: self, chunks: planeChunks))
             winograd.forward(
                 input: input, transformedWeight: u, output: output, batch: batch, accumulate: accumulate,
                 threads: threads, workspace: workspace)
@@ -174,11 +177,12 @@ public struct Convolution: Sendable, Equatable {
         let chunks = max(1, min(threads, batch))
         let perThread = perThreadWorkspace
         if winograd != nil {
+            // The transposed convolution's transform reads the kernels flipped, in place.
             let u = workspace + threads * perThread
-            let flipped = u + transformedWeightCount
-            flipTransposed(weight, into: flipped)
             transposed.winogradForward(
-                input: outputGrad, weight: flipped, output: inputGrad, batch: batch,
+                input: outputGrad, weight: weight,
+                layout: .flippedTransposed(outChannels: outChannels, inChannels: inChannels), output: inputGrad,
+                batch: batch,
                 accumulate: accumulate, threads: threads, workspace: workspace, u: u)
             return
         }
@@ -253,6 +257,7 @@ extension Convolution {
     struct WeightTransform: ParallelRegion {
         let fourByFour: Bool
         let weight: UnsafePointer<Float>
+        let layout: KernelLayout
         let u: UnsafeMutablePointer<Float>
         let conv: Convolution
         let chunks: Int
@@ -261,10 +266,12 @@ extension Convolution {
             let planes = chunkRange(t, of: chunks, count: conv.outChannels * conv.inChannels)
             if fourByFour {
                 Winograd4.transformWeights(
-                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes)
+                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes,
+                    layout: layout)
             } else {
                 Winograd.transformWeights(
-                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes)
+                    weight, outChannels: conv.outChannels, inChannels: conv.inChannels, into: u, planes: planes,
+                    layout: layout)
             }
         }
     }

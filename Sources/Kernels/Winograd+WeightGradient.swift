@@ -55,32 +55,36 @@ extension Winograd {
                 plan: plan, weightGrad: weightGrad, keptGroups: keptFrom..<groups, chunks: planeChunks))
     }
 
-    /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`.
+    /// `dg[o][i] = G^T dU[.][o][i] G` (the adjoint of `transformWeights`), overwriting `dg`. Eight
+    /// planes at a time, one per lane.
     static func transformWeightGradient(
         _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
         into dg: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
     ) {
+        typealias L = KernelLanes.Lanes
         let plane = outChannels * inChannels
-        for p in planes ?? 0..<plane {
+        KernelLanes.forEachGroup(planes ?? 0..<plane, .direct) { lanes in
             // s = G^T du (3x4), column by column; G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
-            var s = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-            for j in 0..<4 {
-                let d0 = du[(0 + j) * plane + p]
-                let d1 = du[(4 + j) * plane + p]
-                let d2 = du[(8 + j) * plane + p]
-                let d3 = du[(12 + j) * plane + p]
-                s.0[j] = d0 + (d1 + d2) * 0.5
-                s.1[j] = (d1 - d2) * 0.5
-                s.2[j] = (d1 + d2) * 0.5 + d3
+            @inline(__always) func column(_ j: Int) -> (L, L, L) {
+                let d0 = lanes.load(0 + j, from: du, planes: plane)
+                let d1 = lanes.load(4 + j, from: du, planes: plane)
+                let d2 = lanes.load(8 + j, from: du, planes: plane)
+                let d3 = lanes.load(12 + j, from: du, planes: plane)
+                return (d0 + (d1 + d2) * 0.5, (d1 - d2) * 0.5, (d1 + d2) * 0.5 + d3)
             }
             // dg = s G, row by row.
-            let w = dg + p * 9
-            for i in 0..<3 {
-                let r = i == 0 ? s.0 : (i == 1 ? s.1 : s.2)
-                w[i * 3 + 0] = r[0] + (r[1] + r[2]) * 0.5
-                w[i * 3 + 1] = (r[1] - r[2]) * 0.5
-                w[i * 3 + 2] = (r[1] + r[2]) * 0.5 + r[3]
+            @inline(__always) func row(_ i: Int, _ r0: L, _ r1: L, _ r2: L, _ r3: L) {
+                lanes.setTap(i * 3 + 0, r0 + (r1 + r2) * 0.5, of: dg)
+                lanes.setTap(i * 3 + 1, (r1 - r2) * 0.5, of: dg)
+                lanes.setTap(i * 3 + 2, (r1 + r2) * 0.5 + r3, of: dg)
             }
+            let s0 = column(0)
+            let s1 = column(1)
+            let s2 = column(2)
+            let s3 = column(3)
+            row(0, s0.0, s1.0, s2.0, s3.0)
+            row(1, s0.1, s1.1, s2.1, s3.1)
+            row(2, s0.2, s1.2, s2.2, s3.2)
         }
     }
 

@@ -50,38 +50,35 @@ struct Winograd: WinogradTiling {
     static func weightTransformChunks(plane: Int, threads: Int) -> Int { plane >= 1024 ? max(1, threads) : 1 }
 
     /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3];
-    /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
+    /// G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. Eight planes at a time, one per lane.
     static func transformWeights(
         _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
+        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil, layout: KernelLayout = .direct
     ) {
+        typealias L = KernelLanes.Lanes
         let plane = outChannels * inChannels
-        for p in planes ?? 0..<plane {
-            let w = g + p * 9
+        KernelLanes.forEachGroup(planes ?? 0..<plane, layout) { lanes in
             // t = G g (4x3), one column of g at a time.
-            var tg = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-            for j in 0..<3 {
-                let g0 = w[j]
-                let g1 = w[3 + j]
-                let g2 = w[6 + j]
-                let col = SIMD4<Float>(g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2)
-                switch j {
-                case 0: tg.0 = col
-                case 1: tg.1 = col
-                default: tg.2 = col
-                }
+            @inline(__always) func column(_ j: Int) -> (L, L, L, L) {
+                let g0 = lanes.tap(j, of: g)
+                let g1 = lanes.tap(3 + j, of: g)
+                let g2 = lanes.tap(6 + j, of: g)
+                return (g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2)
             }
-            // u = t G^T: column j of u from the three columns of t.
-            let u0 = tg.0
-            let u1 = (tg.0 + tg.1 + tg.2) * 0.5
-            let u2 = (tg.0 - tg.1 + tg.2) * 0.5
-            let u3 = tg.2
-            for i in 0..<4 {
-                u[(i * 4 + 0) * plane + p] = u0[i]
-                u[(i * 4 + 1) * plane + p] = u1[i]
-                u[(i * 4 + 2) * plane + p] = u2[i]
-                u[(i * 4 + 3) * plane + p] = u3[i]
+            // u = t G^T: row i of u from row i of t.
+            @inline(__always) func row(_ i: Int, _ t0: L, _ t1: L, _ t2: L) {
+                lanes.store(t0, i * 4 + 0, to: u, planes: plane)
+                lanes.store((t0 + t1 + t2) * 0.5, i * 4 + 1, to: u, planes: plane)
+                lanes.store((t0 - t1 + t2) * 0.5, i * 4 + 2, to: u, planes: plane)
+                lanes.store(t2, i * 4 + 3, to: u, planes: plane)
             }
+            let c0 = column(0)
+            let c1 = column(1)
+            let c2 = column(2)
+            row(0, c0.0, c1.0, c2.0)
+            row(1, c0.1, c1.1, c2.1)
+            row(2, c0.2, c1.2, c2.2)
+            row(3, c0.3, c1.3, c2.3)
         }
     }
 

@@ -39,40 +39,44 @@ struct Winograd4: WinogradTiling {
 
     // MARK: Weight transform
 
-    /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3].
+    /// `U[ξ][o][i] = (G g[o][i] G^T)[ξ]` for weights `g` laid out [Cout][Cin][3][3]. Eight planes at a
+    /// time, one per lane.
     static func transformWeights(
         _ g: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil
+        into u: UnsafeMutablePointer<Float>, planes: Range<Int>? = nil, layout: KernelLayout = .direct
     ) {
+        typealias L = KernelLanes.Lanes
         let plane = outChannels * inChannels
-        @inline(__always) func apply(
-            _ g0: Float, _ g1: Float, _ g2: Float
-        ) -> (Float, Float, Float, Float, Float, Float) {
+        @inline(__always) func apply(_ g0: L, _ g1: L, _ g2: L) -> (L, L, L, L, L, L) {
             let outer = g0 + g2
             return (
                 g0 / 4, -(outer + g1) / 6, -(outer - g1) / 6,
                 g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2
             )
         }
-        for p in planes ?? 0..<plane {
-            let w = g + p * 9
+        KernelLanes.forEachGroup(planes ?? 0..<plane, layout) { lanes in
             // t = G g (6x3), column by column; then each row of t times G^T.
-            let c0 = apply(w[0], w[3], w[6])
-            let c1 = apply(w[1], w[4], w[7])
-            let c2 = apply(w[2], w[5], w[8])
-            let t = [
-                (c0.0, c1.0, c2.0), (c0.1, c1.1, c2.1), (c0.2, c1.2, c2.2),
-                (c0.3, c1.3, c2.3), (c0.4, c1.4, c2.4), (c0.5, c1.5, c2.5),
-            ]
-            for a in 0..<6 {
-                let r = apply(t[a].0, t[a].1, t[a].2)
-                u[(a * 6 + 0) * plane + p] = r.0
-                u[(a * 6 + 1) * plane + p] = r.1
-                u[(a * 6 + 2) * plane + p] = r.2
-                u[(a * 6 + 3) * plane + p] = r.3
-                u[(a * 6 + 4) * plane + p] = r.4
-                u[(a * 6 + 5) * plane + p] = r.5
+            @inline(__always) func column(_ j: Int) -> (L, L, L, L, L, L) {
+                apply(lanes.tap(j, of: g), lanes.tap(3 + j, of: g), lanes.tap(6 + j, of: g))
             }
+            @inline(__always) func row(_ a: Int, _ t0: L, _ t1: L, _ t2: L) {
+                let r = apply(t0, t1, t2)
+                lanes.store(r.0, a * 6 + 0, to: u, planes: plane)
+                lanes.store(r.1, a * 6 + 1, to: u, planes: plane)
+                lanes.store(r.2, a * 6 + 2, to: u, planes: plane)
+                lanes.store(r.3, a * 6 + 3, to: u, planes: plane)
+                lanes.store(r.4, a * 6 + 4, to: u, planes: plane)
+                lanes.store(r.5, a * 6 + 5, to: u, planes: plane)
+            }
+            let c0 = column(0)
+            let c1 = column(1)
+            let c2 = column(2)
+            row(0, c0.0, c1.0, c2.0)
+            row(1, c0.1, c1.1, c2.1)
+            row(2, c0.2, c1.2, c2.2)
+            row(3, c0.3, c1.3, c2.3)
+            row(4, c0.4, c1.4, c2.4)
+            row(5, c0.5, c1.5, c2.5)
         }
     }
 

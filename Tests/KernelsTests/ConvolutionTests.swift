@@ -12,6 +12,9 @@ import Testing
         // F(4x4, 3x3) forward and backward-data: 16 and 20 wide (SIMD4 lanes, then one tile at a time),
         // and with 2 output channels (sgemm instead of the tile product)
         (3, 1, 3, 4, 16), (3, 1, 2, 4, 20), (3, 1, 3, 2, 16),
+        // more planes than one 8-lane weight transform: full groups, and backward-data's transposed
+        // rows of 12 (a group of 8, then 4)
+        (3, 1, 10, 12, 8), (3, 1, 12, 10, 16),
     ]
     static let algorithms = Convolution.Algorithm.allCases
 
