@@ -44,11 +44,14 @@ struct ScalingTests {
         let network = Network(try Architecture.parse("resnet20"), batchCapacity: 1)
         let plan = GradientBucketPlan(parameters: network.store.parameters, bucketFloats: 100_000)
         #expect(plan.buckets.count >= 3)
+        // A report every millisecond besides the buckets' own (offset past the end: finishing
+        // nothing), so that the rank enters MPI often during backward.
+        let often = (1...999).map { StepTrace.Ready(offset: network.store.parameterCount, seconds: Double($0) / 1000) }
         func trace(readyAt fraction: Double) -> StepTrace {
             StepTrace(
                 architecture: network.architecture, imagesPerRank: 1, threads: 1,
                 parameterCount: network.store.parameterCount, statisticsCount: 0,
-                readies: plan.buckets.map { .init(offset: $0.lowerBound, seconds: fraction) },
+                readies: plan.buckets.map { .init(offset: $0.lowerBound, seconds: fraction) } + often,
                 computeSeconds: 1, updateSeconds: 0.25, machine: "test")
         }
         let one = model.step(trace(readyAt: 0), plan: plan, ranks: 1, ranksPerHost: 1)
@@ -57,10 +60,48 @@ struct ScalingTests {
         let late = model.step(trace(readyAt: 1), plan: plan, ranks: 4, ranksPerHost: 1)
         let reductions = late.bucketSeconds.reduce(0, +)
         #expect(abs(late.exposedCommunication - reductions) < 1e-12)
-        // Ready at the start: hidden behind backward as far as they fit in it.
+        // Ready at the start: hidden behind backward as far as they fit in it, each round waiting
+        // at most a millisecond for the rank to enter MPI again.
         let early = model.step(trace(readyAt: 0), plan: plan, ranks: 4, ranksPerHost: 1)
-        #expect(abs(early.exposedCommunication - max(0, reductions - 1)) < 1e-12)
+        let rounds = Double(plan.buckets.count * 2 * 3)
+        #expect(early.exposedCommunication >= max(0, reductions - 1) - 1e-12)
+        #expect(early.exposedCommunication <= max(0, reductions - 1) + rounds * 1e-3)
         #expect(late.seconds > early.seconds)
+    }
+
+    /// During backward a bucket's next round waits for the rank to enter MPI (a report of
+    /// finished gradients); once backward is over it waits in MPI and the rounds follow at once.
+    @Test func roundsAdvanceOnlyInsideMPI() throws {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
+        let count = network.store.parameterCount
+        let plan = GradientBucketPlan(parameters: network.store.parameters, bucketFloats: count)
+        #expect(plan.buckets.count == 1)
+        // 2 ranks on 2 hosts: two rounds of the ring, each half the bytes in 0.03 s (no latency,
+        // additions free).
+        let model = ScalingModel(
+            network: .init(latency: 0, bytesPerSecond: Double(count * 4) / 0.06),
+            sharedMemory: .init(latency: 0, bytesPerSecond: 1e12), reduceBytesPerSecond: .infinity)
+        let rounds = model.allReduceRounds(bytes: count * 4, ranks: 2, ranksPerHost: 1, algorithm: .ring)
+        #expect(rounds.count == 2 && rounds.allSatisfy { abs($0 - 0.03) < 1e-12 })
+        func trace(bucketReadyAt ready: Double) -> StepTrace {
+            StepTrace(
+                architecture: network.architecture, imagesPerRank: 1, threads: 1, parameterCount: count,
+                statisticsCount: 0,
+                readies: [.init(offset: count, seconds: 0.05), .init(offset: 0, seconds: ready)]
+                    + [0.2, 0.3, 0.4].map { .init(offset: count, seconds: $0) },
+                computeSeconds: 1, updateSeconds: 0, machine: "test")
+        }
+        #expect(trace(bucketReadyAt: 0.1).progressMoment(atOrAfter: 0.13) == 0.2)
+        #expect(trace(bucketReadyAt: 0.1).progressMoment(atOrAfter: 1.5) == 1.5)
+        // Started at 0.1: the first round ends at 0.13, the second starts at the next report
+        // (0.2) and ends at 0.23, noticed at 0.3: the reduction ends inside backward, nothing exposed.
+        let inside = model.step(trace(bucketReadyAt: 0.1), plan: plan, ranks: 2, ranksPerHost: 1)
+        #expect(inside.exposedCommunication == 0 && abs(inside.bucketSeconds[0] - 0.06) < 1e-12)
+        // Started at 0.39: round one ends at 0.42, after the last report, so round two waits for
+        // the end of backward (1.0) and ends at 1.03: 0.03 s exposed, where a rank with a
+        // progress thread would have finished at 0.45.
+        let late = model.step(trace(bucketReadyAt: 0.39), plan: plan, ranks: 2, ranksPerHost: 1)
+        #expect(abs(late.exposedCommunication - 0.03) < 1e-12)
     }
 
     /// A recorded trace: every report of the network in backward order, from the fc to offset 0,

@@ -5,7 +5,12 @@
 ///   by slot). Between hosts a message pays the network's latency and bandwidth; inside a host,
 ///   shared memory's.
 /// - Each gradient bucket starts when backward has finished it (the trace) and after the bucket
-///   before it has been reduced: the buckets go over the network one after another. The step ends
+///   before it has been reduced: the buckets go over the network one after another.
+/// - A bucket's all-reduce advances only inside MPI calls: OpenMPI's libnbc has no progress thread,
+///   so the next round of a ring (its messages posted, the rendezvous of a large one answered)
+///   waits until the rank enters MPI again. During backward the trainer does so when backward
+///   reports finished gradients (`GradientBuckets.ready`: one MPI_Testall a report, the trace's
+///   moments); after backward it waits in MPI, so at once. The step ends
 ///   when backward and the last reduction have, then the loss sums, the update and the batch-norm
 ///   statistics follow as `DataParallelStep` runs them.
 /// - The all-reduce algorithm is the one the trainer has OpenMPI 4.1's libnbc take for its in-place
@@ -56,7 +61,13 @@ public struct ScalingModel: Sendable {
 
     /// Seconds for an all-reduce of `bytes` over `ranks`, `ranksPerHost` to a host.
     public func allReduceSeconds(bytes: Int, ranks p: Int, ranksPerHost m: Int, algorithm: Algorithm) -> Double {
-        guard p > 1 else { return 0 }
+        allReduceRounds(bytes: bytes, ranks: p, ranksPerHost: m, algorithm: algorithm).reduce(0, +)
+    }
+
+    /// The same, round by round: libnbc posts a round's messages only when the one before is done
+    /// and the rank has entered MPI again (`step` waits for that between rounds).
+    public func allReduceRounds(bytes: Int, ranks p: Int, ranksPerHost m: Int, algorithm: Algorithm) -> [Double] {
+        guard p > 1 else { return [] }
         let n = Double(bytes)
         let hosts = (p + m - 1) / m
         let rounds = ceilLog2(p)
@@ -66,20 +77,34 @@ public struct ScalingModel: Sendable {
         case .binomial:
             // log2(p) rounds up the tree (receive, then add) and log2(p) down; the rounds whose
             // partners are 2^k >= m ranks apart cross hosts, one message per host link at a time.
-            let up = Double(crossRounds) * network.seconds(n) + Double(localRounds) * sharedMemory.seconds(n)
-            return 2 * up + Double(rounds) * n / reduceBytesPerSecond
+            let add = n / reduceBytesPerSecond
+            let up =
+                Array(repeating: sharedMemory.seconds(n) + add, count: localRounds)
+                + Array(repeating: network.seconds(n) + add, count: crossRounds)
+            let down =
+                Array(repeating: network.seconds(n), count: crossRounds)
+                + Array(repeating: sharedMemory.seconds(n), count: localRounds)
+            return up + down
         case .ring:
-            // 2(p-1) steps of n/p bytes; every step waits for the slowest edge, a host boundary.
+            // 2(p-1) steps of n/p bytes (the first p-1 added on arrival); every step waits for the
+            // slowest edge, a host boundary.
             let link = hosts > 1 ? network : sharedMemory
-            return Double(2 * (p - 1)) * link.seconds(n / Double(p)) + Double(p - 1) * n / Double(p) / reduceBytesPerSecond
+            let step = link.seconds(n / Double(p))
+            return Array(repeating: step + n / Double(p) / reduceBytesPerSecond, count: p - 1)
+                + Array(repeating: step, count: p - 1)
         case .rabenseifner:
             // Recursive halving, then doubling: the first log2(hosts) rounds cross hosts, with all m
-            // ranks of a host sending through its one link at once.
+            // ranks of a host sending through its one link at once; the additions in the halving.
             let crossBytes = n * (1 - 1 / Double(hosts)) * Double(m)
             let localBytes = n / Double(hosts) * (1 - 1 / Double(m))
-            let network = Double(crossRounds) * self.network.latency + crossBytes / self.network.bytesPerSecond
-            let local = Double(localRounds) * sharedMemory.latency + localBytes / sharedMemory.bytesPerSecond
-            return 2 * (network + local) + n * (1 - 1 / Double(p)) / reduceBytesPerSecond
+            let cross = Array(
+                repeating: network.latency + crossBytes / Double(max(crossRounds, 1)) / network.bytesPerSecond,
+                count: crossRounds)
+            let local = Array(
+                repeating: sharedMemory.latency + localBytes / Double(max(localRounds, 1)) / sharedMemory.bytesPerSecond,
+                count: localRounds)
+            let add = n * (1 - 1 / Double(p)) / reduceBytesPerSecond / Double(rounds)
+            return (cross + local).map { $0 + add } + local + cross
         }
     }
 
@@ -111,10 +136,14 @@ public struct ScalingModel: Sendable {
         var bucketSeconds: [Double] = []
         for bucket in plan.buckets {
             let bytes = bucket.count * bytesPerValue
-            let chosen = algorithm ?? .ring
-            let seconds = allReduceSeconds(bytes: bytes, ranks: ranks, ranksPerHost: ranksPerHost, algorithm: chosen)
-            bucketSeconds.append(seconds)
-            channelFree = max(channelFree, trace.readySeconds(of: bucket)) + seconds
+            let rounds = allReduceRounds(
+                bytes: bytes, ranks: ranks, ranksPerHost: ranksPerHost, algorithm: algorithm ?? .ring)
+            bucketSeconds.append(rounds.reduce(0, +))
+            // Each round begins at the first entry into MPI after the round before it ended (and
+            // the bucket's first when backward has finished it and the bucket before is done).
+            var time = max(channelFree, trace.readySeconds(of: bucket))
+            for round in rounds { time = trace.progressMoment(atOrAfter: time) + round }
+            channelFree = rounds.isEmpty ? time : trace.progressMoment(atOrAfter: time)
         }
         let reduced = ranks > 1 ? max(trace.computeSeconds, channelFree) : trace.computeSeconds
         let tail =

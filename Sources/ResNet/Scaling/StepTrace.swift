@@ -67,6 +67,16 @@ public struct StepTrace: Codable, Sendable, Equatable {
     }
 }
 
+extension StepTrace {
+    /// The first moment at or after `seconds` at which the traced rank is inside MPI and so moves
+    /// its non-blocking all-reduces on: a report of finished gradients during backward (the trainer
+    /// polls its reductions at each), or, from the end of backward on, any moment (it waits in MPI).
+    public func progressMoment(atOrAfter seconds: Double) -> Double {
+        guard seconds < computeSeconds else { return seconds }
+        return readies.lazy.map(\.seconds).filter { $0 >= seconds }.min() ?? computeSeconds
+    }
+}
+
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return 0 }
