@@ -98,11 +98,15 @@ final class BasicBlock {
 
     /// Backward. `outputGrad` (the gradient of this block's output) is destroyed; `inputGrad` receives
     /// the gradient of the input; `scratch` is a buffer as large as the largest activation.
+    /// `replicas` hears when conv2's gradients (and the projection's, stored after them) are final:
+    /// halfway through the block, a moment for the gradient all-reduce to move on (it advances only
+    /// while the rank is inside MPI).
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>,
         inputGrad: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
-        statistics: StatisticsReducer?
+        replicas: ReplicaLink?
     ) throws {
+        let statistics = replicas?.statisticsReducer
         let count = batch * outputSize
         let threads = context.threads
         let profile = context.profile
@@ -135,6 +139,7 @@ final class BasicBlock {
         try conv2.backward(
             input: context.arena[hidden], outputGrad: outputGrad, inputGrad: scratch,
             accumulate: false, batch: batch, statistics: statistics)
+        try replicas?.gradientsReady(from: conv2.weightOffset)
         try conv1.backward(
             input: input, outputGrad: scratch, reluOutput: context.arena[hidden], inputGrad: inputGrad,
             accumulate: inputWritten, batch: batch, statistics: statistics)

@@ -49,7 +49,7 @@ final class ClassifierHead: Layer {
 
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?
     ) throws {
         let a = context.arena
         context.profile.measure(.head) {
@@ -104,7 +104,7 @@ final class DenseLayer: Layer {
 
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?
     ) throws {
         if relu {
             ReLU.backward(

@@ -18,10 +18,12 @@ protocol Layer: AnyObject {
     /// `statistics` sums batch-norm statistics over the replicas (synchronised batch norm), or nil.
     func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, statistics: StatisticsReducer?) throws
     /// `outputGrad` may be overwritten; `scratch` holds as much as the largest activation;
-    /// `inputGrad` is nil for the first layer (no one needs the gradient of the images).
+    /// `inputGrad` is nil for the first layer (no one needs the gradient of the images). `replicas`
+    /// sums batch-norm statistics (synchronised batch norm) and may hear of gradients that are
+    /// final before the layer's backward ends (the chain reports the layer's own after it).
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?) throws
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?) throws
 }
 
 /// A conv + BN (or VGG's conv + bias) + ReLU with its output slice: a ResNet's first layer, each of
@@ -50,11 +52,11 @@ final class ConvLayer: Layer {
 
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?
     ) throws {
         try unit.backward(
             input: input, outputGrad: outputGrad, reluOutput: context.arena[output], inputGrad: inputGrad,
-            accumulate: false, batch: batch, statistics: statistics)
+            accumulate: false, batch: batch, statistics: replicas?.statisticsReducer)
     }
 }
 
@@ -70,7 +72,7 @@ extension MaxPoolLayer: Layer {
 
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?
     ) throws {
         guard let inputGrad else { return }
         pool.backward(outputGrad: outputGrad, argmax: argmax, inputGrad: inputGrad, batch: batch, threads: context.threads)
@@ -84,11 +86,11 @@ extension BasicBlock: Layer {
 
     func backward(
         input: UnsafePointer<Float>, outputGrad: UnsafeMutablePointer<Float>, inputGrad: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, batch: Int, statistics: StatisticsReducer?
+        scratch: UnsafeMutablePointer<Float>, batch: Int, replicas: ReplicaLink?
     ) throws {
         // A block is never a network's first layer: its input's gradient is always wanted.
         try backward(
             input: input, outputGrad: outputGrad, inputGrad: inputGrad!, scratch: scratch, batch: batch,
-            statistics: statistics)
+            replicas: replicas)
     }
 }

@@ -55,7 +55,6 @@ final class LayerChain {
     /// Backward from `logitsGrad`, writing every parameter gradient (overwriting the old ones), and
     /// telling `replicas` as each layer's gradients become final.
     func backward(batch: Int, replicas: ReplicaLink?) throws {
-        let statistics = replicas?.statisticsReducer
         let a = context.arena
         // The gradient of the current layer's output, and where the gradient of its input goes.
         var outputGrad = a[logitsGrad]
@@ -65,7 +64,7 @@ final class LayerChain {
             let layerInput = UnsafePointer(a[i > 0 ? layers[i - 1].output : input])
             try layers[i].backward(
                 input: layerInput, outputGrad: outputGrad, inputGrad: i > 0 ? inputGrad : nil,
-                scratch: a[gradients[2]], batch: batch, statistics: statistics)
+                scratch: a[gradients[2]], batch: batch, replicas: replicas)
             if let first = layers[i].firstParameter { try replicas?.gradientsReady(from: first) }
             if i == layers.count - 1 {
                 outputGrad = inputGrad
