@@ -143,7 +143,7 @@ public struct ScalingModel: Sendable {
             // the bucket's first when backward has finished it and the bucket before is done).
             var time = max(channelFree, trace.readySeconds(of: bucket))
             for round in rounds { time = trace.progressMoment(atOrAfter: time) + round }
-            channelFree = rounds.isEmpty ? time : trace.progressMoment(atOrAfter: time)
+            channelFree = trace.progressMoment(atOrAfter: time)
         }
         let reduced = ranks > 1 ? max(trace.computeSeconds, channelFree) : trace.computeSeconds
         let tail =
