@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage: launch/reproduce-large-batch.sh [--data DIR] [--out DIR] [--ranks N] RUN [train arguments...]
+# The large-batch runs of issue 21 (docs/runs/resnet20-b*): ResNet-20 on CIFAR-10 with the 30-epoch
+# recipe of docs/runs/resnet20-30e (per-pixel mean, zero padding, seed 1) and ghost batch norm over
+# 128 images, so that each run normalises as a cluster of 128-image ranks would. RUN is one of
+#   lars4096  LARS, lr 12 (docs/runs/lars-sweep-b4096), poly decay, 2 warm-up epochs
+#   sgd4096   SGD + linear scaling (Goyal et al. 2017): lr 0.1 x 4096/128 = 3.2, 5 warm-up epochs
+#             from 0.1, /10 after epochs 15 and 23
+#   lars8192  LARS at 8,192, lr $LARS8192_LR (default 12), poly decay, 2 warm-up epochs
+#   sgd8192   SGD + linear scaling at 8,192 (lr 6.4), as sgd4096
+#   bf16      the batch-128 run of docs/runs/resnet20-30e with gradients all-reduced in bfloat16
+# Further train arguments are appended and win (e.g. --epochs 40, --lr 17). Runs under
+# launch/supervise.sh, so run it again (or after a stop) and it resumes. Output: --out/RUN.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=${RESNET_DIST_DATA:-.data/cifar10}; out=runs/large-batch; ranks=${RANKS:-$(nproc)}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) data=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --ranks) ranks=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+usage="usage: $0 [--data DIR] [--out DIR] [--ranks N] lars4096|sgd4096|lars8192|sgd8192|bf16 [train arguments...]"
+[ $# -ge 1 ] || { echo "$usage" >&2; exit 64; }
+run=$1; shift
+recipe=(--arch resnet20 --data "$data" --epochs 30 --seed 1 --normalization per-pixel --padding zero)
+case "$run" in
+  lars4096) args=(--bn-group 128 --log-every 5 --batch-size 4096 --optimizer lars --lr 12 --schedule poly --warmup-epochs 2) ;;
+  sgd4096) args=(--bn-group 128 --log-every 5 --batch-size 4096 --lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e) ;;
+  lars8192) args=(--bn-group 128 --log-every 5 --batch-size 8192 --optimizer lars --lr "${LARS8192_LR:-12}" --schedule poly --warmup-epochs 2) ;;
+  sgd8192) args=(--bn-group 128 --log-every 5 --batch-size 8192 --lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e) ;;
+  bf16) args=(--log-every 100 --milestones 15e,23e --allreduce-precision bf16) ;;
+  *) echo "$usage" >&2; exit 64 ;;
+esac
+exec "$here/supervise.sh" -- "$here/local.sh" "$ranks" train "${recipe[@]}" "${args[@]}" "$@" --output "$out/$run"
