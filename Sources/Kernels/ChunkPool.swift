@@ -34,6 +34,19 @@ final class ChunkPool: @unchecked Sendable {
     private let finished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let inUse = Atomic<Bool>(false)
+    /// `RESNET_DIST_POOL_STATS=1`: count where the regions' time goes (`statistics`), for `bench`.
+    /// Off, it costs one branch a region.
+    static let recordsStatistics = ProcessInfo.processInfo.environment["RESNET_DIST_POOL_STATS"] == "1"
+    private let publishedAt = Atomic<UInt64>(0)
+    private let regionsRun = Atomic<UInt64>(0)
+    private let chunksRun = Atomic<UInt64>(0)
+    private let chunksByWorkers = Atomic<UInt64>(0)
+    private let joinWaitNanoseconds = Atomic<UInt64>(0)
+    private let wakeNanoseconds = Atomic<UInt64>(0)
+    private let wakes = Atomic<UInt64>(0)
+    private let statsLock = NSLock()
+    /// Region type -> (regions, nanoseconds waited at joins, chunks the workers ran).
+    private nonisolated(unsafe) var waitByRegion: [ObjectIdentifier: (String, UInt64, UInt64, UInt64)] = [:]
     private nonisolated(unsafe) var region: UnsafeRawPointer?
     private nonisolated(unsafe) var regionType: (any ParallelRegion.Type)?
     private var workers = 0
@@ -67,6 +80,8 @@ final class ChunkPool: @unchecked Sendable {
         self.region = region
         regionType = type
         finished.store(0, ordering: .relaxed)
+        let stats = Self.recordsStatistics
+        if stats { publishedAt.store(monotonicNanoseconds(), ordering: .relaxed) }
         let generation = (ticket.load(ordering: .relaxed) >> (Self.indexBits + Self.chunkBits)) &+ 1
         ticket.store(
             generation << (Self.indexBits + Self.chunkBits) | UInt64(chunks) << Self.indexBits,
@@ -76,26 +91,80 @@ final class ChunkPool: @unchecked Sendable {
             lock.broadcast()
             lock.unlock()
         }
-        runClaimedChunks()
+        let byCaller = runClaimedChunks()
+        let joinStart = stats ? monotonicNanoseconds() : 0
         var spins = 0
         while finished.load(ordering: .acquiring) < chunks {
             spins += 1
             if spins & 1023 == 0 { sched_yield() } else { rd_spin_pause() }
         }
+        if stats { record(type, chunks: chunks, byWorkers: chunks - byCaller, waited: monotonicNanoseconds() &- joinStart) }
         self.region = nil
         regionType = nil
         return true
     }
 
-    /// Claims and runs chunks of the current job until none is left.
-    private func runClaimedChunks() {
+    /// Claims and runs chunks of the current job until none is left; returns how many it ran.
+    @discardableResult private func runClaimedChunks() -> Int {
+        var ran = 0
         while true {
             let claimed = ticket.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
             let index = Int(claimed & Self.indexMask)
-            guard index < Int((claimed >> Self.indexBits) & Self.chunkMask) else { return }
+            guard index < Int((claimed >> Self.indexBits) & Self.chunkMask) else { return ran }
             regionType!.run(at: region!, chunk: index)
+            ran += 1
             finished.wrappingAdd(1, ordering: .releasing)
         }
+    }
+
+    private func record(_ type: any ParallelRegion.Type, chunks: Int, byWorkers: Int, waited: UInt64) {
+        joinWaitNanoseconds.wrappingAdd(waited, ordering: .relaxed)
+        regionsRun.wrappingAdd(1, ordering: .relaxed)
+        chunksRun.wrappingAdd(UInt64(chunks), ordering: .relaxed)
+        chunksByWorkers.wrappingAdd(UInt64(byWorkers), ordering: .relaxed)
+        statsLock.lock()
+        let key = ObjectIdentifier(type)
+        let before = waitByRegion[key] ?? (String(describing: type), 0, 0, 0)
+        waitByRegion[key] = (before.0, before.1 + 1, before.2 + waited, before.3 + UInt64(byWorkers))
+        statsLock.unlock()
+    }
+
+    /// What `RESNET_DIST_POOL_STATS=1` counted (`statistics`).
+    struct Statistics: Sendable {
+        let regions: Int
+        let chunks: Int
+        let chunksByWorkers: Int
+        let joinWaitSeconds: Double
+        /// Mean time from a job's publication to a worker seeing it.
+        let meanWakeSeconds: Double
+        /// (region type, regions, seconds waited at its joins, chunks the workers ran), most waited first.
+        let byRegion: [(String, Int, Double, Int)]
+    }
+
+    /// What was counted since the last reset (and reset it, with `reset`).
+    static func statistics(reset: Bool = false) -> Statistics {
+        let pool = shared
+        pool.statsLock.lock()
+        let byRegion = pool.waitByRegion
+        if reset { pool.waitByRegion = [:] }
+        pool.statsLock.unlock()
+        let wakes = pool.wakes.load(ordering: .relaxed)
+        let result = Statistics(
+            regions: Int(pool.regionsRun.load(ordering: .relaxed)),
+            chunks: Int(pool.chunksRun.load(ordering: .relaxed)),
+            chunksByWorkers: Int(pool.chunksByWorkers.load(ordering: .relaxed)),
+            joinWaitSeconds: Double(pool.joinWaitNanoseconds.load(ordering: .relaxed)) / 1e9,
+            meanWakeSeconds: wakes == 0 ? 0 : Double(pool.wakeNanoseconds.load(ordering: .relaxed)) / Double(wakes) / 1e9,
+            byRegion: byRegion.values.map { ($0.0, Int($0.1), Double($0.2) / 1e9, Int($0.3)) }.sorted { $0.2 > $1.2 })
+        if reset {
+            pool.regionsRun.store(0, ordering: .relaxed)
+            pool.chunksRun.store(0, ordering: .relaxed)
+            pool.chunksByWorkers.store(0, ordering: .relaxed)
+            pool.joinWaitNanoseconds.store(0, ordering: .relaxed)
+            pool.wakeNanoseconds.store(0, ordering: .relaxed)
+            pool.wakes.store(0, ordering: .relaxed)
+        }
+        return result
     }
 
     private func generation(_ value: UInt64) -> UInt64 { value >> (Self.indexBits + Self.chunkBits) }
@@ -126,6 +195,10 @@ final class ChunkPool: @unchecked Sendable {
                 rd_spin_pause()
             }
             seen = generation(ticket.load(ordering: .acquiring))
+            if Self.recordsStatistics {
+                wakeNanoseconds.wrappingAdd(monotonicNanoseconds() &- publishedAt.load(ordering: .relaxed), ordering: .relaxed)
+                wakes.wrappingAdd(1, ordering: .relaxed)
+            }
             runClaimedChunks()
         }
     }

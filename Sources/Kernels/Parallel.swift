@@ -44,3 +44,18 @@ public func chunkRange(_ index: Int, of chunks: Int, count: Int) -> Range<Int> {
     let start = index * base + min(index, extra)
     return start..<start + base + (index < extra ? 1 : 0)
 }
+
+/// With `RESNET_DIST_POOL_STATS=1`, what the thread pool counted since the last reset (nil without;
+/// `bench` prints it): regions, chunks, chunks the workers ran, seconds the caller waited at joins,
+/// the mean time from a region's publication to a worker seeing it, and the same by region type.
+public func parallelPoolStatistics(reset: Bool = false) -> (
+    regions: Int, chunks: Int, chunksByWorkers: Int, joinWaitSeconds: Double, meanWakeSeconds: Double,
+    byRegion: [(name: String, regions: Int, joinWaitSeconds: Double, chunksByWorkers: Int)]
+)? {
+    guard ChunkPool.recordsStatistics else { return nil }
+    let s = ChunkPool.statistics(reset: reset)
+    return (
+        s.regions, s.chunks, s.chunksByWorkers, s.joinWaitSeconds, s.meanWakeSeconds,
+        s.byRegion.map { ($0.0, $0.1, $0.2, $0.3) }
+    )
+}

@@ -113,7 +113,10 @@ struct Bench: ParsableCommand {
         var computeTimes: [Double] = []
         let profile = StepProfile()
         for index in 0..<(warmupSteps + steps) {
-            if index == warmupSteps { network.profile = profile }
+            if index == warmupSteps {
+                network.profile = profile
+                _ = parallelPoolStatistics(reset: true)
+            }
             try communicator.barrier()
             _ = try step.run(images: local, globalImages: batchSize, learningRate: 0.01)
             if index >= warmupSteps {
@@ -134,6 +137,7 @@ struct Bench: ParsableCommand {
         let computePerRank = stride(from: 2, to: world * 3, by: 3).map { perRank[$0] }
         let jobStep = slowest.max()!
         let allReduceShare = stride(from: 1, to: world * 3, by: 3).map { perRank[$0] }.max()! / jobStep
+        let pool = parallelPoolStatistics()
         let wait = try WaitSplit(reduceTimes, communicator: communicator)
         let rss = peakResidentBytes()
         var rssAll = [Int64](repeating: 0, count: world)
@@ -178,6 +182,21 @@ struct Bench: ParsableCommand {
                     "effective_gflops": gflops, "sgemm_gflops": peak,
                     "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
                     "steps": steps,
+                    "pool": pool.map {
+                        [
+                            "regions_per_step": Double($0.regions) / Double(steps),
+                            "chunks_per_step": Double($0.chunks) / Double(steps),
+                            "worker_chunk_share": Double($0.chunksByWorkers) / Double(max(1, $0.chunks)),
+                            "join_wait_seconds_per_step": $0.joinWaitSeconds / Double(steps),
+                            "mean_wake_seconds": $0.meanWakeSeconds,
+                            "by_region": $0.byRegion.map { region -> [String: Any] in
+                                [
+                                    "region": region.name, "regions_per_step": Double(region.regions) / Double(steps),
+                                    "join_wait_seconds_per_step": region.joinWaitSeconds / Double(steps),
+                                ]
+                            },
+                        ] as [String: Any]
+                    } ?? [:],
                 ].merging(InstructionSet.fields) { a, _ in a })
         } else {
             print(
@@ -196,6 +215,21 @@ struct Bench: ParsableCommand {
                         "  all-reduce:           %.1f%% of the step (communication %.1f%%, waiting for a slower rank %.1f%%)",
                     allReduceShare * 100, wait.communication / jobStep * 100, wait.imbalance / jobStep * 100))
             print(String(format: "  peak RSS:             %.1f MiB (largest rank)", Double(rssAll.max()!) / 1_048_576))
+            if let pool {
+                print(
+                    String(
+                        format:
+                            "  thread pool:          %.0f regions a step, workers ran %.0f%% of the chunks, caller waited %.4f s a step at joins, mean wake %.1f us",
+                        Double(pool.regions) / Double(steps), Double(pool.chunksByWorkers) / Double(max(1, pool.chunks)) * 100,
+                        pool.joinWaitSeconds / Double(steps), pool.meanWakeSeconds * 1e6))
+                for region in pool.byRegion.prefix(12) {
+                    print(
+                        String(
+                            format: "    %-44@ %6.1f a step, waited %.4f s a step, workers ran %d chunks",
+                            region.name as NSString, Double(region.regions) / Double(steps),
+                            region.joinWaitSeconds / Double(steps), region.chunksByWorkers / steps))
+                }
+            }
             print("  rank 0 breakdown (per step):")
             for entry in breakdown {
                 let gflops = (entry["gflops"] as? Double).map { String(format: "  %6.1f GFLOP/s", $0) } ?? ""

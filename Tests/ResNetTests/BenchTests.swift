@@ -40,4 +40,30 @@ struct BenchTests {
                 "1x1/2 256->512 14x14 im2col": 1,
             ])
     }
+
+    /// `RESNET_DIST_POOL_STATS=1 bench`: the thread pool's regions, counted per step, each with at
+    /// least two chunks; without the variable, nothing is counted.
+    @Test func poolStatisticsCountTheRegions() throws {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        func pool(_ environment: [String: String]) throws -> [String: Any] {
+            let out = try runProcess(
+                exe,
+                ["bench", "--arch", "resnet8", "--batch-size", "4", "--threads", "2", "--steps", "2", "--warmup-steps", "1", "--json"],
+                environment: environment.merging(["OPENBLAS_NUM_THREADS": "1"]) { a, _ in a }, timeout: 300)
+            #expect(out.status == 0, "\(out.stderr.suffix(2000))")
+            let line = try #require(out.stdout.split(separator: "\n").last { $0.hasPrefix("{") })
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(json["pool"] as? [String: Any])
+        }
+        #expect(try pool([:]).isEmpty)
+        let counted = try pool(["RESNET_DIST_POOL_STATS": "1"])
+        let regions = try #require(counted["regions_per_step"] as? Double)
+        let chunks = try #require(counted["chunks_per_step"] as? Double)
+        let share = try #require(counted["worker_chunk_share"] as? Double)
+        let byRegion = try #require(counted["by_region"] as? [[String: Any]])
+        #expect(regions > 50 && regions == regions.rounded(), "the same regions every step: \(regions)")
+        #expect(chunks >= 2 * regions && share >= 0 && share <= 1)
+        #expect(byRegion.map { $0["regions_per_step"] as? Double ?? 0 }.reduce(0, +) == regions)
+        #expect(byRegion.contains { ($0["region"] as? String) == "WinogradForwardByImages" })
+    }
 }
