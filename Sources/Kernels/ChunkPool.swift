@@ -37,6 +37,9 @@ final class ChunkPool: @unchecked Sendable {
     /// `RESNET_DIST_POOL_STATS=1`: count where the regions' time goes (`statistics`), for `bench`.
     /// Off, it costs one branch a region.
     static let recordsStatistics = ProcessInfo.processInfo.environment["RESNET_DIST_POOL_STATS"] == "1"
+    /// The same, read once for this pool (a stored flag, not a lazily initialised global, on the
+    /// path of every region).
+    private let counts: Bool
     private let publishedAt = Atomic<UInt64>(0)
     private let regionsRun = Atomic<UInt64>(0)
     private let chunksRun = Atomic<UInt64>(0)
@@ -66,7 +69,10 @@ final class ChunkPool: @unchecked Sendable {
         self.init(spinNanoseconds: (microseconds ?? 0) * 1000)
     }
 
-    init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
+    init(spinNanoseconds: UInt64) {
+        self.spinNanoseconds = spinNanoseconds
+        counts = Self.recordsStatistics
+    }
 
     /// Runs chunk `c` of the region at `region` (of type `type`) for every `c` in `0..<chunks`, on
     /// the calling thread and up to `chunks - 1` workers; returns when all are done. False (nothing
@@ -80,7 +86,7 @@ final class ChunkPool: @unchecked Sendable {
         self.region = region
         regionType = type
         finished.store(0, ordering: .relaxed)
-        let stats = Self.recordsStatistics
+        let stats = counts
         if stats { publishedAt.store(monotonicNanoseconds(), ordering: .relaxed) }
         let generation = (ticket.load(ordering: .relaxed) >> (Self.indexBits + Self.chunkBits)) &+ 1
         ticket.store(
@@ -195,7 +201,7 @@ final class ChunkPool: @unchecked Sendable {
                 rd_spin_pause()
             }
             seen = generation(ticket.load(ordering: .acquiring))
-            if Self.recordsStatistics {
+            if counts {
                 wakeNanoseconds.wrappingAdd(monotonicNanoseconds() &- publishedAt.load(ordering: .relaxed), ordering: .relaxed)
                 wakes.wrappingAdd(1, ordering: .relaxed)
             }
