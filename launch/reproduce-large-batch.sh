@@ -26,11 +26,14 @@ usage="usage: $0 [--data DIR] [--out DIR] [--ranks N] lars4096|sgd4096|lars8192|
 [ $# -ge 1 ] || { echo "$usage" >&2; exit 64; }
 run=$1; shift
 recipe=(--arch resnet20 --data "$data" --epochs 30 --seed 1 --normalization per-pixel --padding zero)
+large=(--bn-group 128 --log-every 5)
+lars=(--optimizer lars --schedule poly --warmup-epochs 2)
+sgd=(--lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e)
 case "$run" in
-  lars4096) args=(--bn-group 128 --log-every 5 --batch-size 4096 --optimizer lars --lr 12 --schedule poly --warmup-epochs 2) ;;
-  sgd4096) args=(--bn-group 128 --log-every 5 --batch-size 4096 --lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e) ;;
-  lars8192) args=(--bn-group 128 --log-every 5 --batch-size 8192 --optimizer lars --lr "${LARS8192_LR:-12}" --schedule poly --warmup-epochs 2) ;;
-  sgd8192) args=(--bn-group 128 --log-every 5 --batch-size 8192 --lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e) ;;
+  lars4096) args=("${large[@]}" --batch-size 4096 "${lars[@]}" --lr 12) ;;
+  sgd4096) args=("${large[@]}" --batch-size 4096 "${sgd[@]}") ;;
+  lars8192) args=("${large[@]}" --batch-size 8192 "${lars[@]}" --lr "${LARS8192_LR:-12}") ;;
+  sgd8192) args=("${large[@]}" --batch-size 8192 "${sgd[@]}") ;;
   bf16) args=(--log-every 100 --milestones 15e,23e --allreduce-precision bf16) ;;
   *) echo "$usage" >&2; exit 64 ;;
 esac

@@ -135,33 +135,23 @@ final class ChunkPool: @unchecked Sendable {
         statsLock.unlock()
     }
 
-    /// What `RESNET_DIST_POOL_STATS=1` counted (`statistics`).
-    struct Statistics: Sendable {
-        let regions: Int
-        let chunks: Int
-        let chunksByWorkers: Int
-        let joinWaitSeconds: Double
-        /// Mean time from a job's publication to a worker seeing it.
-        let meanWakeSeconds: Double
-        /// (region type, regions, seconds waited at its joins, chunks the workers ran), most waited first.
-        let byRegion: [(String, Int, Double, Int)]
-    }
-
     /// What was counted since the last reset (and reset it, with `reset`).
-    static func statistics(reset: Bool = false) -> Statistics {
+    static func statistics(reset: Bool = false) -> ParallelPoolStatistics {
         let pool = shared
         pool.statsLock.lock()
         let byRegion = pool.waitByRegion
         if reset { pool.waitByRegion = [:] }
         pool.statsLock.unlock()
         let wakes = pool.wakes.load(ordering: .relaxed)
-        let result = Statistics(
+        let result = ParallelPoolStatistics(
             regions: Int(pool.regionsRun.load(ordering: .relaxed)),
             chunks: Int(pool.chunksRun.load(ordering: .relaxed)),
             chunksByWorkers: Int(pool.chunksByWorkers.load(ordering: .relaxed)),
             joinWaitSeconds: Double(pool.joinWaitNanoseconds.load(ordering: .relaxed)) / 1e9,
             meanWakeSeconds: wakes == 0 ? 0 : Double(pool.wakeNanoseconds.load(ordering: .relaxed)) / Double(wakes) / 1e9,
-            byRegion: byRegion.values.map { ($0.0, Int($0.1), Double($0.2) / 1e9, Int($0.3)) }.sorted { $0.2 > $1.2 })
+            byRegion: byRegion.values.map {
+                .init(name: $0.0, regions: Int($0.1), joinWaitSeconds: Double($0.2) / 1e9, chunksByWorkers: Int($0.3))
+            }.sorted { $0.joinWaitSeconds > $1.joinWaitSeconds })
         if reset {
             pool.regionsRun.store(0, ordering: .relaxed)
             pool.chunksRun.store(0, ordering: .relaxed)

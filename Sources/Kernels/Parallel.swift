@@ -45,17 +45,26 @@ public func chunkRange(_ index: Int, of chunks: Int, count: Int) -> Range<Int> {
     return start..<start + base + (index < extra ? 1 : 0)
 }
 
-/// With `RESNET_DIST_POOL_STATS=1`, what the thread pool counted since the last reset (nil without;
-/// `bench` prints it): regions, chunks, chunks the workers ran, seconds the caller waited at joins,
-/// the mean time from a region's publication to a worker seeing it, and the same by region type.
-public func parallelPoolStatistics(reset: Bool = false) -> (
-    regions: Int, chunks: Int, chunksByWorkers: Int, joinWaitSeconds: Double, meanWakeSeconds: Double,
-    byRegion: [(name: String, regions: Int, joinWaitSeconds: Double, chunksByWorkers: Int)]
-)? {
-    guard ChunkPool.recordsStatistics else { return nil }
-    let s = ChunkPool.statistics(reset: reset)
-    return (
-        s.regions, s.chunks, s.chunksByWorkers, s.joinWaitSeconds, s.meanWakeSeconds,
-        s.byRegion.map { ($0.0, $0.1, $0.2, $0.3) }
-    )
+/// What the thread pool counted with `RESNET_DIST_POOL_STATS=1` (`bench` prints it).
+public struct ParallelPoolStatistics: Sendable {
+    public struct Region: Sendable {
+        public let name: String
+        public let regions: Int
+        public let joinWaitSeconds: Double
+        public let chunksByWorkers: Int
+    }
+    public let regions: Int
+    public let chunks: Int
+    public let chunksByWorkers: Int
+    /// Seconds the calling thread waited at joins for the workers' chunks.
+    public let joinWaitSeconds: Double
+    /// Mean time from a region's publication to a worker seeing it.
+    public let meanWakeSeconds: Double
+    /// The same by region type, most waited first.
+    public let byRegion: [Region]
+}
+
+/// What the pool counted since the last reset (nil without `RESNET_DIST_POOL_STATS=1`).
+public func parallelPoolStatistics(reset: Bool = false) -> ParallelPoolStatistics? {
+    ChunkPool.recordsStatistics ? ChunkPool.statistics(reset: reset) : nil
 }

@@ -220,13 +220,7 @@ struct MPITests {
             let ps = try? runProcess("/usr/bin/pgrep", ["-f", "^[^ ]*resnet-dist train .*\(output)"])
             return (ps?.stdout ?? "").split(separator: "\n").compactMap { Int32($0) }
         }
-        @Sendable func iterationsLogged() -> Int {
-            let text = (try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { line -> Int? in
-                guard let range = line.range(of: "\"iteration\":") else { return nil }
-                return Int(line[range.upperBound...].prefix { $0.isNumber })
-            }.max() ?? 0
-        }
+        @Sendable func iterationsLogged() -> Int { lastIterationLogged(in: output) ?? 0 }
         let killer = Thread {
             let deadline = Date().addingTimeInterval(240)
             var stage = 0
@@ -304,11 +298,7 @@ struct MPITests {
         // The newest checkpoint is of the last step run (logged every step), past iteration 150. On a
         // slow machine the signal may land on an epoch's end (256): what matters is that the run wrote
         // the checkpoint of the step it stopped at, not that of an earlier epoch's end.
-        let metrics = (try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)) ?? ""
-        let lastLogged = metrics.split(separator: "\n").compactMap { line -> Int? in
-            guard let range = line.range(of: "\"iteration\":") else { return nil }
-            return Int(line[range.upperBound...].prefix { $0.isNumber })
-        }.max()
+        let lastLogged = lastIterationLogged(in: output)
         #expect(
             stop > 150 && stop < 400 && stop == lastLogged,
             "checkpoint at the stop iteration \(stop), the last logged \(lastLogged ?? -1)")
@@ -389,4 +379,13 @@ struct MPITests {
         #expect(missing.stderr.components(separatedBy: "error:").count - 1 == 1, "\(missing.stderr)")
         #expect(!missing.stderr.contains("MPI_ABORT"), "\(missing.stderr)")
     }
+}
+
+/// The largest iteration in a run directory's metrics.jsonl (nil before the first line).
+private func lastIterationLogged(in directory: String) -> Int? {
+    let text = (try? String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line -> Int? in
+        guard let range = line.range(of: "\"iteration\":") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }.max()
 }
