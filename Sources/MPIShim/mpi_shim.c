@@ -42,10 +42,10 @@ int rd_mpi_init(void) {
     /* Over TCP, OpenMPI sends a message above btl_tcp_eager_limit (64 KiB) by rendezvous: the first
        64 KiB, then the rest only after the receiver's answer, and that answer leaves through the
        receiver's own link, queued behind the round it is sending itself. A ring round of a 1 MiB
-       bucket is 128-512 KiB a rank, so every round paid that wait: on 4 emulated hosts at 100 Mbit
-       a raw ring of ResNet-20's 1.09 MB took 200 ms with the default and 148 ms with the rounds
-       sent eagerly (131 ms of wire time), and a ResNet-20 step 0.376 against 0.324 s
-       (docs/RESULTS.md, issue 21). Shared memory and other transports are not affected; a value
+       bucket is 128-512 KiB at 2-8 ranks, so every round paid that wait: on 4 emulated hosts at
+       100 Mbit a raw ring of ResNet-20's 1.09 MB took 200 ms with the default and 148 ms with the
+       rounds sent eagerly (131 ms of wire time), and the emulated ResNet-20 step 0.252 against
+       0.211 s (docs/RESULTS.md, issue 21). Shared memory and other transports are not affected; a value
        the user sets wins. */
     setenv("OMPI_MCA_btl_tcp_eager_limit", "1048576", 0);
     int provided = 0;
