@@ -82,18 +82,15 @@ func runProcess(
     let err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    let outData = Locked(Data())
-    let errData = Locked(Data())
-    out.fileHandleForReading.readabilityHandler = { h in
-        let d = h.availableData
-        outData.update { $0.append(d) }
-    }
-    err.fileHandleForReading.readabilityHandler = { h in
-        let d = h.availableData
-        errData.update { $0.append(d) }
-    }
     let start = Date()
     try p.run()
+    // Each pipe is read to its end by a thread of its own, with plain reads: a readabilityHandler
+    // is a dispatch source on the descriptor, and when the pipe closed before libdispatch had
+    // retired that source, the descriptor's number could be reused by another test's pipe and
+    // the dispatch manager thread crashed in _dispatch_event_loop_drain (seen once in CI, after
+    // every test had passed).
+    let stdout = PipeDrain(out.fileHandleForReading)
+    let stderr = PipeDrain(err.fileHandleForReading)
     while p.isRunning {
         if Date().timeIntervalSince(start) > timeout {
             p.terminate()
@@ -102,14 +99,28 @@ func runProcess(
         usleep(20_000)
     }
     p.waitUntilExit()
-    usleep(50_000)
-    out.fileHandleForReading.readabilityHandler = nil
-    err.fileHandleForReading.readabilityHandler = nil
-    outData.update { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
-    errData.update { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
+    let (outData, errData) = (stdout.wait(), stderr.wait())
     return ProcessOutput(
-        status: p.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
-        stderr: String(decoding: errData.value, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+}
+
+/// A pipe read to its end on a thread of its own; `wait` returns everything it carried.
+final class PipeDrain: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            finished.signal()
+        }.start()
+    }
+
+    func wait() -> Data {
+        finished.wait()
+        return data
+    }
 }
 
 /// `mpirun` with the settings this machine needs (root, oversubscription, one BLAS thread).
