@@ -12,8 +12,8 @@
 #             the gradient's scale out of each layer's step), poly decay, 2 warm-up epochs
 #   sgd8192   SGD + linear scaling at 8,192 (lr 6.4), as sgd4096
 #   bf16      the batch-128 run of docs/runs/resnet20-30e with gradients all-reduced in bfloat16
-# Further train arguments are appended and win (e.g. --epochs 40, --lr 12 --trust-coefficient 0.001). Runs under
-# launch/supervise.sh, so run it again (or after a stop) and it resumes. Output: --out/RUN.
+# Further train arguments are appended and win (e.g. --epochs 40, --lr 12 --trust-coefficient 0.001).
+# Runs under launch/supervise.sh, so run it again (or after a stop) and it resumes. Output: --out/RUN.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${RESNET_DIST_DATA:-.data/cifar10}; out=runs/large-batch; ranks=${RANKS:-$(nproc)}
