@@ -30,12 +30,24 @@ struct Plot: ParsableCommand {
     )
     var layout = Layout.single
 
+    @Option(
+        help:
+            "Top of the error axis in percent (the paper's Figure 6 stops at 20); curves above it leave the frame. (default: the largest error, in whole tens)"
+    )
+    var errorMax: Double?
+
+    func validate() throws {
+        if let errorMax, !(errorMax > 0 && errorMax <= 100) {
+            throw ValidationError("--error-max must be a percentage in (0, 100], got \(errorMax)")
+        }
+    }
+
     func run() throws {
         let logs = try runs.map { try RunLog(directory: $0) }
         let svg: String
         switch layout {
         case .single:
-            svg = ErrorPlot.svg(logs, title: title)
+            svg = ErrorPlot.svg(logs, title: title, errorMax: errorMax)
         case .paper:
             let plain = logs.filter(\.isPlain)
             let residual = logs.filter { !$0.isPlain }
@@ -44,7 +56,8 @@ struct Plot: ParsableCommand {
                     "--layout paper needs plain and residual runs: got \(plain.count) plain and \(residual.count) ResNet"
                 )
             }
-            svg = ErrorPlot.svg(left: plain, right: residual, titles: ("\(title): plain", "\(title): ResNet"))
+            svg = ErrorPlot.svg(
+                left: plain, right: residual, titles: ("\(title): plain", "\(title): ResNet"), errorMax: errorMax)
         }
         try AtomicFile.write(Data(svg.utf8), to: output)
         if let table {

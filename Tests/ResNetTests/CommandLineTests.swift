@@ -49,6 +49,14 @@ struct CommandLineTests {
         #expect(out.stdout.contains("\"replicas_identical\":true"), "stdout: \(out.stdout)")
     }
 
+    @Test func plotErrorAxisMustBeAPercentage() throws {
+        for bad in ["0", "120", "nan"] {
+            expectOneLineError(
+                try run(["plot", "somewhere", "-o", temporaryDirectory() + "/f.svg", "--error-max", bad]), status: 64,
+                containing: "--error-max must be a percentage in (0, 100]")
+        }
+    }
+
     @Test func bucketSizeMustBePositive() throws {
         expectOneLineError(
             try run(["train", "--arch", "resnet8", "--data", "generated", "--bucket-mb", "0"]), status: 64,

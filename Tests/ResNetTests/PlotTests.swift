@@ -5,12 +5,12 @@ import Testing
 
 struct PlotTests {
     /// A run directory with a metrics.jsonl up to `last` and a run-config.json naming `arch`.
-    func run(_ name: String, arch: String, last: Int) throws -> String {
+    func run(_ name: String, arch: String, last: Int, trainError: Double = 0.2) throws -> String {
         let dir = temporaryDirectory(name) + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var lines = ""
         for iteration in stride(from: 1000, through: last, by: 1000) {
-            lines += "{\"kind\":\"train\",\"iteration\":\(iteration),\"error\":0.2}\n"
+            lines += "{\"kind\":\"train\",\"iteration\":\(iteration),\"error\":\(trainError)}\n"
         }
         lines += "{\"kind\":\"eval\",\"iteration\":\(last),\"test_error\":0.1}\n"
         try lines.write(toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
@@ -45,6 +45,26 @@ struct PlotTests {
         #expect(ticks.allSatisfy { tick in labels.filter { $0 == tick }.count >= 2 })
         let names = labels.filter { $0 == "p20" || $0 == "r20" || $0 == "plain" || $0 == "ResNet" }
         #expect(names == ["plain", "p20", "ResNet", "r20"])
+    }
+
+    /// `--error-max 20` as the paper's Figure 6: ticks 0-20 in fives, the 20% training curve on the
+    /// frame's top edge, a 40% one above it and clipped there, not flattened onto the edge.
+    @Test func anErrorAxisStoppedAt20PercentClipsWhatLiesAbove() throws {
+        let log = try RunLog(directory: try run("r20", arch: "resnet20/A", last: 3_000))
+        let fitted = ErrorPlot.svg([log], title: "fitted")
+        let svg = ErrorPlot.svg([log], title: "paper", errorMax: 20)
+        let numbers = Set(texts(svg).compactMap(Int.init))
+        #expect(numbers.isSuperset(of: [0, 5, 10, 15, 20]) && !numbers.contains(25) && !numbers.contains(30))
+        // The frame is 356 high from y = 36: 20% (training) sits at 36, 10% (test, at 3,000) at 214.
+        #expect(svg.contains("<polyline points=\"220.0,36.0 380.0,36.0 540.0,36.0\""), "\(svg)")
+        #expect(svg.contains("<polyline points=\"540.0,214.0\""), "\(svg)")
+        #expect(svg.contains("<clipPath id=\"frame-single\"><rect x=\"60.0\" y=\"36.0\" width=\"480.0\" height=\"356.0\"/>"))
+        #expect(svg.contains("<g clip-path=\"url(#frame-single)\">"))
+        // Fitted to the runs, the axis reaches the largest error (20%) in whole tens, as before.
+        #expect(Set(texts(fitted).compactMap(Int.init)).isSuperset(of: [0, 5, 10, 15, 20]))
+        let high = try RunLog(directory: try run("high", arch: "resnet20/A", last: 3_000, trainError: 0.4))
+        let clipped = ErrorPlot.svg([high], title: "paper", errorMax: 20)
+        #expect(clipped.contains("\(1000.0 / 3000 * 480 + 60),-320.0"), "\(clipped)")
     }
 
     @Test func theTableStandsEachResNetBesideThePapersTable6() throws {

@@ -2,40 +2,44 @@ import Foundation
 
 /// The paper's kind of figure (Figures 1, 4, 6): training error (thin) and test error (bold)
 /// against iterations, one colour per run, as SVG, iterations ticked at round numbers in the
-/// paper's units; one panel, or plain networks beside ResNets.
+/// paper's units; one panel, or plain networks beside ResNets. The error axis fits the runs, or
+/// stops at `errorMax` percent as the paper's Figure 6 stops at 20: curves above it leave the
+/// frame, so the ends of the runs, where they differ by tenths of a point, can be told apart.
 public enum ErrorPlot {
     static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
     /// One panel of all `runs`.
-    public static func svg(_ runs: [RunLog], title: String) -> String {
-        let axes = Axes(runs)
+    public static func svg(_ runs: [RunLog], title: String, errorMax: Double? = nil) -> String {
+        let axes = Axes(runs, errorMax: errorMax)
         var out = header(width: 720, height: 440)
-        out += panel(runs, axes: axes, frame: (x: 60, y: 36, width: 480, height: 356), title: title, colourOffset: 0)
+        out += panel(runs, axes: axes, frame: (x: 60, y: 36, width: 480, height: 356), title: title, id: "single")
         return out + "</svg>\n"
     }
 
     /// The paper's Figure 4/6 layout: plain networks on the left, ResNets on the right, on the
     /// same axes, each panel with its own legend.
-    public static func svg(left: [RunLog], right: [RunLog], titles: (String, String)) -> String {
-        let axes = Axes(left + right)
+    public static func svg(
+        left: [RunLog], right: [RunLog], titles: (String, String), errorMax: Double? = nil
+    ) -> String {
+        let axes = Axes(left + right, errorMax: errorMax)
         var out = header(width: 1280, height: 440)
-        out += panel(left, axes: axes, frame: (x: 60, y: 36, width: 420, height: 356), title: titles.0, colourOffset: 0)
-        out += panel(
-            right, axes: axes, frame: (x: 700, y: 36, width: 420, height: 356), title: titles.1, colourOffset: 0)
+        out += panel(left, axes: axes, frame: (x: 60, y: 36, width: 420, height: 356), title: titles.0, id: "left")
+        out += panel(right, axes: axes, frame: (x: 700, y: 36, width: 420, height: 356), title: titles.1, id: "right")
         return out + "</svg>\n"
     }
 
-    /// Shared axis ranges: iterations up to a round number, error in whole tens (or fives) of percent.
+    /// Shared axis ranges: iterations up to a round number, error in whole tens (or fives) of
+    /// percent up to the largest error, or up to `errorMax` percent.
     struct Axes {
         let xMax: Double
         let xStep: Double
         let yMax: Double
-        init(_ runs: [RunLog]) {
+        init(_ runs: [RunLog], errorMax: Double? = nil) {
             let last = Double(runs.flatMap { $0.train.map(\.iteration) + $0.test.map(\.iteration) }.max() ?? 1)
             xStep = ErrorPlot.roundStep(for: max(last, 1))
             xMax = (max(last, 1) / xStep).rounded(.up) * xStep
             let errors = runs.flatMap { $0.train.map(\.error) + $0.test.map(\.error) }
-            yMax = min(100, max(10, ((errors.max() ?? 1) * 100 / 10).rounded(.up) * 10))
+            yMax = errorMax ?? min(100, max(10, ((errors.max() ?? 1) * 100 / 10).rounded(.up) * 10))
         }
     }
 
@@ -65,16 +69,16 @@ public enum ErrorPlot {
 
     static func panel(
         _ runs: [RunLog], axes: Axes, frame: (x: Double, y: Double, width: Double, height: Double), title: String,
-        colourOffset: Int
+        id: String
     ) -> String {
         let (left, top, plotW, plotH) = frame
         let yMax = axes.yMax
         func x(_ it: Int) -> Double { left + Double(it) / axes.xMax * plotW }
-        func y(_ e: Double) -> Double { top + plotH - min(e * 100, yMax) / yMax * plotH }
+        func y(_ e: Double) -> Double { top + plotH - e * 100 / yMax * plotH }
         var out =
             "<text x=\"\(left + plotW / 2)\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
         // Grid and axes.
-        let yStep = yMax > 50 ? 10.0 : 5.0
+        let yStep = yMax > 50 ? 10.0 : yMax > 10 ? 5.0 : 1.0
         var tick = 0.0
         while tick <= yMax + 1e-9 {
             let py = top + plotH - tick / yMax * plotH
@@ -96,9 +100,12 @@ public enum ErrorPlot {
         out += "<text x=\"\(left + plotW / 2)\" y=\"\(top + plotH + 38)\" text-anchor=\"middle\">\(unit.title)</text>\n"
         out +=
             "<text x=\"\(left - 44)\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 \(left - 44) \(top + plotH / 2))\">error (%)</text>\n"
-        // Curves: training error thin, test error bold.
+        // Curves: training error thin, test error bold, drawn inside the frame only.
+        out +=
+            "<clipPath id=\"frame-\(id)\"><rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\"/></clipPath>\n"
+        out += "<g clip-path=\"url(#frame-\(id))\">\n"
         for (i, run) in runs.enumerated() {
-            let colour = colours[(i + colourOffset) % colours.count]
+            let colour = colours[i % colours.count]
             if run.train.count > 1 {
                 let points = run.train.map { "\(x($0.iteration)),\(y($0.error))" }.joined(separator: " ")
                 out +=
@@ -112,6 +119,11 @@ public enum ErrorPlot {
                 }
                 out += "\n"
             }
+        }
+        out += "</g>\n"
+        // Legend.
+        for (i, run) in runs.enumerated() {
+            let colour = colours[i % colours.count]
             let ly = top + 16 + Double(i) * 20
             out +=
                 "<line x1=\"\(left + plotW + 14)\" y1=\"\(ly - 4)\" x2=\"\(left + plotW + 40)\" y2=\"\(ly - 4)\" stroke=\"\(colour)\" stroke-width=\"3\"/>"
