@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 exe=${RESNET_DIST:-$here/.build/release/resnet-dist}
 traces=$(mktemp -d); trap 'rm -rf "$traces"' EXIT
 field() { python3 -c "import json,sys; print(json.loads([l for l in sys.stdin.read().splitlines() if l.startswith('{')][-1])['$1'])"; }
+compute_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['computeSeconds'])" "$1"; }
 echo "| network | link | trace compute, s (two recorders) | real step, s | emulated, s (/ real) | predicted, s (/ real) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for net in $nets; do
@@ -21,8 +22,7 @@ for net in $nets; do
   taskset -c 1 "$exe" scaling record --arch "$net" --images-per-rank 64 --steps 10 --output "$traces/second.json" \
     > /dev/null 2>&1
   wait
-  compute=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['computeSeconds'])" "$trace")
-  second=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['computeSeconds'])" "$traces/second.json")
+  compute=$(compute_of "$trace"); second=$(compute_of "$traces/second.json")
   for rate in $rates; do
     case $rate in *gbit) gbit=${rate%gbit} ;; *mbit) gbit=$(python3 -c "print(${rate%mbit} / 1000)") ;; esac
     real=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts 2 --rate "$rate" -- \
