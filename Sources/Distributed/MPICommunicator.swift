@@ -39,6 +39,19 @@ public final class MPICommunicator: Communicator {
         if rd_mpi_is_initialized() != 0 { _ = rd_mpi_finalize() }
     }
 
+    /// The MPI settings the shim chooses defaults for (rd_mpi_init), as MPI runs with them: the
+    /// non-blocking all-reduce's algorithm (1 is the ring) and TCP's eager limit in bytes. A user's
+    /// `mpirun --mca` or environment value shows here instead of the default. A variable this MPI
+    /// does not have (another version, a transport not loaded) is left out.
+    public func transportSettings() -> [String: Int] {
+        var settings: [String: Int] = [:]
+        for name in ["coll_libnbc_iallreduce_algorithm", "btl_tcp_eager_limit"] {
+            var value: Int64 = 0
+            if rd_mpi_control_variable(name, &value) == 0 { settings[name] = Int(value) }
+        }
+        return settings
+    }
+
     static func check(_ code: Int32, _ what: String) throws {
         guard code == 0 else {
             var text = [CChar](repeating: 0, count: 512)

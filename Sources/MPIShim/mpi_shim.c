@@ -130,3 +130,34 @@ void rd_mpi_error_string(int code, char *buffer, int capacity) {
         buffer[capacity - 1] = 0;
     }
 }
+
+int rd_mpi_control_variable(const char *name, int64_t *value) {
+    int provided = 0;
+    int rc = MPI_T_init_thread(MPI_THREAD_SINGLE, &provided);
+    if (rc != MPI_SUCCESS) return rc;
+    int index = 0;
+    rc = MPI_T_cvar_get_index(name, &index);
+    if (rc == MPI_SUCCESS) {
+        char cvar_name[256], description[1024];
+        int name_length = sizeof cvar_name, description_length = sizeof description;
+        int verbosity = 0, binding = 0, scope = 0, count = 0, width = 0;
+        MPI_Datatype type;
+        MPI_T_enum enumtype;
+        rc = MPI_T_cvar_get_info(index, cvar_name, &name_length, &verbosity, &type, &enumtype, description,
+                                 &description_length, &binding, &scope);
+        if (rc == MPI_SUCCESS) rc = MPI_Type_size(type, &width);
+        /* Integer variables only: MPI_INT, MPI_UNSIGNED (4 bytes) or their long forms (8). */
+        if (rc == MPI_SUCCESS && width != 4 && width != 8) rc = MPI_T_ERR_INVALID;
+        MPI_T_cvar_handle handle;
+        if (rc == MPI_SUCCESS) rc = MPI_T_cvar_handle_alloc(index, NULL, &handle, &count);
+        if (rc == MPI_SUCCESS) {
+            int64_t wide = 0;
+            int32_t narrow = 0;
+            rc = MPI_T_cvar_read(handle, width == 8 ? (void *)&wide : (void *)&narrow);
+            *value = width == 8 ? wide : narrow;
+            MPI_T_cvar_handle_free(&handle);
+        }
+    }
+    MPI_T_finalize();
+    return rc;
+}

@@ -182,6 +182,7 @@ struct Bench: ParsableCommand {
                     "effective_gflops": gflops, "sgemm_gflops": peak,
                     "peak_rss_bytes": Int(rssAll.max()!), "peak_rss_bytes_per_rank": rssAll.map(Int.init),
                     "steps": steps,
+                    "mpi_settings": (communicator as? MPICommunicator)?.transportSettings() ?? [:],
                     "pool": pool.map {
                         [
                             "regions_per_step": Double($0.regions) / Double(steps),

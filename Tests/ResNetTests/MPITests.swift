@@ -50,6 +50,21 @@ struct MPITests {
         #expect(abs((result["images_per_s"] as? Double ?? 0) - 8 / step) < 1e-9 * (8 / step))
     }
 
+    @Test("MPI runs with the shim's ring and eager limit, and a user's --mca values win")
+    func transportDefaultsReachMPI() throws {
+        try requireLauncher()
+        let bench = ["bench", "--arch", "resnet8", "--batch-size", "4", "--steps", "1", "--warmup-steps", "1", "--json"]
+        let byDefault = try mpirun(2, bench)
+        #expect(byDefault.status == 0, "\(byDefault.stderr.suffix(2000))")
+        let defaults = try #require(try decode(byDefault)["mpi_settings"] as? [String: Int])
+        #expect(defaults == ["coll_libnbc_iallreduce_algorithm": 1, "btl_tcp_eager_limit": 1_048_576])
+        let mca = ["--mca", "btl_tcp_eager_limit", "65536", "--mca", "coll_libnbc_iallreduce_algorithm", "2"]
+        let chosen = try mpirun(2, bench, extra: mca)
+        #expect(chosen.status == 0, "\(chosen.stderr.suffix(2000))")
+        let settings = try #require(try decode(chosen)["mpi_settings"] as? [String: Int])
+        #expect(settings == ["coll_libnbc_iallreduce_algorithm": 2, "btl_tcp_eager_limit": 65536])
+    }
+
     func floats(_ file: SafeTensorsFile, _ name: String) -> [Float]? {
         guard let t = file.tensors[name] else { return nil }
         return file.data.subdata(in: t.range).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }

@@ -36,5 +36,9 @@ int rd_mpi_test(void *request, int *done);
 int rd_mpi_wait(void *request);
 /// Writes MPI's description of `code` into `buffer` (NUL-terminated).
 void rd_mpi_error_string(int code, char *buffer, int capacity);
+/// The value MPI runs with of the integer control variable `name` (MPI_T), e.g.
+/// "btl_tcp_eager_limit": what the shim's defaults, the environment and `mpirun --mca` made of it.
+/// Call after rd_mpi_init.
+int rd_mpi_control_variable(const char *name, int64_t *value);
 
 #endif
