@@ -27,6 +27,11 @@ struct Train: ParsableCommand {
         help: "Image folders: threads per rank that decode and augment the next batches while the step runs (0: in the step's thread).")
     var decodeThreads = 1
 
+    @Flag(
+        name: .customLong("zero-init-residual"),
+        help: "Start every residual block's last batch-norm weight at 0, so each block starts as its shortcut (Goyal et al. 2017's zero γ).")
+    var zeroInitResidual = false
+
     @Flag(name: .customLong("no-augment"), help: "No pad/crop/flip augmentation (image folders: the centre crop).")
     var noAugment = false
 
@@ -59,6 +64,9 @@ struct Train: ParsableCommand {
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
         try require(decodeThreads >= 0, "--decode-threads must be at least 0, got \(decodeThreads)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
+        if zeroInitResidual, let architecture = try? model.architecture(), !architecture.isResidual {
+            throw ValidationError("--zero-init-residual is for residual networks; \(architecture.name) has no shortcuts")
+        }
     }
 
     func run() throws {
@@ -128,6 +136,7 @@ struct Train: ParsableCommand {
         config.globalBatch = recipe.batchSize
         config.optimizer = recipe.makeOptimizer()
         config.seed = seed
+        config.zeroInitResidual = zeroInitResidual
         config.threads = threadChoice.count
         config.threadsReason = threadChoice.reason
         config.syncBatchNorm = distribution.syncBN

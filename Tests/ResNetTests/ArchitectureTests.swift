@@ -63,4 +63,53 @@ struct ArchitectureTests {
         let gamma = net.store.spec(named: "layer3.4.bn2.weight")!.spec
         #expect(UnsafeBufferPointer(start: net.store.values + gamma.offset, count: gamma.count).allSatisfy { $0 == 1 })
     }
+
+    /// Goyal et al.'s zero γ: with every block's last batch-norm weight 0, a block adds nothing to its
+    /// shortcut, so the logits cannot depend on the blocks' convolutions; a step still reaches γ.
+    @Test func zeroResidualBranchesStartEveryBlockAsItsShortcut() throws {
+        func network(zeroGamma: Bool) throws -> Network {
+            let net = Network(try Architecture.parse("resnet14"), batchCapacity: 2)
+            net.initialize(seed: 3)
+            if zeroGamma { net.zeroResidualBranches() }
+            var rng = SplitMix64(seed: 9)
+            for i in 0..<(2 * net.imageFloats) { net.inputImages[i] = rng.nextNormal() }
+            net.inputLabels[0] = 1
+            net.inputLabels[1] = 7
+            return net
+        }
+        func logits(_ net: Network) throws -> [Float] {
+            Array(UnsafeBufferPointer(start: try net.forward(batch: 2, training: true), count: 20))
+        }
+        /// Every block's convolution weights replaced by other random values.
+        func scrambleBlockConvolutions(_ net: Network) {
+            var rng = SplitMix64(seed: 11)
+            for spec in net.store.parameters where spec.name.hasPrefix("layer") && spec.name.hasSuffix("weight") && spec.shape.count == 4 {
+                for i in 0..<spec.count { net.store.values[spec.offset + i] = rng.nextNormal() * 0.1 }
+            }
+        }
+        let plain = try network(zeroGamma: false)
+        let zeroed = try network(zeroGamma: true)
+        for spec in zeroed.store.parameters {
+            let a = UnsafeBufferPointer(start: plain.store.values + spec.offset, count: spec.count)
+            let b = UnsafeBufferPointer(start: zeroed.store.values + spec.offset, count: spec.count)
+            if spec.name.hasSuffix(".bn2.weight") {
+                #expect(b.allSatisfy { $0 == 0 } && a.allSatisfy { $0 == 1 }, "\(spec.name)")
+            } else {
+                #expect(Array(a) == Array(b), "\(spec.name) must not change")
+            }
+        }
+        #expect(zeroed.store.parameters.filter { $0.name.hasSuffix(".bn2.weight") }.count == 6)
+
+        let before = try logits(zeroed)
+        scrambleBlockConvolutions(zeroed)
+        #expect(try logits(zeroed) == before, "the blocks' convolutions reached the logits")
+        let plainBefore = try logits(plain)
+        scrambleBlockConvolutions(plain)
+        #expect(try logits(plain) != plainBefore, "control: with γ = 1 they do")
+
+        try zeroed.trainStep(batch: 2, gradScale: 0.5)
+        let gamma = zeroed.store.spec(named: "layer1.0.bn2.weight")!.spec
+        let g = UnsafeBufferPointer(start: zeroed.store.gradients + gamma.offset, count: gamma.count)
+        #expect(g.contains { $0 != 0 }, "γ gets a gradient, so the branches open as training goes")
+    }
 }

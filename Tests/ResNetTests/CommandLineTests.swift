@@ -63,6 +63,20 @@ struct CommandLineTests {
             containing: "--bucket-mb must be a positive number of MiB, got 0.0")
     }
 
+    @Test func zeroInitResidualIsForResidualNetworksAndRecorded() throws {
+        expectOneLineError(
+            try run(["train", "--arch", "plain20", "--data", "generated", "--zero-init-residual"]), status: 64,
+            containing: "--zero-init-residual is for residual networks; plain20 has no shortcuts")
+        let dir = temporaryDirectory()
+        let out = try run([
+            "train", "--arch", "resnet8", "--data", "generated", "--iterations", "2", "--zero-init-residual",
+            "--output", dir,
+        ])
+        #expect(out.status == 0, "stderr: \(out.stderr)")
+        let config = try String(contentsOfFile: dir + "/run-config.json", encoding: .utf8)
+        #expect(config.contains("\"zero_init_residual\": true"), "\(config)")
+    }
+
     @Test func checkpointOfAnotherArchitectureOrCorrupt() throws {
         let dir = temporaryDirectory()
         let trained = try run([

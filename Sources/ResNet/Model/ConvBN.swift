@@ -88,6 +88,11 @@ final class ConvBN {
         }
     }
 
+    /// Batch-norm weight 0 (Goyal et al.'s "zero γ" for a residual block's last layer).
+    func zeroBatchNormWeight() {
+        if let bn { context.parameter(bn.gammaOffset).update(repeating: 0, count: conv.outChannels) }
+    }
+
     /// `output = [relu](bn(conv(input) [+ bias]))`; input [batch, Cin, H, W], output [batch, Cout, Hout, Wout].
     /// `statistics` sums the batch-norm statistics over the replicas (synchronised batch norm).
     func forward(

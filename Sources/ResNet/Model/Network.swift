@@ -115,6 +115,15 @@ public final class Network {
     /// (uniform in ±1/sqrt(fan_in) for weight and bias), from `seed` alone.
     public func initialize(seed: UInt64) { chain.initialize(seed: seed) }
 
+    /// Goyal et al. 2017, section 5.1 ("zero γ"): the last batch norm of every residual block starts
+    /// with weight 0, so each block starts as its shortcut and the network as a shallow one whose
+    /// depth grows as the weights move; their large-batch runs start so. Call after `initialize`.
+    /// Only residual networks have it (a plain block would start as a dead end).
+    public func zeroResidualBranches() {
+        precondition(architecture.isResidual, "zero γ is for residual networks")
+        for block in blocks { block.conv2.zeroBatchNormWeight() }
+    }
+
     /// Forward pass over the first `batch` images of `inputImages`; returns the logits.
     /// `statistics` sums batch-norm statistics over the replicas (synchronised batch norm). A batch of
     /// 0 images (a data-parallel rank with nothing in a short last batch) runs every layer, and every

@@ -19,6 +19,7 @@ extension Trainer {
         add("threads_per_rank", config.threads)
         add("global_batch", config.globalBatch)
         add("seed", "\(config.seed)")
+        add("zero_init_residual", config.zeroInitResidual)
         add("sync_bn", config.syncBatchNorm)
         add("bn_group", config.batchNormGroup)
         add("allreduce_precision", config.bfloat16Gradients ? "bf16" : "fp32")

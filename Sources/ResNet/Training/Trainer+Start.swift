@@ -13,6 +13,7 @@ extension Trainer {
         }
         var state = TrainingState(warmup: WarmupState(done: config.schedule.warmup == nil), seed: config.seed)
         network.initialize(seed: config.seed)
+        if config.zeroInitResidual { network.zeroResidualBranches() }
         if let resumed = try checkpointToResume() {
             state = try TrainingState(resuming: resumed, config: config)
             try resumed.apply(to: network, optimizer: true)

@@ -9,6 +9,9 @@ public struct TrainingConfiguration: Sendable {
     public var schedule: LearningRateSchedule
     public var optimizer = SGD()
     public var seed: UInt64 = 1
+    /// Fresh weights start with every residual block's last batch-norm weight at 0
+    /// (`Network.zeroResidualBranches`, Goyal et al. 2017).
+    public var zeroInitResidual = false
     /// Threads per rank for the convolutions.
     public var threads = 1
     /// How `threads` was chosen, for the start-up line (e.g. "default: the 2 cores in this rank's affinity mask").
