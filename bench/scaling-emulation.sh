@@ -9,9 +9,18 @@
 # paper's global batch). One rank a host (several ranks in namespaces that share a hostname and /dev/shm
 # crash OpenMPI's shared-memory transport). Needs root; prints
 # one Markdown row per point: emulated and predicted step, their ratio.
+#
+# TIME_SCALE=K (default 1) dilates time (`scaling replay --time-scale K`): the links are shaped to
+# 1/K of RATE and every recorded moment is replayed K times later, so the machine's own work per
+# byte and per message, which dozens of ranks share on two cores here, weighs K times less. The
+# token buckets' queues wait K times as long (the same bytes), and the
+# namespaces' per-message latency shrinks by K with it: the model is then given LATENCY_US / K
+# (LATENCY_US: the per-message latency the undilated comparison assumes, default the model's 50).
 set -euo pipefail
 dir=${1:?trace directory}; nets=${2:-"resnet20 resnet110"}; rates=${3:-"100mbit 1gbit"}; counts=${4:-"2 4 8 16 32"}
 steps=${5:-5}
+k=${TIME_SCALE:-1}; latency=${LATENCY_US:-50}
+case $k in ''|*[!0-9]*|0) echo "error: TIME_SCALE must be a whole number >= 1, got '$k'" >&2; exit 64 ;; esac
 log=$(mktemp)
 here=$(cd "$(dirname "$0")/.." && pwd)
 exe=${RESNET_DIST:-$here/.build/release/resnet-dist}
@@ -21,14 +30,18 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 for net in $nets; do
   short=${net/resnet/r}
   for rate in $rates; do
-    case $rate in *gbit) gbit=${rate%gbit} ;; *mbit) gbit=$(python3 -c "print(${rate%mbit} / 1000)") ;; esac
+    case $rate in *gbit) mbit=$(( ${rate%gbit} * 1000 )) ;; *mbit) mbit=${rate%mbit} ;; esac
+    gbit=$(python3 -c "print($mbit / 1000)")
+    (( mbit % k == 0 )) || { echo "error: $rate is not a whole number of mbit at TIME_SCALE=$k" >&2; exit 64; }
+    shaped=$(( mbit / k ))mbit
     for n in $counts; do
       hosts=$n; per=1; b=$(( 128 / n ))
       trace=$dir/$short-b$b.json
       [ -f "$trace" ] || { echo "missing $trace" >&2; exit 1; }
-      emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts $hosts --ranks-per-host $per --rate $rate -- \
-        scaling replay --trace "$trace" --steps $steps --json 2>"$log" | field step_seconds_median)
-      predicted=$("$exe" scaling predict --trace "$trace" --ranks $n --ranks-per-host $per --gbit $gbit --json | field step_seconds)
+      emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts $hosts --ranks-per-host $per --rate $shaped --queue-ms $(( 100 * k )) -- \
+        scaling replay --trace "$trace" --steps $steps --time-scale $k --json 2>"$log" | field step_seconds_median)
+      predicted=$("$exe" scaling predict --trace "$trace" --ranks $n --ranks-per-host $per --gbit $gbit \
+        --latency-us $(python3 -c "print($latency / $k)") --json | field step_seconds)
       python3 -c "print('| $net | $rate | $n ($hosts x $per) | $b | %.4f | %.4f | %.3f |' % ($emulated, $predicted, $predicted / $emulated))"
     done
   done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE] -- resnet-dist-arguments...
+# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE [--queue-ms MS]] -- resnet-dist-arguments...
 # H "hosts" on one machine: network namespaces rd-host-0..H-1, each joined to a switch (a bridge in
 # namespace rd-switch) by a veth pair, addresses 10.232.0.1..H (used only inside these namespaces).
 # mpirun starts M ranks on each (ranks 0..M-1 on the first: by slot), through a hostfile of the
@@ -9,23 +9,29 @@
 #                100mbit (no latency emulation: this kernel has no netem). The bucket holds 2 ms
 #                at the rate (at least 16 kB), so a burst cannot pass a whole gradient bucket
 #                at the veth's own speed.
+#   --queue-ms MS  the most a packet may wait in a token bucket's queue before it is dropped
+#                (tbf latency, default 100): a time-dilated emulation (bench/scaling-emulation.sh
+#                TIME_SCALE=K) shapes to 1/K of the rate and gives K times this, so the queue holds
+#                the same bytes.
 # For `resnet-dist scaling replay` (ranks that sleep instead of computing): ranks are not bound,
 # more ranks than cores are allowed, and a rank waiting in a blocking collective yields its core
 # (mpi_yield_when_idle) instead of spinning: dozens of spinning ranks on two cores would keep the
 # ranks that have data to move from running. Needs root, iproute2 and the bridge module.
 set -euo pipefail
-hosts=""; per=1; rate=""
+hosts=""; per=1; rate=""; queue=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=${2:?--hosts needs a number}; shift 2 ;;
     --ranks-per-host) per=${2:?--ranks-per-host needs a number}; shift 2 ;;
     --rate) rate=${2:?--rate needs a value like 1gbit}; shift 2 ;;
+    --queue-ms) queue=${2:?--queue-ms needs a number of milliseconds}; shift 2 ;;
     --) shift; break ;;
     *) echo "error: unknown option '$1' (resnet-dist's arguments go after --)" >&2; exit 64 ;;
   esac
 done
 [[ "$hosts" =~ ^[1-9][0-9]*$ && "$hosts" -le 64 ]] || { echo "error: --hosts must be 1..64, got '$hosts'" >&2; exit 64; }
 [[ "$per" =~ ^[1-9][0-9]*$ ]] || { echo "error: --ranks-per-host must be a positive number, got '$per'" >&2; exit 64; }
+[[ "$queue" =~ ^[1-9][0-9]*$ ]] || { echo "error: --queue-ms must be a positive whole number, got '$queue'" >&2; exit 64; }
 here=$(cd "$(dirname "$0")" && pwd)
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
 [ -x "$exe" ] || { echo "error: $exe not found (swift build -c release)" >&2; exit 1; }
@@ -61,9 +67,9 @@ for i in $(seq 0 $((hosts - 1))); do
   ip -n rd-switch link set rd-s$i master rd-br
   ip -n rd-switch link set rd-s$i up
   if [ -n "$rate" ]; then
-    ip netns exec $ns tc qdisc add dev rd-h$i root tbf rate "$rate" burst "$burst" latency 100ms \
+    ip netns exec $ns tc qdisc add dev rd-h$i root tbf rate "$rate" burst "$burst" latency ${queue}ms \
       || { echo "error: tc could not shape the link to --rate $rate" >&2; exit 1; }
-    ip netns exec rd-switch tc qdisc add dev rd-s$i root tbf rate "$rate" burst "$burst" latency 100ms
+    ip netns exec rd-switch tc qdisc add dev rd-s$i root tbf rate "$rate" burst "$burst" latency ${queue}ms
   fi
   echo "10.232.0.$((i + 1)) slots=$per" >> "$work/hostfile"
 done

@@ -70,12 +70,19 @@ struct Scaling: ParsableCommand {
         @Option(name: .customLong("warmup-steps"), help: "Untimed steps first.")
         var warmupSteps = 2
 
+        @Option(
+            name: .customLong("time-scale"), parsing: .unconditional,
+            help:
+                "Time dilation K: replay every moment K times later and report steps in the emulated time; shape the links to 1/K of the rate to emulate (bench/scaling-emulation.sh does both).")
+        var timeScale = 1.0
+
         @OptionGroup(title: "Distribution") var distribution: DistributionOptions
 
         @Flag(help: "Print one JSON object.")
         var json = false
 
         func validate() throws {
+            try require(timeScale.isFinite && timeScale >= 1, "--time-scale must be a number >= 1, got \(timeScale)")
             try require(steps >= 1, "--steps must be at least 1, got \(steps)")
             try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
             // A trace holds no batch-norm collectives (recorded on one rank): nothing to replay them by.
@@ -90,7 +97,7 @@ struct Scaling: ParsableCommand {
                 let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: distribution.bucketMB)
                 let replay = StepReplay(
                     trace: trace, store: network.store, communicator: communicator, plan: plan,
-                    bfloat16: distribution.allreducePrecision == .bf16)
+                    bfloat16: distribution.allreducePrecision == .bf16, timeScale: timeScale)
                 var times: [Double] = []
                 for index in 0..<(warmupSteps + steps) {
                     try communicator.barrier()
@@ -104,6 +111,7 @@ struct Scaling: ParsableCommand {
                     "buckets": plan.buckets.count, "bucket_mb": distribution.bucketMB,
                     "step_seconds_median": step, "compute_seconds": trace.computeSeconds,
                     "exposed_seconds": step - trace.computeSeconds - trace.updateSeconds, "steps": steps,
+                    "time_scale": timeScale,
                 ]
                 if json { printJSON(fields) } else {
                     print(

@@ -140,4 +140,25 @@ struct ScalingTests {
         #expect(replayed.log == real.log)
         #expect(real.log.filter { $0.hasPrefix("start") }.count == step.bucketPlan.buckets.count)
     }
+
+    /// Time dilation: at K the replay sends the same collectives, sleeps K times as long, and reports
+    /// the step in the emulated time. The bounds hold however loaded the machine: a sleep never
+    /// ends early, and the step's own clock runs inside the one around it.
+    @Test func dilatedReplayRunsSlowerAndReportsEmulatedTime() throws {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 4)
+        network.initialize(seed: 1)
+        let trace = try StepTrace.record(network: network, images: 4, optimizer: SGD(), steps: 1, warmup: 0, machine: "test")
+        let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: 0.05)
+        let undilated = RecordingCommunicator()
+        _ = try StepReplay(trace: trace, store: network.store, communicator: undilated, plan: plan).step()
+        let dilated = RecordingCommunicator()
+        let k = 4.0
+        let replay = StepReplay(trace: trace, store: network.store, communicator: dilated, plan: plan, timeScale: k)
+        let start = monotonicSeconds()
+        let reported = try replay.step()
+        let wall = monotonicSeconds() - start
+        #expect(dilated.log == undilated.log)
+        #expect(reported >= trace.computeSeconds + trace.updateSeconds, "emulated time covers the recorded step")
+        #expect(reported * k <= wall, "reported \(reported) s at K = \(k) within \(wall) s of wall time")
+    }
 }

@@ -13,15 +13,24 @@ public final class StepReplay {
     let buckets: GradientBuckets
     let statistics: UnsafeMutableBufferPointer<Float>
     var sums = [Double](repeating: 0, count: 4)
+    /// Time dilation (Gupta et al., "To Infinity and Beyond: Time-Warped Network Emulation", NSDI
+    /// 2006): every recorded moment is replayed `timeScale` times later and the step's seconds are
+    /// divided by it, so with the links shaped to 1/`timeScale` of the rate being emulated, the
+    /// emulated world runs `timeScale` times slower than the wall clock. The bytes are the same, so
+    /// the kernel's and MPI's work per byte and per message (which on a cluster has a core of each
+    /// rank's own, and here dozens of ranks share two) weighs `timeScale` times less in the step.
+    public let timeScale: Double
 
     /// `store`: the traced network's (its gradients and statistics travel; their values do not
     /// matter); `plan` cuts its gradients; `bfloat16`: they travel in 16 bits.
     public init(
         trace: StepTrace, store: ParameterStore, communicator: Communicator, plan: GradientBucketPlan,
-        bfloat16: Bool = false
+        bfloat16: Bool = false, timeScale: Double = 1
     ) {
         precondition(store.parameterCount == trace.parameterCount, "the trace is of another network")
+        precondition(timeScale >= 1, "time runs slower, not faster")
         self.trace = trace
+        self.timeScale = timeScale
         self.communicator = communicator
         statistics = store.runningStatistics
         buckets = GradientBuckets(communicator: communicator, store: store, plan: plan, bfloat16: bfloat16)
@@ -30,28 +39,29 @@ public final class StepReplay {
     /// How long a waiting rank sleeps between polls of its reductions.
     static let pollInterval = 100e-6
 
-    /// One replayed step; returns its seconds on this rank.
+    /// One replayed step; returns its seconds on this rank (in the emulated world's time).
     public func step() throws -> Double {
+        let k = timeScale
         let start = monotonicSeconds()
         buckets.begin()
         for ready in trace.readies {
-            sleep(until: start + ready.seconds)
+            sleep(until: start + ready.seconds * k)
             try buckets.ready(from: ready.offset)
         }
-        sleep(until: start + trace.computeSeconds)
+        sleep(until: start + trace.computeSeconds * k)
         // Start what is left and let it progress, sleeping between polls rather than spinning in
         // MPI_Wait: on a cluster each rank spins on a core of its own; here dozens of replaying
         // ranks share two cores, and spinners would steal the time the others need to move data.
         try buckets.ready(from: 0)
         while communicator.reductionsInFlight {
             try communicator.pollReductions()
-            sleep(until: monotonicSeconds() + Self.pollInterval)
+            sleep(until: monotonicSeconds() + Self.pollInterval * k)
         }
         try buckets.finish()
         try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        sleep(until: monotonicSeconds() + trace.updateSeconds)
+        sleep(until: monotonicSeconds() + trace.updateSeconds * k)
         try communicator.allReduceSum(statistics)
-        return monotonicSeconds() - start
+        return (monotonicSeconds() - start) / k
     }
 
     private func sleep(until deadline: Double) {
