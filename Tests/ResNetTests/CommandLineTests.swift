@@ -77,6 +77,26 @@ struct CommandLineTests {
         #expect(config.contains("\"zero_init_residual\": true"), "\(config)")
     }
 
+    /// The generated set's 2,048 images at batch 300: 6 full steps an epoch with --drop-last, 7
+    /// without; a checkpoint of one epoch length does not resume at the other.
+    @Test func dropLastCountsFullBatchesAndResumesOnlyWithItself() throws {
+        let dir = temporaryDirectory()
+        let common = ["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "300", "--epochs", "1", "--json"]
+        let dropped = try run(common + ["--drop-last", "--output", dir])
+        #expect(dropped.status == 0, "stderr: \(dropped.stderr)")
+        #expect(dropped.stdout.contains("\"iterations\":6"), "stdout: \(dropped.stdout)")
+        let config = try String(contentsOfFile: dir + "/run-config.json", encoding: .utf8)
+        #expect(config.contains("\"drop_last\": true") && config.contains("\"batches_per_epoch\": 6"), "\(config)")
+        let kept = try run(common)
+        #expect(kept.stdout.contains("\"iterations\":7"), "stdout: \(kept.stdout)")
+        expectOneLineError(
+            try run(["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "300", "--epochs", "2", "--resume", "auto", "--output", dir]),
+            status: 65, containing: "was trained at 6 batches an epoch, this run has 7")
+        expectOneLineError(
+            try run(["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "4096", "--drop-last"]), status: 64,
+            containing: "--drop-last leaves no full batch of 4096 in 2048 training images")
+    }
+
     @Test func checkpointOfAnotherArchitectureOrCorrupt() throws {
         let dir = temporaryDirectory()
         let trained = try run([

@@ -67,6 +67,30 @@ struct DataTests {
         #expect(loader.shard(batch: 4, rank: 0, worldSize: 1).global == 96..<100)
     }
 
+    /// --drop-last: 100 images at batch 24 are 4 full batches an epoch (96 images), each the base
+    /// loader's batch of the same positions; which 4 images sit out changes with the epoch.
+    @Test func fullBatchesLeaveOutTheEpochsLastShortBatch() throws {
+        let data = SyntheticData.make(count: 100, seed: 1)
+        let loader = BatchLoader(data: data, globalBatch: 24, seed: 1, augment: true, normalization: .pytorchCIFAR10)
+        let full = FullBatches(loader)
+        #expect(full.count == 96 && full.batchesPerEpoch == 4 && loader.batchesPerEpoch == 5)
+        for epoch in 0..<3 { #expect(full.permutation(epoch: epoch) == Array(loader.permutation(epoch: epoch).prefix(96))) }
+        let leftOut = (0..<3).map { Set(loader.permutation(epoch: $0).suffix(4)) }
+        #expect(leftOut[0] != leftOut[1] && leftOut[1] != leftOut[2])
+
+        var batches = ShardedBatches(source: full, rank: 1, worldSize: 2)
+        var reference = ShardedBatches(source: loader, rank: 1, worldSize: 2)
+        var images = [Float](repeating: 0, count: 12 * 3072), expected = images
+        var labels = [Int32](repeating: 0, count: 12), expectedLabels = labels
+        // Iterations 0-3 are epoch 0's batches 0-3; iteration 4 is epoch 1's first, the base loader's iteration 5.
+        for (iteration, baseIteration) in [(0, 0), (3, 3), (4, 5), (9, 11)] {
+            let (local, global) = try batches.load(iteration: iteration, images: &images, labels: &labels)
+            let base = try reference.load(iteration: baseIteration, images: &expected, labels: &expectedLabels)
+            #expect(local == 12 && global == 24 && base.local == 12)
+            #expect(images == expected && labels == expectedLabels, "iteration \(iteration)")
+        }
+    }
+
     @Test func augmentationDependsOnlyOnSeedEpochAndPosition() {
         let data = SyntheticData.make(count: 64, seed: 1)
         let loader = BatchLoader(data: data, globalBatch: 16, seed: 5, augment: true, normalization: .pytorchCIFAR10)

@@ -24,6 +24,7 @@ extension Trainer {
         add("bn_group", config.batchNormGroup)
         add("allreduce_precision", config.bfloat16Gradients ? "bf16" : "fp32")
         add("augment", config.augment)
+        add("drop_last", config.dropLast)
         add("padding", config.padding.rawValue)
         fields.append(("schedule", try JSON.encoded(config.schedule)))
         fields.append(("optimizer", try JSON.encoded(config.optimizer)))

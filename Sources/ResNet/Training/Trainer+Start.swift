@@ -16,6 +16,12 @@ extension Trainer {
         if config.zeroInitResidual { network.zeroResidualBranches() }
         if let resumed = try checkpointToResume() {
             state = try TrainingState(resuming: resumed, config: config)
+            if let written = resumed.run?.batchesPerEpoch, written != batches.batchesPerEpoch {
+                throw ResNetError(
+                    .mismatchedCheckpoint,
+                    "\(resumed.path) was trained at \(written) batches an epoch, this run has \(batches.batchesPerEpoch) (\(batches.source.count) images a pass at batch \(config.globalBatch)): resume with the data and --drop-last it was trained with"
+                )
+            }
             try resumed.apply(to: network, optimizer: true)
             if isCoordinator {
                 let ranks = { (n: Int) in "\(n) rank\(n == 1 ? "" : "s")" }

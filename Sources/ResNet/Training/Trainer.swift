@@ -62,7 +62,7 @@ public final class Trainer {
             network: network, communicator: communicator, optimizer: config.optimizer,
             syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB, bfloat16: config.bfloat16Gradients)
         batches = ShardedBatches(
-            source: train, rank: communicator.rank, worldSize: world, decodeThreads: config.decodeThreads,
+            source: config.dropLast ? FullBatches(train) : train, rank: communicator.rank, worldSize: world, decodeThreads: config.decodeThreads,
             capacity: network.batchCapacity)
     }
 

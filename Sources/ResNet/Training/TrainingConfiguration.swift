@@ -26,6 +26,9 @@ public struct TrainingConfiguration: Sendable {
     /// Gradients travel in bfloat16 (summed in float32 on arrival) instead of float32.
     public var bfloat16Gradients = false
     public var augment = true
+    /// Every training step holds a full global batch: each epoch leaves out the last
+    /// `count mod globalBatch` images of its order (`FullBatches`, PyTorch's `drop_last`).
+    public var dropLast = false
     /// The border of the augmentation's crop.
     public var padding: BatchLoader.Padding = .black
     /// Evaluate on the test set every this many iterations (and at the end); nil: once per epoch.
