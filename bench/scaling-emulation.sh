@@ -16,10 +16,11 @@
 # token buckets' queues wait K times as long (the same bytes), and the
 # namespaces' per-message latency shrinks by K with it: the model is then given LATENCY_US / K
 # (LATENCY_US: the per-message latency the undilated comparison assumes, default the model's 50).
+# POLL_US (default 100): wall microseconds between a waiting rank's polls (`scaling replay --poll-us`).
 set -euo pipefail
 dir=${1:?trace directory}; nets=${2:-"resnet20 resnet110"}; rates=${3:-"100mbit 1gbit"}; counts=${4:-"2 4 8 16 32"}
 steps=${5:-5}
-k=${TIME_SCALE:-1}; latency=${LATENCY_US:-50}
+k=${TIME_SCALE:-1}; latency=${LATENCY_US:-50}; poll=${POLL_US:-100}
 case $k in ''|*[!0-9]*|0) echo "error: TIME_SCALE must be a whole number >= 1, got '$k'" >&2; exit 64 ;; esac
 log=$(mktemp)
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +40,7 @@ for net in $nets; do
       trace=$dir/$short-b$b.json
       [ -f "$trace" ] || { echo "missing $trace" >&2; exit 1; }
       emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts $hosts --ranks-per-host $per --rate $shaped --queue-ms $(( 100 * k )) -- \
-        scaling replay --trace "$trace" --steps $steps --time-scale $k --json 2>"$log" | field step_seconds_median)
+        scaling replay --trace "$trace" --steps $steps --time-scale $k --poll-us $poll --json 2>"$log" | field step_seconds_median)
       predicted=$("$exe" scaling predict --trace "$trace" --ranks $n --ranks-per-host $per --gbit $gbit \
         --latency-us $(python3 -c "print($latency / $k)") --json | field step_seconds)
       python3 -c "print('| $net | $rate | $n ($hosts x $per) | $b | %.4f | %.4f | %.3f |' % ($emulated, $predicted, $predicted / $emulated))"

@@ -76,6 +76,11 @@ struct Scaling: ParsableCommand {
                 "Time dilation K: replay every moment K times later and report steps in the emulated time; shape the links to 1/K of the rate to emulate (bench/scaling-emulation.sh does both).")
         var timeScale = 1.0
 
+        @Option(
+            name: .customLong("poll-us"), parsing: .unconditional,
+            help: "Wall microseconds a rank waiting for its reductions sleeps between polls.")
+        var pollMicroseconds = 100.0
+
         @OptionGroup(title: "Distribution") var distribution: DistributionOptions
 
         @Flag(help: "Print one JSON object.")
@@ -83,6 +88,8 @@ struct Scaling: ParsableCommand {
 
         func validate() throws {
             try require(timeScale.isFinite && timeScale >= 1, "--time-scale must be a number >= 1, got \(timeScale)")
+            try require(
+                pollMicroseconds.isFinite && pollMicroseconds > 0, "--poll-us must be a number > 0, got \(pollMicroseconds)")
             try require(steps >= 1, "--steps must be at least 1, got \(steps)")
             try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
             // A trace holds no batch-norm collectives (recorded on one rank): nothing to replay them by.
@@ -97,7 +104,8 @@ struct Scaling: ParsableCommand {
                 let plan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: distribution.bucketMB)
                 let replay = StepReplay(
                     trace: trace, store: network.store, communicator: communicator, plan: plan,
-                    bfloat16: distribution.allreducePrecision == .bf16, timeScale: timeScale)
+                    bfloat16: distribution.allreducePrecision == .bf16, timeScale: timeScale,
+                    pollInterval: pollMicroseconds * 1e-6)
                 var times: [Double] = []
                 for index in 0..<(warmupSteps + steps) {
                     try communicator.barrier()
@@ -111,7 +119,7 @@ struct Scaling: ParsableCommand {
                     "buckets": plan.buckets.count, "bucket_mb": distribution.bucketMB,
                     "step_seconds_median": step, "compute_seconds": trace.computeSeconds,
                     "exposed_seconds": step - trace.computeSeconds - trace.updateSeconds, "steps": steps,
-                    "time_scale": timeScale,
+                    "time_scale": timeScale, "poll_us": pollMicroseconds,
                 ]
                 if json { printJSON(fields) } else {
                     print(

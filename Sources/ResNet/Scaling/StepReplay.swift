@@ -25,19 +25,24 @@ public final class StepReplay {
     /// matter); `plan` cuts its gradients; `bfloat16`: they travel in 16 bits.
     public init(
         trace: StepTrace, store: ParameterStore, communicator: Communicator, plan: GradientBucketPlan,
-        bfloat16: Bool = false, timeScale: Double = 1
+        bfloat16: Bool = false, timeScale: Double = 1, pollInterval: Double = 100e-6
     ) {
         precondition(store.parameterCount == trace.parameterCount, "the trace is of another network")
         precondition(timeScale >= 1, "time runs slower, not faster")
         self.trace = trace
         self.timeScale = timeScale
+        self.pollInterval = pollInterval
         self.communicator = communicator
         statistics = store.runningStatistics
         buckets = GradientBuckets(communicator: communicator, store: store, plan: plan, bfloat16: bfloat16)
     }
 
-    /// How long a waiting rank sleeps between polls of its reductions.
-    static let pollInterval = 100e-6
+    /// How long a waiting rank sleeps between polls of its reductions, wall seconds. A rank on a
+    /// cluster spins in MPI and moves each ring round as it arrives; a replaying rank moves it at
+    /// its next poll, so a round may wait up to one interval (K times less in the emulated time
+    /// under dilation), while every poll of dozens of ranks costs the two cores that also move
+    /// the bytes.
+    public let pollInterval: Double
 
     /// One replayed step; returns its seconds on this rank (in the emulated world's time).
     public func step() throws -> Double {
@@ -55,7 +60,7 @@ public final class StepReplay {
         try buckets.ready(from: 0)
         while communicator.reductionsInFlight {
             try communicator.pollReductions()
-            sleep(until: monotonicSeconds() + Self.pollInterval * k)
+            sleep(until: monotonicSeconds() + pollInterval)
         }
         try buckets.finish()
         try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
