@@ -4,8 +4,8 @@
 /// - Ranks sit `ranksPerHost` to a host, in blocks (ranks 0..<m on the first host, as mpirun maps
 ///   by slot). Between hosts a message pays the network's latency and bandwidth; inside a host,
 ///   shared memory's.
-/// - Each gradient bucket starts when backward has finished it (the trace) and after the bucket
-///   before it has been reduced: the buckets go over the network one after another.
+/// - Each gradient bucket starts when backward has finished it (the trace), whatever the others do:
+///   the buckets in flight at once share the link (`step`).
 /// - A bucket's all-reduce advances only inside MPI calls: OpenMPI's libnbc has no progress thread,
 ///   so the next round of a ring (its messages posted, the rendezvous of a large one answered)
 ///   waits until the rank enters MPI again. During backward the trainer does so when backward
@@ -129,28 +129,100 @@ public struct ScalingModel: Sendable {
 
     /// One step of `trace`'s network on `ranks` ranks with the gradients cut by `plan`, every rank
     /// computing as the traced one did. `bytesPerValue` 2 for bfloat16 gradients.
+    ///
+    /// Every bucket starts when backward has finished it, whatever the others are doing: the
+    /// trainer keeps up to `maxPendingReductions` in flight, and each entry into MPI moves every one
+    /// of them on. Buckets in flight at once share the link: a round pays its latency alone and its
+    /// bytes at 1/k of the link while k rounds move bytes (processor sharing).
     public func step(
         _ trace: StepTrace, plan: GradientBucketPlan, ranks: Int, ranksPerHost: Int, bytesPerValue: Int = 4
     ) -> Step {
-        var channelFree = 0.0
+        let hosts = (ranks + ranksPerHost - 1) / ranksPerHost
+        let latency = hosts > 1 ? network.latency : sharedMemory.latency
+        var flights: [BucketFlight] = []
         var bucketSeconds: [Double] = []
         for bucket in plan.buckets {
-            let bytes = bucket.count * bytesPerValue
             let rounds = allReduceRounds(
-                bytes: bytes, ranks: ranks, ranksPerHost: ranksPerHost, algorithm: algorithm ?? .ring)
+                bytes: bucket.count * bytesPerValue, ranks: ranks, ranksPerHost: ranksPerHost, algorithm: algorithm ?? .ring)
             bucketSeconds.append(rounds.reduce(0, +))
-            // Each round begins at the first entry into MPI after the round before it ended (and
-            // the bucket's first when backward has finished it and the bucket before is done).
-            var time = max(channelFree, trace.readySeconds(of: bucket))
-            for round in rounds { time = trace.progressMoment(atOrAfter: time) + round }
-            channelFree = trace.progressMoment(atOrAfter: time)
+            guard !rounds.isEmpty else { continue }
+            // A round's latency is its own; the rest (bytes over the link, the addition) is shared.
+            flights.append(
+                BucketFlight(
+                    rounds: rounds.map { (latency: min(latency, $0), shared: $0 - min(latency, $0)) },
+                    start: trace.progressMoment(atOrAfter: trace.readySeconds(of: bucket))))
         }
-        let reduced = ranks > 1 ? max(trace.computeSeconds, channelFree) : trace.computeSeconds
+        let finished = Self.fly(&flights, trace: trace)
+        let reduced = ranks > 1 ? max(trace.computeSeconds, finished) : trace.computeSeconds
         let tail =
             smallAllReduceSeconds(bytes: 32, ranks: ranks, ranksPerHost: ranksPerHost) + trace.updateSeconds
             + smallAllReduceSeconds(bytes: 4 * trace.statisticsCount, ranks: ranks, ranksPerHost: ranksPerHost)
         return Step(
             seconds: reduced + tail, exposedCommunication: reduced - trace.computeSeconds, bucketSeconds: bucketSeconds)
+    }
+
+    /// One bucket's all-reduce in the step: its rounds, where it is, and until when.
+    struct BucketFlight {
+        let rounds: [(latency: Double, shared: Double)]
+        var round = 0
+        var phase = Phase.waiting
+        /// When the current waiting or latency phase ends.
+        var until: Double
+        /// Seconds of the link (alone) the current round still needs.
+        var remaining = 0.0
+
+        enum Phase { case waiting, latency, sharing, done }
+
+        init(rounds: [(latency: Double, shared: Double)], start: Double) {
+            self.rounds = rounds
+            until = start
+        }
+    }
+
+    /// Runs the flights to their ends; returns when the rank last noticed one end (the first entry
+    /// into MPI after it). Each round begins at the first entry into MPI after the one before ended.
+    static func fly(_ flights: inout [BucketFlight], trace: StepTrace) -> Double {
+        var now = 0.0
+        var noticed = 0.0
+        while flights.contains(where: { $0.phase != .done }) {
+            let sharing = flights.filter { $0.phase == .sharing }.count
+            var next = Double.infinity
+            for flight in flights {
+                switch flight.phase {
+                case .waiting, .latency: next = min(next, flight.until)
+                case .sharing: next = min(next, now + flight.remaining * Double(sharing))
+                case .done: break
+                }
+            }
+            for i in flights.indices where flights[i].phase == .sharing {
+                flights[i].remaining -= (next - now) / Double(sharing)
+            }
+            now = next
+            for i in flights.indices {
+                var f = flights[i]
+                switch f.phase {
+                case .waiting where f.until <= now:
+                    f.phase = .latency
+                    f.until = now + f.rounds[f.round].latency
+                case .latency where f.until <= now:
+                    f.phase = .sharing
+                    f.remaining = f.rounds[f.round].shared
+                case .sharing where f.remaining <= 1e-12:
+                    f.round += 1
+                    let moment = trace.progressMoment(atOrAfter: now)
+                    if f.round == f.rounds.count {
+                        f.phase = .done
+                        noticed = max(noticed, moment)
+                    } else {
+                        f.phase = .waiting
+                        f.until = moment
+                    }
+                default: break
+                }
+                flights[i] = f
+            }
+        }
+        return noticed
     }
 }
 
