@@ -231,23 +231,28 @@ struct MPITests {
         let output = dir + "/supervised"
         let kills = Locked<[String]>([])
         @Sendable func ranks() -> [Int32] {
-            // The rank processes themselves (their command line starts with the binary), not mpirun.
-            let ps = try? runProcess("/usr/bin/pgrep", ["-f", "^[^ ]*resnet-dist train .*\(output)"])
-            return (ps?.stdout ?? "").split(separator: "\n").compactMap { Int32($0) }
+            // The rank processes themselves (argv[0] is the binary), not mpirun or the scripts. Read
+            // from /proc, not with pgrep: a child process and its pipes, spawned while the supervised
+            // run and other suites' processes start, once left this thread waiting until the run had
+            // ended (CI, stop 34: no kill at all in a 300-iteration run).
+            trainingProcesses(writingTo: output)
         }
         @Sendable func iterationsLogged() -> Int { lastIterationLogged(in: output) ?? 0 }
+        let looks = Locked<(polls: Int, ranksSeen: Int)>((0, 0))
         let killer = Thread {
             let deadline = Date().addingTimeInterval(240)
             var stage = 0
             while Date() < deadline && stage < 3 {
                 let pids = ranks()
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+                looks.update { $0 = ($0.polls + 1, max($0.ranksSeen, pids.count)) }
+                let newestCheckpoint = files.compactMap(checkpointIteration).max() ?? 0
                 var victim: Int32?
                 var point = ""
                 switch stage {
-                case 0 where files.contains("checkpoint-00000040.safetensors"):
+                case 0 where newestCheckpoint >= 40 && iterationsLogged() < 120:
                     victim = pids.last
-                    point = "after the checkpoint of iteration 40"
+                    point = "after the checkpoint of iteration \(newestCheckpoint)"
                 case 1 where iterationsLogged() >= 130 && iterationsLogged() % 20 != 0:
                     victim = pids.last
                     point = "in the middle of epoch 2 (iteration \(iterationsLogged()))"
@@ -275,7 +280,9 @@ struct MPITests {
                 + args + ["--output", output],
             environment: env, timeout: 400)
         #expect(supervised.status == 0, "\(supervised.stderr.suffix(3000))")
-        #expect(kills.value.count == 3, "killed at: \(kills.value)")
+        #expect(
+            kills.value.count == 3,
+            "killed at: \(kills.value); \(looks.value.polls) looks, at most \(looks.value.ranksSeen) rank processes seen")
         #expect(supervised.stderr.contains("restart 3"), "three restarts; killed at: \(kills.value)")
         let a = try tensorBytes(dir + "/reference/checkpoint-00000300.safetensors")
         let b = try tensorBytes(output + "/checkpoint-00000300.safetensors")
@@ -397,6 +404,22 @@ struct MPITests {
 }
 
 /// The largest iteration in a run directory's metrics.jsonl (nil before the first line).
+/// The process IDs of `resnet-dist train` ranks whose arguments name `output`, read from /proc.
+private func trainingProcesses(writingTo output: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).sorted().filter { pid in
+        guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let argv = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return argv.count > 1 && argv[0].hasSuffix("resnet-dist") && argv[1] == "train" && argv.contains(output)
+    }
+}
+
+/// The iteration of a checkpoint file's name (`checkpoint-00000040.safetensors` is 40), or nil.
+private func checkpointIteration(_ name: String) -> Int? {
+    guard name.hasPrefix("checkpoint-") && name.hasSuffix(".safetensors") else { return nil }
+    return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
+}
+
 private func lastIterationLogged(in directory: String) -> Int? {
     let text = (try? String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line -> Int? in
