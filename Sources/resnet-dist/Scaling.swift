@@ -187,7 +187,7 @@ struct Scaling: ParsableCommand {
                 "arch": trace.architecture.description, "ranks": ranks, "ranks_per_host": ranksPerHost, "gbit": gbit,
                 "images_per_rank": trace.imagesPerRank, "step_seconds": step.seconds,
                 "exposed_seconds": step.exposedCommunication, "buckets": plan.buckets.count,
-                "algorithm": algorithm ?? "trainer",
+                "slot_wait_seconds": step.slotWaitSeconds, "algorithm": algorithm ?? "trainer",
             ]
             if json { printJSON(fields) } else {
                 print(

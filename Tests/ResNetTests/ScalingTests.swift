@@ -109,7 +109,8 @@ struct ScalingTests {
     }
 
     /// Buckets in flight together: each entry into MPI moves all of them on, their bytes share the
-    /// link and their latencies do not; one after another they would take longer.
+    /// link and their latencies do not; one after another they would take longer. Beyond the
+    /// trainer's request slots a bucket waits for its slot, and backward waits with it.
     @Test func bucketsInFlightTogetherShareTheLink() throws {
         let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
         let count = network.store.parameterCount
@@ -123,14 +124,25 @@ struct ScalingTests {
         }
         // Alone: round one 0.10-0.13, round two at the report 0.20-0.23, noticed when backward ends.
         var one = flights(1, latency: 0, shared: 0.03, start: 0.1)
-        #expect(abs(ScalingModel.fly(&one, trace: trace) - 0.25) < 1e-12)
+        #expect(abs(ScalingModel.fly(&one, trace: trace).noticed - 0.25) < 1e-12)
         // Two together: round one shared, 0.10-0.16; round two at the report, 0.20-0.26. One after
         // the other, the second would have run 0.25-0.31.
         var two = flights(2, latency: 0, shared: 0.03, start: 0.1)
-        #expect(abs(ScalingModel.fly(&two, trace: trace) - 0.26) < 1e-12)
+        #expect(abs(ScalingModel.fly(&two, trace: trace).noticed - 0.26) < 1e-12)
         // After backward: latencies side by side (0.30-0.31), bytes shared (0.31-0.35), twice: 0.40.
         var after = flights(2, latency: 0.01, shared: 0.02, start: 0.3)
-        #expect(abs(ScalingModel.fly(&after, trace: trace) - 0.40) < 1e-12)
+        #expect(abs(ScalingModel.fly(&after, trace: trace).noticed - 0.40) < 1e-12)
+
+        // One request slot: the second bucket waits, the rank blocked in MPI, for the first to end.
+        // The first: 0.10-0.13, then at once (inside MPI) 0.13-0.16. Backward stood still 0.06 s,
+        // so the report comes at 0.26 and backward ends at 0.31. The second: 0.16-0.19, then at the
+        // report 0.26-0.29, noticed when backward ends, 0.31.
+        var queued = flights(2, latency: 0, shared: 0.03, start: 0.1)
+        let slotted = ScalingModel.fly(&queued, trace: trace, slots: 1)
+        #expect(abs(slotted.noticed - 0.31) < 1e-12 && abs(slotted.stalled - 0.06) < 1e-12, "\(slotted)")
+        // Enough slots for both, as above: no stall.
+        var free = flights(2, latency: 0, shared: 0.03, start: 0.1)
+        #expect(ScalingModel.fly(&free, trace: trace, slots: 2).stalled == 0)
     }
 
     /// A recorded trace: every report of the network in backward order, from the fc to offset 0,

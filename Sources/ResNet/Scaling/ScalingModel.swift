@@ -1,3 +1,5 @@
+import Distributed
+
 /// How long a data-parallel step takes on N ranks, from one rank's measured `StepTrace` and an
 /// alpha-beta model of the links (time = latency + bytes / bandwidth per message):
 ///
@@ -125,15 +127,19 @@ public struct ScalingModel: Sendable {
         public var exposedCommunication: Double
         /// Each bucket's all-reduce alone, seconds.
         public var bucketSeconds: [Double]
+        /// Of `exposedCommunication`, backward standing still while a bucket waited for a request
+        /// slot (plans of more than `maxPendingReductions` buckets).
+        public var slotWaitSeconds = 0.0
     }
 
     /// One step of `trace`'s network on `ranks` ranks with the gradients cut by `plan`, every rank
     /// computing as the traced one did. `bytesPerValue` 2 for bfloat16 gradients.
     ///
     /// Every bucket starts when backward has finished it, whatever the others are doing: the
-    /// trainer keeps up to `maxPendingReductions` in flight, and each entry into MPI moves every one
-    /// of them on. Buckets in flight at once share the link: a round pays its latency alone and its
-    /// bytes at 1/k of the link while k rounds move bytes (processor sharing).
+    /// trainer keeps up to `maxPendingReductions` in flight (a bucket beyond them waits for its slot,
+    /// backward standing still), and each entry into MPI moves every one of them on. Buckets in
+    /// flight at once share the link: a round pays its latency alone and its bytes at 1/k of the
+    /// link while k rounds move bytes (processor sharing).
     public func step(
         _ trace: StepTrace, plan: GradientBucketPlan, ranks: Int, ranksPerHost: Int, bytesPerValue: Int = 4
     ) -> Step {
@@ -152,13 +158,14 @@ public struct ScalingModel: Sendable {
                     rounds: rounds.map { (latency: min(latency, $0), shared: $0 - min(latency, $0)) },
                     start: trace.progressMoment(atOrAfter: trace.readySeconds(of: bucket))))
         }
-        let finished = Self.fly(&flights, trace: trace)
-        let reduced = ranks > 1 ? max(trace.computeSeconds, finished) : trace.computeSeconds
+        let (finished, stalled) = Self.fly(&flights, trace: trace)
+        let reduced = ranks > 1 ? max(trace.computeSeconds + stalled, finished) : trace.computeSeconds
         let tail =
             smallAllReduceSeconds(bytes: 32, ranks: ranks, ranksPerHost: ranksPerHost) + trace.updateSeconds
             + smallAllReduceSeconds(bytes: 4 * trace.statisticsCount, ranks: ranks, ranksPerHost: ranksPerHost)
         return Step(
-            seconds: reduced + tail, exposedCommunication: reduced - trace.computeSeconds, bucketSeconds: bucketSeconds)
+            seconds: reduced + tail, exposedCommunication: reduced - trace.computeSeconds, bucketSeconds: bucketSeconds,
+            slotWaitSeconds: ranks > 1 ? stalled : 0)
     }
 
     /// One bucket's all-reduce in the step: its rounds, where it is, and until when.
@@ -171,7 +178,7 @@ public struct ScalingModel: Sendable {
         /// Seconds of the link (alone) the current round still needs.
         var remaining = 0.0
 
-        enum Phase { case waiting, latency, sharing, done }
+        enum Phase { case waiting, queued, latency, sharing, done }
 
         init(rounds: [(latency: Double, shared: Double)], start: Double) {
             self.rounds = rounds
@@ -180,18 +187,32 @@ public struct ScalingModel: Sendable {
     }
 
     /// Runs the flights to their ends; returns when the rank last noticed one end (the first entry
-    /// into MPI after it). Each round begins at the first entry into MPI after the one before ended.
-    static func fly(_ flights: inout [BucketFlight], trace: StepTrace) -> Double {
+    /// into MPI after it) and how long backward stood still. Each round begins at the first entry
+    /// into MPI after the one before ended. The trainer has `slots` request slots: a bucket whose
+    /// slot is still taken (index >= `slots`) waits, the rank blocked in MPI, for the bucket `slots`
+    /// before it to end. Meanwhile backward stands still, so every later report comes later, and
+    /// the rank, inside MPI, moves the other flights on at once.
+    static func fly(
+        _ flights: inout [BucketFlight], trace: StepTrace, slots: Int = maxPendingReductions
+    ) -> (noticed: Double, stalled: Double) {
         var now = 0.0
         var noticed = 0.0
+        var stalled = 0.0
+        var blocked: (flight: Int, since: Double)?
+        // The rank's first entry into MPI at or after `t`: at once while it is blocked in one.
+        func entry(atOrAfter t: Double) -> Double {
+            blocked != nil ? t : stalled + trace.progressMoment(atOrAfter: t - stalled)
+        }
+        // A bucket that backward has not reached: it cannot start while backward stands still.
+        func unreached(_ f: BucketFlight) -> Bool { f.phase == .waiting && f.round == 0 && blocked != nil }
         while flights.contains(where: { $0.phase != .done }) {
             let sharing = flights.filter { $0.phase == .sharing }.count
             var next = Double.infinity
-            for flight in flights {
+            for flight in flights where !unreached(flight) {
                 switch flight.phase {
                 case .waiting, .latency: next = min(next, flight.until)
                 case .sharing: next = min(next, now + flight.remaining * Double(sharing))
-                case .done: break
+                case .queued, .done: break
                 }
             }
             for i in flights.indices where flights[i].phase == .sharing {
@@ -201,28 +222,46 @@ public struct ScalingModel: Sendable {
             for i in flights.indices {
                 var f = flights[i]
                 switch f.phase {
-                case .waiting where f.until <= now:
-                    f.phase = .latency
-                    f.until = now + f.rounds[f.round].latency
+                case .waiting where f.until <= now && !unreached(f):
+                    if f.round == 0 && i >= slots && flights[i - slots].phase != .done {
+                        f.phase = .queued
+                        blocked = (i, now)
+                        // Inside MPI from now on: rounds waiting for an entry go on at once.
+                        for j in flights.indices where flights[j].phase == .waiting && flights[j].round > 0 {
+                            flights[j].until = min(flights[j].until, now)
+                        }
+                    } else {
+                        f.phase = .latency
+                        f.until = now + f.rounds[f.round].latency
+                    }
                 case .latency where f.until <= now:
                     f.phase = .sharing
                     f.remaining = f.rounds[f.round].shared
                 case .sharing where f.remaining <= 1e-12:
                     f.round += 1
-                    let moment = trace.progressMoment(atOrAfter: now)
-                    if f.round == f.rounds.count {
-                        f.phase = .done
-                        noticed = max(noticed, moment)
-                    } else {
+                    if f.round < f.rounds.count {
                         f.phase = .waiting
-                        f.until = moment
+                        f.until = entry(atOrAfter: now)
+                        break
+                    }
+                    f.phase = .done
+                    noticed = max(noticed, entry(atOrAfter: now))
+                    if let (waiting, since) = blocked, waiting - slots == i {
+                        // The slot is free: the waiting bucket starts and backward goes on.
+                        blocked = nil
+                        stalled += now - since
+                        flights[waiting].phase = .latency
+                        flights[waiting].until = now + flights[waiting].rounds[0].latency
+                        for j in flights.indices where j > waiting && flights[j].phase == .waiting && flights[j].round == 0 {
+                            flights[j].until += now - since
+                        }
                     }
                 default: break
                 }
                 flights[i] = f
             }
         }
-        return noticed
+        return (noticed, stalled)
     }
 }
 
