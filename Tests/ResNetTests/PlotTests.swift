@@ -47,6 +47,36 @@ struct PlotTests {
         #expect(names == ["plain", "p20", "ResNet", "r20"])
     }
 
+    /// A long run name (a directory of docs/runs) fits in the figure: the figure widens for it,
+    /// in one panel and in the paper's layout, where the right panel moves over for the left legend.
+    @Test func theLegendFitsLongRunNames() throws {
+        let name = "resnet20-b4096-lars-t002-30e"
+        let long = try RunLog(directory: try run(name, arch: "resnet20/A", last: 3_000))
+        let short = try RunLog(directory: try run("r20", arch: "resnet20/A", last: 3_000))
+        func width(_ svg: String) -> Double? {
+            let regex = try! NSRegularExpression(pattern: "<svg [^>]*width=\"([0-9.]+)\"")
+            return regex.firstMatch(in: svg, range: NSRange(svg.startIndex..., in: svg)).flatMap {
+                Double(svg[Range($0.range(at: 1), in: svg)!])
+            }
+        }
+        func nameX(_ svg: String) -> [Double] {
+            let regex = try! NSRegularExpression(pattern: "<text x=\"([0-9.]+)\" y=\"[0-9.]+\">\(name)</text>")
+            return regex.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).map {
+                Double(svg[Range($0.range(at: 1), in: svg)!])!
+            }
+        }
+        #expect(width(ErrorPlot.svg([short], title: "t")) == 720)
+        let single = ErrorPlot.svg([long], title: "t")
+        let x = try #require(nameX(single).first)
+        #expect(try #require(width(single)) >= x + 7 * Double(name.count), "\(single.prefix(300))")
+        let pair = ErrorPlot.svg(left: [long], right: [long], titles: ("plain", "ResNet"))
+        let xs = nameX(pair)
+        #expect(xs.count == 2)
+        // The left legend ends before the right panel's error ticks (60 px left of its frame) begin.
+        #expect(xs[0] + 7 * Double(name.count) < xs[1] - 420 - 46 - 60, "\(xs)")
+        #expect(try #require(width(pair)) >= xs[1] + 7 * Double(name.count))
+    }
+
     /// `--error-max 20` as the paper's Figure 6: ticks 0-20 in fives, the 20% training curve on the
     /// frame's top edge, a 40% one above it and clipped there, not flattened onto the edge.
     @Test func anErrorAxisStoppedAt20PercentClipsWhatLiesAbove() throws {

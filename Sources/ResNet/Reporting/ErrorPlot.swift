@@ -11,9 +11,17 @@ public enum ErrorPlot {
     /// One panel of all `runs`.
     public static func svg(_ runs: [RunLog], title: String, errorMax: Double? = nil) -> String {
         let axes = Axes(runs, errorMax: errorMax)
-        var out = header(width: 720, height: 440)
-        out += panel(runs, axes: axes, frame: (x: 60, y: 36, width: 480, height: 356), title: title, id: "single")
+        let frame = (x: 60.0, y: 36.0, width: 480.0, height: 356.0)
+        var out = header(width: max(720, Int(legendEnd(runs, after: frame.x + frame.width))), height: 440)
+        out += panel(runs, axes: axes, frame: frame, title: title, id: "single")
         return out + "</svg>\n"
+    }
+
+    /// Where the legend beside a panel ending at `plotRight` ends: the figure is made wide enough
+    /// for the longest run name (about 7 px a character at 12 px Helvetica), so none is cut.
+    static func legendEnd(_ runs: [RunLog], after plotRight: Double) -> Double {
+        let longest = runs.map(\.name.count).max() ?? 0
+        return max(plotRight + 46 + 7 * Double(longest), plotRight + 14 + 7 * Double("thin: training error".count)) + 10
     }
 
     /// The paper's Figure 4/6 layout: plain networks on the left, ResNets on the right, on the
@@ -22,9 +30,10 @@ public enum ErrorPlot {
         left: [RunLog], right: [RunLog], titles: (String, String), errorMax: Double? = nil
     ) -> String {
         let axes = Axes(left + right, errorMax: errorMax)
-        var out = header(width: 1280, height: 440)
+        let rightX = max(700, legendEnd(left, after: 60 + 420) + 56)
+        var out = header(width: max(1280, Int(legendEnd(right, after: rightX + 420))), height: 440)
         out += panel(left, axes: axes, frame: (x: 60, y: 36, width: 420, height: 356), title: titles.0, id: "left")
-        out += panel(right, axes: axes, frame: (x: 700, y: 36, width: 420, height: 356), title: titles.1, id: "right")
+        out += panel(right, axes: axes, frame: (x: rightX, y: 36, width: 420, height: 356), title: titles.1, id: "right")
         return out + "</svg>\n"
     }
 
