@@ -7,6 +7,8 @@
 # prediction from it. Prints one Markdown row per point; needs root and 2 cores.
 #
 #   bench/scaling-real.sh "resnet20 resnet110" "100mbit 1gbit" [STEPS]
+#
+# BURST_MS=MS passes --burst-ms to launch/netns-hosts.sh (the token bucket's size in ms at the rate).
 set -euo pipefail
 nets=${1:-"resnet20 resnet110"}; rates=${2:-"100mbit 1gbit"}; steps=${3:-8}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +27,9 @@ for net in $nets; do
   compute=$(compute_of "$trace"); second=$(compute_of "$traces/second.json")
   for rate in $rates; do
     case $rate in *gbit) gbit=${rate%gbit} ;; *mbit) gbit=$(python3 -c "print(${rate%mbit} / 1000)") ;; esac
-    real=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts 2 --rate "$rate" -- \
+    real=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts 2 --rate "$rate" --burst-ms "${BURST_MS:-2}" -- \
       bench --arch "$net" --batch-size 128 --threads 1 --steps "$steps" --json 2>/dev/null | field step_seconds_median)
-    emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts 2 --rate "$rate" -- \
+    emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts 2 --rate "$rate" --burst-ms "${BURST_MS:-2}" -- \
       scaling replay --trace "$trace" --steps "$steps" --json 2>/dev/null | field step_seconds_median)
     predicted=$("$exe" scaling predict --trace "$trace" --ranks 2 --ranks-per-host 1 --gbit "$gbit" --json \
       | field step_seconds)

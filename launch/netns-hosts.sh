@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE [--queue-ms MS]] -- resnet-dist-arguments...
+# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE [--queue-ms MS] [--burst-ms MS]] -- resnet-dist-arguments...
 # H "hosts" on one machine: network namespaces rd-host-0..H-1, each joined to a switch (a bridge in
 # namespace rd-switch) by a veth pair, addresses 10.232.0.1..H (used only inside these namespaces).
 # mpirun starts M ranks on each (ranks 0..M-1 on the first: by slot), through a hostfile of the
@@ -9,6 +9,8 @@
 #                100mbit (no latency emulation: this kernel has no netem). The bucket holds 2 ms
 #                at the rate (at least 16 kB), so a burst cannot pass a whole gradient bucket
 #                at the veth's own speed.
+#   --burst-ms MS  the token bucket holds MS ms at the rate instead of 2: fewer, larger releases,
+#                so less of the shaping's timer and softirq work lands on the cores that compute.
 #   --queue-ms MS  the most a packet may wait in a token bucket's queue before it is dropped
 #                (tbf latency, default 100): a time-dilated emulation (bench/scaling-emulation.sh
 #                TIME_SCALE=K) shapes to 1/K of the rate and gives K times this, so the queue holds
@@ -18,13 +20,14 @@
 # (mpi_yield_when_idle) instead of spinning: dozens of spinning ranks on two cores would keep the
 # ranks that have data to move from running. Needs root, iproute2 and the bridge module.
 set -euo pipefail
-hosts=""; per=1; rate=""; queue=100
+hosts=""; per=1; rate=""; queue=100; burst_ms=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=${2:?--hosts needs a number}; shift 2 ;;
     --ranks-per-host) per=${2:?--ranks-per-host needs a number}; shift 2 ;;
     --rate) rate=${2:?--rate needs a value like 1gbit}; shift 2 ;;
     --queue-ms) queue=${2:?--queue-ms needs a number of milliseconds}; shift 2 ;;
+    --burst-ms) burst_ms=${2:?--burst-ms needs a number of milliseconds}; shift 2 ;;
     --) shift; break ;;
     *) echo "error: unknown option '$1' (resnet-dist's arguments go after --)" >&2; exit 64 ;;
   esac
@@ -32,6 +35,7 @@ done
 [[ "$hosts" =~ ^[1-9][0-9]*$ && "$hosts" -le 64 ]] || { echo "error: --hosts must be 1..64, got '$hosts'" >&2; exit 64; }
 [[ "$per" =~ ^[1-9][0-9]*$ ]] || { echo "error: --ranks-per-host must be a positive number, got '$per'" >&2; exit 64; }
 [[ "$queue" =~ ^[1-9][0-9]*$ ]] || { echo "error: --queue-ms must be a positive whole number, got '$queue'" >&2; exit 64; }
+[[ "$burst_ms" =~ ^[1-9][0-9]*$ ]] || { echo "error: --burst-ms must be a positive whole number, got '$burst_ms'" >&2; exit 64; }
 here=$(cd "$(dirname "$0")" && pwd)
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
 [ -x "$exe" ] || { echo "error: $exe not found (swift build -c release)" >&2; exit 1; }
@@ -51,7 +55,7 @@ if [ -n "$rate" ]; then
     *mbit) bits=$(( ${rate%mbit} * 1000000 )) ;;
     *) echo "error: --rate must be a whole number of mbit or gbit (100mbit, 1gbit), got '$rate'" >&2; exit 64 ;;
   esac
-  burst=$(( bits / 8 / 500 > 16384 ? bits / 8 / 500 : 16384 ))
+  burst=$(( bits / 8 * burst_ms / 1000 > 16384 ? bits / 8 * burst_ms / 1000 : 16384 ))
 fi
 ip netns add rd-switch
 ip -n rd-switch link add rd-br type bridge
