@@ -17,10 +17,13 @@
 # namespaces' per-message latency shrinks by K with it: the model is then given LATENCY_US / K
 # (LATENCY_US: the per-message latency the undilated comparison assumes, default the model's 50).
 # POLL_US (default 100): wall microseconds between a waiting rank's polls (`scaling replay --poll-us`).
+# CONGESTION_CONTROL: TCP congestion control in the namespaces; default reno when TIME_SCALE > 1
+# (BBR runs on wall-clock timers that dilation does not stretch: docs/RESULTS.md), else the machine's.
 set -euo pipefail
 dir=${1:?trace directory}; nets=${2:-"resnet20 resnet110"}; rates=${3:-"100mbit 1gbit"}; counts=${4:-"2 4 8 16 32"}
 steps=${5:-5}
 k=${TIME_SCALE:-1}; latency=${LATENCY_US:-50}; poll=${POLL_US:-100}
+congestion=${CONGESTION_CONTROL-$([ "${TIME_SCALE:-1}" != 1 ] && echo reno || true)}
 case $k in ''|*[!0-9]*|0) echo "error: TIME_SCALE must be a whole number >= 1, got '$k'" >&2; exit 64 ;; esac
 log=$(mktemp)
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +42,8 @@ for net in $nets; do
       hosts=$n; per=1; b=$(( 128 / n ))
       trace=$dir/$short-b$b.json
       [ -f "$trace" ] || { echo "missing $trace" >&2; exit 1; }
-      emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts $hosts --ranks-per-host $per --rate $shaped --queue-ms $(( 100 * k )) -- \
+      emulated=$(RESNET_DIST=$exe "$here/launch/netns-hosts.sh" --hosts $hosts --ranks-per-host $per --rate $shaped --queue-ms $(( 100 * k )) \
+        ${congestion:+--congestion-control $congestion} -- \
         scaling replay --trace "$trace" --steps $steps --time-scale $k --poll-us $poll --json 2>"$log" | field step_seconds_median)
       predicted=$("$exe" scaling predict --trace "$trace" --ranks $n --ranks-per-host $per --gbit $gbit \
         --latency-us $(python3 -c "print($latency / $k)") --json | field step_seconds)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE [--queue-ms MS] [--burst-ms MS]] -- resnet-dist-arguments...
+# Usage: launch/netns-hosts.sh --hosts H [--ranks-per-host M] [--rate RATE [--queue-ms MS] [--burst-ms MS]]
+#        [--congestion-control NAME] -- resnet-dist-arguments...
 # H "hosts" on one machine: network namespaces rd-host-0..H-1, each joined to a switch (a bridge in
 # namespace rd-switch) by a veth pair, addresses 10.232.0.1..H (used only inside these namespaces).
 # mpirun starts M ranks on each (ranks 0..M-1 on the first: by slot), through a hostfile of the
@@ -11,6 +12,10 @@
 #                at the veth's own speed.
 #   --burst-ms MS  the token bucket holds MS ms at the rate instead of 2: fewer, larger releases,
 #                so less of the shaping's timer and softirq work lands on the cores that compute.
+#   --congestion-control NAME  TCP congestion control inside the hosts (default: the machine's,
+#                often bbr). A time-dilated emulation wants reno: BBR paces and probes on
+#                wall-clock timers (PROBE_RTT, its 10 s min-RTT filter) that dilation does not
+#                stretch, Reno only on ACKs and losses, which it does.
 #   --queue-ms MS  the most a packet may wait in a token bucket's queue before it is dropped
 #                (tbf latency, default 100): a time-dilated emulation (bench/scaling-emulation.sh
 #                TIME_SCALE=K) shapes to 1/K of the rate and gives K times this, so the queue holds
@@ -20,7 +25,7 @@
 # (mpi_yield_when_idle) instead of spinning: dozens of spinning ranks on two cores would keep the
 # ranks that have data to move from running. Needs root, iproute2 and the bridge module.
 set -euo pipefail
-hosts=""; per=1; rate=""; queue=100; burst_ms=2
+hosts=""; per=1; rate=""; queue=100; burst_ms=2; congestion=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=${2:?--hosts needs a number}; shift 2 ;;
@@ -28,6 +33,7 @@ while [ $# -gt 0 ]; do
     --rate) rate=${2:?--rate needs a value like 1gbit}; shift 2 ;;
     --queue-ms) queue=${2:?--queue-ms needs a number of milliseconds}; shift 2 ;;
     --burst-ms) burst_ms=${2:?--burst-ms needs a number of milliseconds}; shift 2 ;;
+    --congestion-control) congestion=${2:?--congestion-control needs a name, e.g. reno}; shift 2 ;;
     --) shift; break ;;
     *) echo "error: unknown option '$1' (resnet-dist's arguments go after --)" >&2; exit 64 ;;
   esac
@@ -36,6 +42,7 @@ done
 [[ "$per" =~ ^[1-9][0-9]*$ ]] || { echo "error: --ranks-per-host must be a positive number, got '$per'" >&2; exit 64; }
 [[ "$queue" =~ ^[1-9][0-9]*$ ]] || { echo "error: --queue-ms must be a positive whole number, got '$queue'" >&2; exit 64; }
 [[ "$burst_ms" =~ ^[1-9][0-9]*$ ]] || { echo "error: --burst-ms must be a positive whole number, got '$burst_ms'" >&2; exit 64; }
+[[ -z "$congestion" || "$congestion" =~ ^[a-z0-9_]+$ ]] || { echo "error: --congestion-control must be a name like reno, got '$congestion'" >&2; exit 64; }
 here=$(cd "$(dirname "$0")" && pwd)
 exe=${RESNET_DIST:-$here/../.build/release/resnet-dist}
 [ -x "$exe" ] || { echo "error: $exe not found (swift build -c release)" >&2; exit 1; }
@@ -67,6 +74,10 @@ for i in $(seq 0 $((hosts - 1))); do
   ip link add rd-h$i netns $ns type veth peer name rd-s$i netns rd-switch
   ip -n $ns addr add 10.232.0.$((i + 1))/24 dev rd-h$i
   ip -n $ns link set lo up
+  if [ -n "$congestion" ]; then
+    ip netns exec $ns sysctl -qw net.ipv4.tcp_congestion_control="$congestion" \
+      || { echo "error: --congestion-control $congestion is not allowed in a network namespace here (try reno)" >&2; exit 1; }
+  fi
   ip -n $ns link set rd-h$i up
   ip -n rd-switch link set rd-s$i master rd-br
   ip -n rd-switch link set rd-s$i up
