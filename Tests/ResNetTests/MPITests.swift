@@ -246,7 +246,7 @@ struct MPITests {
                 let pids = ranks()
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
                 looks.update { $0 = ($0.polls + 1, max($0.ranksSeen, pids.count)) }
-                let newestCheckpoint = files.compactMap(checkpointIteration).max() ?? 0
+                let newestCheckpoint = CheckpointDirectory(path: output).existing().first?.iteration ?? 0
                 var victim: Int32?
                 var point = ""
                 switch stage {
@@ -412,12 +412,6 @@ private func trainingProcesses(writingTo output: String) -> [Int32] {
         let argv = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         return argv.count > 1 && argv[0].hasSuffix("resnet-dist") && argv[1] == "train" && argv.contains(output)
     }
-}
-
-/// The iteration of a checkpoint file's name (`checkpoint-00000040.safetensors` is 40), or nil.
-private func checkpointIteration(_ name: String) -> Int? {
-    guard name.hasPrefix("checkpoint-") && name.hasSuffix(".safetensors") else { return nil }
-    return Int(name.dropFirst("checkpoint-".count).dropLast(".safetensors".count))
 }
 
 private func lastIterationLogged(in directory: String) -> Int? {
