@@ -12,8 +12,9 @@ import Synchronization
 /// hypervisor. So a worker may first spin for `spinNanoseconds` (with the CPU's pause hint, yielding
 /// its core now and then) before it waits on a condition variable. The spin is bounded, so a core
 /// shared with another rank loses at most that much per region rather than collapsing as a pool
-/// that always spins does. `RESNET_DIST_SPIN_US` sets it; the default is 0 (sleep at once), which
-/// measured as fast here: most of what this pool gains over libdispatch is not the wake-up.
+/// that always spins does. The command line sets it once at start-up (`setWorkerSpin`: a spin only
+/// when the rank's threads have cores of their own); `RESNET_DIST_SPIN_US` overrides that; a pool
+/// nobody configured sleeps at once.
 ///
 /// A job is claimed chunk by chunk through one 64-bit ticket, `generation | chunks | next index`,
 /// so a late worker can never take a chunk of a job it did not see published. Which thread runs a
@@ -28,7 +29,11 @@ import Synchronization
 final class ChunkPool: @unchecked Sendable {
     @usableFromInline static let shared = ChunkPool()
 
-    let spinNanoseconds: UInt64
+    /// How long a worker spins for the next region before it sleeps.
+    var spinNanoseconds: UInt64 { spin.load(ordering: .relaxed) }
+    private let spin: Atomic<UInt64>
+    /// `RESNET_DIST_SPIN_US`, which wins over `setWorkerSpin`.
+    private let spinFromEnvironment: Bool
     /// `generation << 40 | chunks << 24 | next chunk index`.
     private let ticket = Atomic<UInt64>(0)
     private let finished = Atomic<Int>(0)
@@ -62,16 +67,21 @@ final class ChunkPool: @unchecked Sendable {
     /// Most chunks a job may have (the ticket's field).
     static let maxChunks = Int(chunkMask)
 
-    /// `RESNET_DIST_SPIN_US`, else 0: on the 2-core machines measured (docs/RESULTS.md) sleeping at
-    /// once was as fast as spinning up to 1 ms with the cores free, and 5% faster with a core shared.
+    /// `RESNET_DIST_SPIN_US` if set, else 0 until `setWorkerSpin` says otherwise.
     convenience init() {
         let microseconds = ProcessInfo.processInfo.environment["RESNET_DIST_SPIN_US"].flatMap { UInt64($0) }
-        self.init(spinNanoseconds: (microseconds ?? 0) * 1000)
+        self.init(spinNanoseconds: (microseconds ?? 0) * 1000, fromEnvironment: microseconds != nil)
     }
 
-    init(spinNanoseconds: UInt64) {
-        self.spinNanoseconds = spinNanoseconds
+    init(spinNanoseconds: UInt64, fromEnvironment: Bool = false) {
+        spin = Atomic(spinNanoseconds)
+        spinFromEnvironment = fromEnvironment
         counts = Self.recordsStatistics
+    }
+
+    /// Sets the workers' spin, unless `RESNET_DIST_SPIN_US` set it.
+    func setSpin(nanoseconds: UInt64) {
+        if !spinFromEnvironment { spin.store(nanoseconds, ordering: .relaxed) }
     }
 
     /// Runs chunk `c` of the region at `region` (of type `type`) for every `c` in `0..<chunks`, on

@@ -35,6 +35,17 @@ extension ParallelRegion {
     }
 }
 
+/// How long the threads of `parallelChunks` spin for the next region before they sleep, for this
+/// process (`RESNET_DIST_SPIN_US` wins when set). Spinning saves a worker's wake-up at each region
+/// (a few microseconds under a hypervisor, hundreds of times a step at small shards) but burns a core
+/// that another rank may need: give it only to threads that have cores of their own.
+public func setWorkerSpin(microseconds: Int) {
+    ChunkPool.shared.setSpin(nanoseconds: UInt64(max(0, microseconds)) * 1000)
+}
+
+/// How long they spin now (`setWorkerSpin`, or `RESNET_DIST_SPIN_US`).
+public func workerSpinMicroseconds() -> Int { Int(ChunkPool.shared.spinNanoseconds / 1000) }
+
 /// The half-open range of items `0..<count` that chunk `index` of `chunks` owns
 /// (contiguous, sizes differing by at most one).
 @inlinable

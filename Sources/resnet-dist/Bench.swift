@@ -97,7 +97,7 @@ struct Bench: ParsableCommand {
         // This rank's shard, floor(B/N) or ceil(B/N) images, as in training.
         let local = BatchLoader.shard(of: batchSize, rank: communicator.rank, worldSize: world).count
         let capacity = Trainer.largestShard(globalBatch: batchSize, worldSize: world)
-        let (threads, threadsReason) = ThreadCount.resolve(self.threads)
+        let (threads, threadsReason) = ThreadCount.choose(self.threads)
         let network = Network(
             architecture, batchCapacity: capacity, threads: threads, batchNormGroup: distribution.bnGroup)
         network.initialize(seed: 1)

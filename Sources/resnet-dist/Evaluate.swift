@@ -132,7 +132,7 @@ struct Evaluate: ParsableCommand {
 
     func evaluate(_ loaded: Checkpoint.Loaded, on source: any BatchSource, classNames: [String]?) throws {
         let network = Network(
-            loaded.architecture, batchCapacity: batchSize, threads: ThreadCount.resolve(threads).count,
+            loaded.architecture, batchCapacity: batchSize, threads: ThreadCount.choose(threads).count,
             convolution: convolution == .im2col ? .im2col : nil)
         try loaded.apply(to: network, optimizer: false)
         // On a terminal, the pass's progress (once a second), gone before the result is printed.

@@ -119,7 +119,7 @@ struct Train: ParsableCommand {
     {
         // Figure 4 compares plain and residual nets of equal parameters: option A.
         var architecture = try model.architecture(defaultShortcut: recipe.recipe == .paperImageNet ? .A : nil)
-        let threadChoice = ThreadCount.resolve(threads, replicasInProcess: replicas)
+        let threadChoice = ThreadCount.choose(threads, replicasInProcess: replicas)
         let data = try loadData(logger: logger, rank: communicator.rank)
         let normalization: Normalization
         let trainCount: Int

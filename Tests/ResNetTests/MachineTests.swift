@@ -67,4 +67,23 @@ struct MachineTests {
             #expect(bound.stderr.contains("x 1 thread (default: the 1 core in this rank's affinity mask)"), "\(bound.stderr)")
         }
     }
+
+    /// The pool's workers spin for the next region only when the node has a core for every thread
+    /// of its ranks; `RESNET_DIST_SPIN_US` overrides (issue 20).
+    @Test func workersSpinOnlyOnCoresOfTheirOwn() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard cores >= 2 else { return }
+        let train = ["train", "--arch", "resnet8", "--data", "generated", "--iterations", "1", "--threads", "2"]
+        let own = try run(train)
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(own.stderr.contains("x 2 threads (--threads 2; workers spin 100 us for the next region)"), "\(own.stderr)")
+        // As mpirun tells a rank that shares its (unbound) mask with as many others as there are cores.
+        let shared = try run(train, environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "\(cores)"])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(shared.stderr.contains("(--threads 2; workers sleep between regions: cores shared with other ranks)"), "\(shared.stderr)")
+        let told = try run(train, environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "\(cores)", "RESNET_DIST_SPIN_US": "7"])
+        #expect(told.stderr.contains("(--threads 2; workers spin 7 us for the next region)"), "\(told.stderr)")
+        let never = try run(train, environment: ["RESNET_DIST_SPIN_US": "0"])
+        #expect(never.stderr.contains("(--threads 2; workers sleep between regions)"), "\(never.stderr)")
+    }
 }

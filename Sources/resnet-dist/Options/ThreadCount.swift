@@ -1,5 +1,6 @@
 import CPUFeatures
 import Foundation
+import Kernels
 
 /// `--threads`: as given, or by default the cores this rank may use: its CPU affinity mask, shared
 /// among the ranks on this node when they were not bound to cores of their own (mpirun's
@@ -10,25 +11,50 @@ enum ThreadCount {
     static let help =
         "Threads per rank for the convolutions. (default: the cores this rank may use: its affinity mask, divided among the node's ranks unless they are bound to cores of their own; SLURM_CPUS_PER_TASK for a Slurm task that is not bound)"
 
-    /// The count, and how it was chosen (for the start-up line).
-    static func resolve(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String) {
-        if let requested { return (requested, "--threads \(requested)") }
+    /// How long the workers of a rank whose threads have cores of their own spin for the next
+    /// parallel region before they sleep. ResNet-110 at 4 images a rank, 2 threads against 1 on a
+    /// quiet 2-core machine: 1.67x sleeping at once, 1.76-1.77x spinning 30-300 us (docs/RESULTS.md).
+    static let spinMicrosecondsOnOwnCores = 100
+
+    /// Resolves the count (`resolve`) and lets the pool's workers spin only when the threads have
+    /// cores of their own: spinning on a core another rank needs costs both. The reason says which.
+    static func choose(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String) {
+        let choice = resolve(requested, replicasInProcess: replicasInProcess)
+        setWorkerSpin(microseconds: choice.coresOfTheirOwn ? spinMicrosecondsOnOwnCores : 0)
+        guard choice.count > 1 else { return (choice.count, choice.reason) }
+        let spin = workerSpinMicroseconds()
+        let workers =
+            spin > 0
+            ? "workers spin \(spin) us for the next region"
+            : choice.coresOfTheirOwn ? "workers sleep between regions" : "workers sleep between regions: cores shared with other ranks"
+        return (choice.count, "\(choice.reason); \(workers)")
+    }
+
+    /// The count, how it was chosen (for the start-up line), and whether the node has a core for
+    /// every thread of its ranks (count x ranks sharing the mask <= cores in it).
+    static func resolve(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String, coresOfTheirOwn: Bool) {
         let allowed = affinityCores()
         let online = ProcessInfo.processInfo.activeProcessorCount
         let environment = ProcessInfo.processInfo.environment
         if allowed >= online, let slurmCPUs = environment["SLURM_CPUS_PER_TASK"].flatMap({ Int($0) }), slurmCPUs >= 1 {
-            let count = max(1, min(allowed, slurmCPUs) / max(1, replicasInProcess))
-            return (count, "default: SLURM_CPUS_PER_TASK=\(slurmCPUs), this task not bound to cores")
+            let cores = min(allowed, slurmCPUs)
+            let perReplica = max(1, cores / max(1, replicasInProcess))
+            let count = requested ?? perReplica
+            let reason = requested == nil ? "default: SLURM_CPUS_PER_TASK=\(slurmCPUs), this task not bound to cores" : "--threads \(count)"
+            return (count, reason, count * max(1, replicasInProcess) <= cores)
         }
         let ranksHere = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
         let sharers = max(1, replicasInProcess) * max(1, allowed < online ? 1 : ranksHere)
-        let count = max(1, allowed / sharers)
+        let count = requested ?? max(1, allowed / sharers)
+        let ownCores = count * sharers <= allowed
+        if let requested { return (requested, "--threads \(requested)", ownCores) }
         if sharers == 1 {
-            return (count, "default: the \(allowed) core\(allowed == 1 ? "" : "s") in this rank's affinity mask")
+            return (count, "default: the \(allowed) core\(allowed == 1 ? "" : "s") in this rank's affinity mask", ownCores)
         }
         return (
             count,
-            "default: \(allowed) core\(allowed == 1 ? "" : "s") in the affinity mask shared by \(sharers) ranks on this node"
+            "default: \(allowed) core\(allowed == 1 ? "" : "s") in the affinity mask shared by \(sharers) ranks on this node",
+            ownCores
         )
     }
 
