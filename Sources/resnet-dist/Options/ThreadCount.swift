@@ -13,7 +13,7 @@ enum ThreadCount {
 
     /// How long the workers of a rank whose threads have cores of their own spin for the next
     /// parallel region before they sleep. ResNet-110 at 4 images a rank, 2 threads against 1 on a
-    /// quiet 2-core machine: 1.67x sleeping at once, 1.76-1.77x spinning 30-300 us (docs/RESULTS.md).
+    /// quiet 2-core machine: 1.67-1.71x sleeping at once, 1.76-1.78x spinning 30-300 us (docs/RESULTS.md).
     static let spinMicrosecondsOnOwnCores = 100
 
     /// Resolves the count (`resolve`) and lets the pool's workers spin only when the threads have
