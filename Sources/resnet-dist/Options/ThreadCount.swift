@@ -31,31 +31,26 @@ enum ThreadCount {
     }
 
     /// The count, how it was chosen (for the start-up line), and whether the node has a core for
-    /// every thread of its ranks (count x ranks sharing the mask <= cores in it).
+    /// every thread of its ranks (count x ranks sharing the cores <= the cores).
     static func resolve(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String, coresOfTheirOwn: Bool) {
+        let share = coreShare(replicasInProcess: max(1, replicasInProcess))
+        let count = requested ?? max(1, share.cores / share.sharers)
+        return (count, requested.map { "--threads \($0)" } ?? share.reason, count * share.sharers <= share.cores)
+    }
+
+    /// The cores this rank's threads may use, how many ranks and replicas share them, and why.
+    private static func coreShare(replicasInProcess replicas: Int) -> (cores: Int, sharers: Int, reason: String) {
         let allowed = affinityCores()
         let online = ProcessInfo.processInfo.activeProcessorCount
         let environment = ProcessInfo.processInfo.environment
         if allowed >= online, let slurmCPUs = environment["SLURM_CPUS_PER_TASK"].flatMap({ Int($0) }), slurmCPUs >= 1 {
-            let cores = min(allowed, slurmCPUs)
-            let perReplica = max(1, cores / max(1, replicasInProcess))
-            let count = requested ?? perReplica
-            let reason = requested == nil ? "default: SLURM_CPUS_PER_TASK=\(slurmCPUs), this task not bound to cores" : "--threads \(count)"
-            return (count, reason, count * max(1, replicasInProcess) <= cores)
+            return (min(allowed, slurmCPUs), replicas, "default: SLURM_CPUS_PER_TASK=\(slurmCPUs), this task not bound to cores")
         }
         let ranksHere = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
-        let sharers = max(1, replicasInProcess) * max(1, allowed < online ? 1 : ranksHere)
-        let count = requested ?? max(1, allowed / sharers)
-        let ownCores = count * sharers <= allowed
-        if let requested { return (requested, "--threads \(requested)", ownCores) }
-        if sharers == 1 {
-            return (count, "default: the \(allowed) core\(allowed == 1 ? "" : "s") in this rank's affinity mask", ownCores)
-        }
-        return (
-            count,
-            "default: \(allowed) core\(allowed == 1 ? "" : "s") in the affinity mask shared by \(sharers) ranks on this node",
-            ownCores
-        )
+        let sharers = replicas * max(1, allowed < online ? 1 : ranksHere)
+        let cores = "\(allowed) core\(allowed == 1 ? "" : "s")"
+        if sharers == 1 { return (allowed, 1, "default: the \(cores) in this rank's affinity mask") }
+        return (allowed, sharers, "default: \(cores) in the affinity mask shared by \(sharers) ranks on this node")
     }
 
     /// The CPUs in this process's affinity mask, or all online CPUs if it cannot be read.
