@@ -3,13 +3,14 @@
 # The large-batch runs of issue 21 (docs/runs/resnet20-b*): ResNet-20 on CIFAR-10 with the 30-epoch
 # recipe of docs/runs/resnet20-30e (per-pixel mean, zero padding, seed 1) and ghost batch norm over
 # 128 images, so that each run normalises as a cluster of 128-image ranks would. RUN is one of
-#   lars4096  LARS, trust coefficient 0.002 and lr 6 (docs/runs/lars-sweep-b4096: the best of its
-#             probes, and 19.16% at 30 epochs against 20.01% for trust 0.001 / lr 12), poly decay,
-#             2 warm-up epochs
+#   lars4096  LARS, trust coefficient 0.008 and lr 3, cosine decay, 2 warm-up epochs
+#             (docs/runs/lars-sweep-b4096: the best of its probes; 16.39% at 30 epochs, against
+#             17.93% with poly decay and 19.16% for the earlier trust 0.002 / lr 6 with poly decay:
+#             add `--trust-coefficient 0.002 --lr 6 --schedule poly` for the earlier records' runs)
 #   sgd4096   SGD + linear scaling (Goyal et al. 2017): lr 0.1 x 4096/128 = 3.2, 5 warm-up epochs
 #             from 0.1, /10 after epochs 15 and 23
-#   lars8192  LARS at 8,192 with lars4096's settings (not swept at 8,192; the trust ratio takes
-#             the gradient's scale out of each layer's step), poly decay, 2 warm-up epochs
+#   lars8192  LARS at 8,192 with lars4096's settings (the trust ratio takes the gradient's scale
+#             out of each layer's step; docs/runs/lars-sweep-b8192 for the rates probed there)
 #   sgd8192   SGD + linear scaling at 8,192 (lr 6.4), as sgd4096
 #   bf16      the batch-128 run of docs/runs/resnet20-30e with gradients all-reduced in bfloat16
 # Further train arguments are appended and win (e.g. --epochs 40, --lr 12 --trust-coefficient 0.001).
@@ -30,7 +31,7 @@ usage="usage: $0 [--data DIR] [--out DIR] [--ranks N] lars4096|sgd4096|lars8192|
 run=$1; shift
 recipe=(--arch resnet20 --data "$data" --epochs 30 --seed 1 --normalization per-pixel --padding zero)
 large=(--bn-group 128 --log-every 5)
-lars=(--optimizer lars --trust-coefficient 0.002 --lr 6 --schedule poly --warmup-epochs 2)
+lars=(--optimizer lars --trust-coefficient 0.008 --lr 3 --schedule cosine --warmup-epochs 2)
 sgd=(--lr 0.1 --lr-scaling linear --warmup-epochs 5 --milestones 15e,23e)
 case "$run" in
   lars4096) args=("${large[@]}" --batch-size 4096 "${lars[@]}") ;;
