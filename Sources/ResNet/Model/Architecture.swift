@@ -61,14 +61,13 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     public static func parse(_ name: String, depth: Int? = nil, shortcut: ShortcutOption? = nil) throws -> Architecture {
         let lower = name.lowercased()
         guard let family = [Family.resnet, .plain].first(where: { lower.hasPrefix($0.rawValue) }) else {
-            throw ResNetError(.architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
+            throw unknown(name)
         }
         let digits = lower.dropFirst(family.rawValue.count).filter { $0 != "-" && $0 != "_" }
         var d = depth
         if !digits.isEmpty {
             guard let parsed = Int(digits) else {
-                throw ResNetError(
-                    .architecture, "unknown architecture '\(name)' (expected resnetN or plainN, N = 6n+2)")
+                throw unknown(name)
             }
             if let depth, depth != parsed {
                 throw ResNetError(.architecture, "--arch \(name) and --depth \(depth) disagree")
@@ -79,6 +78,14 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
             throw ResNetError(.architecture, "--arch \(name) needs a depth (e.g. \(name)20 or --depth 20)")
         }
         return try Architecture(family: family, depth: d, shortcut: shortcut)
+    }
+
+    /// The error for a name that is not a ResNet or plain net, naming the depths each data set takes.
+    private static func unknown(_ name: String) -> ResNetError {
+        ResNetError(
+            .architecture,
+            "unknown architecture '\(name)' (expected resnetN or plainN: N = 6n+2 on CIFAR-10, 18 or 34 on image folders; vgg19 for info only)"
+        )
     }
 
     /// Basic blocks per stage (CIFAR networks).
