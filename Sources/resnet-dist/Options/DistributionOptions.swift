@@ -16,7 +16,7 @@ struct DistributionOptions: ParsableArguments {
     @Option(
         name: .customLong("bn-group"), parsing: .unconditional,
         help:
-            "Ghost batch norm: normalise over groups of N images inside each rank, as ranks of N images each would (Hoffer et al. 2017). (default: over each rank's whole shard)"
+            "Ghost batch norm: normalise over groups of N images inside each rank, as ranks of N images each would (Hoffer et al. 2017); a shard that N does not divide ends with a smaller group. (default: over each rank's whole shard)"
     )
     var bnGroup: Int?
 
