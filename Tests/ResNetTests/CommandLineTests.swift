@@ -32,6 +32,12 @@ struct CommandLineTests {
         let dir = temporaryDirectory()
         expectOneLineError(
             try run(["train", "--data", dir + "/nowhere"]), status: 65, containing: "nowhere/data_batch_1.bin")
+        // A folder of class folders without train/ and val/ (the layout of ../shared's imagenet-sample).
+        let classes = dir + "/classes"
+        try FileManager.default.createDirectory(atPath: classes + "/n01440764", withIntermediateDirectories: true)
+        expectOneLineError(
+            try run(["train", "--data", classes]), status: 65,
+            containing: "--data \(classes): neither CIFAR-10 (data_batch_1..5.bin and test_batch.bin) nor an image folder")
         for name in CIFAR10.trainFiles + CIFAR10.testFiles {
             _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(count: 3073 * 10))
         }

@@ -131,6 +131,7 @@ struct DataOptions: ParsableArguments {
         if data == "generated" { return nil }
         if let data {
             guard CIFAR10.isPresent(in: data) else {
+                if let neither = Self.neitherDataSet(data) { throw ResNetError(.data, neither) }
                 // Load anyway to produce the precise per-file error.
                 _ = try CIFAR10.loadTraining(from: data)
                 _ = try CIFAR10.loadTest(from: data)
@@ -139,6 +140,21 @@ struct DataOptions: ParsableArguments {
             return data
         }
         return CIFAR10.defaultDirectory()
+    }
+
+    /// The line for a `--data` directory that holds no CIFAR-10 file (nor its .xz) and no
+    /// train/ + val/ (say, a folder of class folders): nil where the per-file error says more.
+    static func neitherDataSet(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return nil
+        }
+        let cifarFiles = (CIFAR10.trainFiles + CIFAR10.testFiles).flatMap { [$0, $0 + ".xz"] }
+        guard !cifarFiles.contains(where: { FileManager.default.fileExists(atPath: "\(path)/\($0)") }) else {
+            return nil
+        }
+        return
+            "--data \(path): neither CIFAR-10 (data_batch_1..5.bin and test_batch.bin) nor an image folder data set (train/CLASS/* and val/CLASS/*)"
     }
 }
 
