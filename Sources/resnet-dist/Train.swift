@@ -284,8 +284,10 @@ struct Train: ParsableCommand {
             if let s = result.stoppedBySignal { object["stopped_by"] = StopSignals.name(s) }
             printJSON(object)
         } else {
+            // A run stopped by a signal says so here too: "done:" is for a run that reached its end.
+            let ending = result.stoppedBySignal.map { "stopped by \(StopSignals.name($0))" } ?? "done"
             var line =
-                "done: \(result.iterations) iterations; training \(String(format: "%.1f", result.trainingImagesPerSecond)) images/s; wall \(String(format: "%.1f", result.wallSeconds)) s with evaluation and checkpoints"
+                "\(ending): \(result.iterations) iterations; training \(String(format: "%.1f", result.trainingImagesPerSecond)) images/s; wall \(String(format: "%.1f", result.wallSeconds)) s with evaluation and checkpoints"
             if let e = result.trainError { line += String(format: "; training error %.2f%% (last window)", e * 100) }
             if let a = result.testAccuracy { line += String(format: "; test accuracy %.2f%%", a * 100) }
             if isImageFolder { line += String(format: "; input wait %.1f s", result.inputWaitSeconds) }

@@ -143,14 +143,21 @@ func withSignalsUnblocked(_ command: [String]) -> [String] {
 }
 
 /// Starts `mpirun -np ranks command...` in the background, with signals unblocked, output discarded.
-func startMpirun(_ ranks: Int, _ command: [String]) throws -> Process {
+/// mpirun in the background; its standard error goes to the file `stderr` when given.
+func startMpirun(_ ranks: Int, _ command: [String], stderr: String? = nil) throws -> Process {
     let job = Process()
     job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     job.arguments = withSignalsUnblocked(["mpirun", "-np", "\(ranks)", "--oversubscribe"] + command)
     job.environment = ProcessInfo.processInfo.environment.merging(
         ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1"]) { $1 }
     job.standardOutput = FileHandle.nullDevice
-    job.standardError = FileHandle.nullDevice
+    if let stderr, FileManager.default.createFile(atPath: stderr, contents: nil),
+        let file = FileHandle(forWritingAtPath: stderr)
+    {
+        job.standardError = file
+    } else {
+        job.standardError = FileHandle.nullDevice
+    }
     try job.run()
     return job
 }

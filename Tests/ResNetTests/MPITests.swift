@@ -343,7 +343,7 @@ struct MPITests {
             [exe] + common + [
                 "--batch-size", "16", "--iterations", "100000", "--log-every", "1",
                 "--output", dir,
-            ])
+            ], stderr: dir + ".stderr")
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline,
             !((try? String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)) ?? "").contains(
@@ -356,6 +356,9 @@ struct MPITests {
         #expect(job.terminationStatus == 75)
         let newest = CheckpointDirectory(path: dir).existing().first?.iteration ?? 0
         #expect(newest >= 30)
+        // Its last line says it stopped, not that it is done.
+        let log = (try? String(contentsOfFile: dir + ".stderr", encoding: .utf8)) ?? ""
+        #expect(log.contains("stopped by SIGUSR1: ") && !log.contains("done: "), "\(log.suffix(1000))")
     }
 
     /// SIGTERM to launch/local.sh while the ranks evaluate (a pass far longer than mpirun's one
