@@ -3,6 +3,7 @@
 # usage: [RANKS=N] [BATCH=B] bench/ab.sh BINARY_A BINARY_B [arch=resnet20] [steps=10] [pairs=8] [threads=1]
 # With RANKS > 1 each run is N ranks through launch/local.sh (bound to cores), global batch BATCH (128).
 set -euo pipefail
+[ $# -ge 2 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 export OPENBLAS_NUM_THREADS=1
 A=$1; B=$2; ARCH=${3:-resnet20}; STEPS=${4:-10}; N=${5:-8}; T=${6:-1}
 RANKS=${RANKS:-1}; BATCH=${BATCH:-128}

@@ -4,6 +4,7 @@
 # the median share of the step spent waiting for the all-reduce.
 # usage: bench/bucket-sizes.sh BINARY [archs="resnet20 resnet110"] [sizes="0.25 1 4 64"] [rounds=5] [ranks=2]
 set -euo pipefail
+[ $# -ge 1 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 BIN=$1; ARCHS=${2:-"resnet20 resnet110"}; SIZES=${3:-"0.25 1 4 64"}; ROUNDS=${4:-5}; RANKS=${5:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 for arch in $ARCHS; do

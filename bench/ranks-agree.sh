@@ -5,6 +5,7 @@
 # largest relative difference from 1 rank's, per step.
 # usage: bench/ranks-agree.sh BINARY DATA_DIR [ranks="1 3 4 8 16 32"] [lr=0.1]
 set -euo pipefail
+[ $# -ge 2 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 BIN=$1; DATA=$2; RANKS=${3:-"1 3 4 8 16 32"}; LR=${4:-0.1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 out=$(mktemp -d)

@@ -4,6 +4,7 @@
 # BN statistics, momentum) of the checkpoint after 40 iterations. Same machine, same data.
 # usage: bench/same-losses.sh OLD_BINARY NEW_BINARY [DATA_DIR=.data/cifar10]
 set -euo pipefail
+[ $# -ge 2 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 OLD=$1; NEW=$2; DATA=${3:-.data/cifar10}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)

@@ -4,6 +4,7 @@
 # One rank; the batch is the per-rank batch. Prints one line per (arch, batch): the median images/s
 # at 1 and 2 threads and the median of the pairs' ratios.
 set -euo pipefail
+[ $# -ge 1 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 export OPENBLAS_NUM_THREADS=1
 BIN=$1; ARCHS=${2:-"resnet20 resnet110"}; BATCHES=${3:-"1 2 4 8 64"}; STEPS=${4:-10}; N=${5:-5}
 rate() { "$BIN" bench --arch "$1" --batch-size "$2" --threads "$3" --steps "$STEPS" --json |

@@ -6,6 +6,7 @@
 # ratio of resnet-dist to PyTorch's faster layout.
 # usage: PYTHON=/tmp/pt/bin/python bench/vs_pytorch.sh BINARY [rounds=3]
 set -euo pipefail
+[ $# -ge 1 ] || { grep -m1 '^# usage:' "$0" | sed 's/^# //' >&2; exit 64; }
 export OPENBLAS_NUM_THREADS=1
 cd "$(dirname "$0")/.."
 B=$1; ROUNDS=${2:-3}; PY=${PYTHON:-python3}

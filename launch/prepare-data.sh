@@ -5,8 +5,12 @@
 #   1. the team's shared copy, ../shared/data/cifar10, when it sits beside this repository;
 #   2. the official archive from the web (launch/get-cifar10.sh: checksum, resumable);
 #   3. neither: training then uses a small generated data set, and says so too.
-# Always exits 0 (the training run after it works either way); the line it prints says what it did.
+# Exits 0 whatever the source (the training run after it works either way; the line it prints says
+# what it did), 64 for a usage mistake.
 set -uo pipefail
+# A flag or a second argument is a mistake, not a directory: say so (the one exit that is not 0).
+case "${1:-}" in -*) echo "usage: $0 [DIR] (unknown option '$1')" >&2; exit 64 ;; esac
+[ $# -le 1 ] || { echo "usage: $0 [DIR] (one directory, got $# arguments)" >&2; exit 64; }
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:-cifar-10-batches-bin}
 shared="$here/../../shared/data/cifar10"

@@ -11,6 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 epochs=""; data=${RESNET_DIST_DATA:-.data/cifar10}; out=runs/figure1; short=0
 while [ $# -gt 0 ]; do
+  case "$1" in --epochs|--data|--out) [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 64; } ;; esac
   case "$1" in
     --short) short=1; shift ;;
     --epochs) epochs=$2; shift 2 ;;

@@ -20,6 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${RESNET_DIST_DATA:-.data/cifar10}; out=runs/large-batch; ranks=${RANKS:-$(nproc)}
 while [ $# -gt 0 ]; do
+  case "$1" in --data|--out|--ranks) [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 64; } ;; esac
   case "$1" in
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;

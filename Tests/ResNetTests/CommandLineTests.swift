@@ -45,6 +45,20 @@ struct CommandLineTests {
             try run(["train", "--data", dir]), status: 65, containing: "data_batch_1.bin: truncated or wrong size")
     }
 
+    /// launch/prepare-data.sh takes one directory: a flag or a second argument is a usage mistake
+    /// (one line, status 64), not a directory to unpack into followed by "trains on generated data".
+    @Test func prepareDataRefusesFlagsAndExtraArguments() throws {
+        let script = packageRoot + "/launch/prepare-data.sh"
+        for (arguments, says) in [
+            (["--bogus"], "unknown option '--bogus'"), (["a", "b"], "one directory, got 2 arguments"),
+        ] {
+            let out = try runProcess("/bin/bash", [script] + arguments, timeout: 60)
+            #expect(out.status == 64, "\(arguments): status \(out.status), stderr: \(out.stderr)")
+            #expect(out.stdout.isEmpty && out.stderr.split(separator: "\n").count == 1, "\(out.stdout)\(out.stderr)")
+            #expect(out.stderr.hasPrefix("usage: ") && out.stderr.contains(says), "\(out.stderr)")
+        }
+    }
+
     /// 3 replicas share a batch of 16 (6, 5 and 5 images); it used to be refused.
     @Test func batchThatTheWorldSizeDoesNotDivide() throws {
         let out = try run([
