@@ -44,6 +44,11 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         let logs = try runs.map { try RunLog(directory: $0) }
+        // A run that has logged nothing yet would be an empty frame, or silently missing from one.
+        if let (directory, _) = zip(runs, logs).first(where: { $1.train.isEmpty && $1.test.isEmpty }) {
+            throw ResNetError(
+                .data, "\((directory as NSString).appendingPathComponent("metrics.jsonl")): no training or test error logged yet: nothing to plot")
+        }
         let svg: String
         switch layout {
         case .single:

@@ -69,6 +69,24 @@ struct CommandLineTests {
         #expect(out.stdout.contains("\"replicas_identical\":true"), "stdout: \(out.stdout)")
     }
 
+    /// A run that has logged nothing yet (an empty metrics.jsonl) is named, not drawn as an empty frame.
+    @Test func plotRefusesARunWithNothingLogged() throws {
+        let dir = temporaryDirectory()
+        _ = FileManager.default.createFile(atPath: dir + "/metrics.jsonl", contents: Data())
+        expectOneLineError(
+            try run(["plot", dir, "-o", dir + "/f.svg"]), status: 65,
+            containing: "\(dir)/metrics.jsonl: no training or test error logged yet")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/f.svg"))
+    }
+
+    /// A file that cannot be written is named as asked for, with its directory's reason.
+    @Test func exportIntoAMissingDirectoryNamesTheFile() throws {
+        let dir = temporaryDirectory()
+        expectOneLineError(
+            try run(["export", "--checkpoint", packageRoot + "/pretrained/resnet20-cifar10.safetensors", "-o", dir + "/nowhere/m.safetensors"]),
+            status: 1, containing: "\(dir)/nowhere/m.safetensors: cannot create a file in \(dir)/nowhere (No such file or directory)")
+    }
+
     @Test func plotErrorAxisMustBeAPercentage() throws {
         for bad in ["0", "120", "nan"] {
             expectOneLineError(

@@ -16,7 +16,9 @@ public enum AtomicFile {
             ".\((path as NSString).lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else {
-            throw ResNetError(.fileSystem, "\(temporary): cannot create (\(String(cString: strerror(errno))))")
+            // Named by the file asked for: the temporary name beside it means nothing to the user.
+            throw ResNetError(
+                .fileSystem, "\(path): cannot create a file in \(directory) (\(String(cString: strerror(errno))))")
         }
         // The reason of the first failure, kept before close() or unlink() can change errno.
         var failure: String?
