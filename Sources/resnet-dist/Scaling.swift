@@ -144,22 +144,24 @@ struct Scaling: ParsableCommand {
         @Option(name: .customLong("ranks-per-host"), parsing: .unconditional, help: "Ranks on each host (block mapping).")
         var ranksPerHost = 1
 
-        @Option(help: "Network bandwidth between hosts, Gbit/s (payload).")
+        @Option(parsing: .unconditional, help: "Network bandwidth between hosts, Gbit/s (payload).")
         var gbit: Double
 
-        @Option(name: .customLong("latency-us"), help: "Network latency per message, microseconds.")
+        @Option(name: .customLong("latency-us"), parsing: .unconditional, help: "Network latency per message, microseconds.")
         var latencyMicroseconds = 50.0
 
-        @Option(name: .customLong("shm-gbit"), help: "Shared-memory bandwidth inside a host, Gbit/s.")
+        @Option(name: .customLong("shm-gbit"), parsing: .unconditional, help: "Shared-memory bandwidth inside a host, Gbit/s.")
         var sharedMemoryGbit = 40.0
 
-        @Option(name: .customLong("shm-latency-us"), help: "Shared-memory latency per message, microseconds.")
+        @Option(
+            name: .customLong("shm-latency-us"), parsing: .unconditional,
+            help: "Shared-memory latency per message, microseconds.")
         var sharedMemoryLatency = 2.0
 
         @Option(help: "binomial, ring or rabenseifner. (default: ring, what the trainer has OpenMPI's libnbc take; libnbc's own choice for the trainer's in-place call would be binomial)")
         var algorithm: String?
 
-        @Option(name: .customLong("bucket-mb"), help: "Gradient bucket size, MiB.")
+        @Option(name: .customLong("bucket-mb"), parsing: .unconditional, help: "Gradient bucket size, MiB.")
         var bucketMB = GradientBucketPlan.defaultMiB
 
         @Flag(help: "Print one JSON object.")
@@ -168,7 +170,18 @@ struct Scaling: ParsableCommand {
         func validate() throws {
             try require(ranks >= 1, "--ranks must be at least 1, got \(ranks)")
             try require(ranksPerHost >= 1, "--ranks-per-host must be at least 1, got \(ranksPerHost)")
-            try require(gbit > 0, "--gbit must be positive, got \(gbit)")
+            // A negative latency or an infinite link would be a prediction of nonsense, not an error.
+            try require(gbit.isFinite && gbit > 0, "--gbit must be a finite number > 0, got \(gbit)")
+            try require(
+                latencyMicroseconds.isFinite && latencyMicroseconds >= 0,
+                "--latency-us must be a finite number >= 0, got \(latencyMicroseconds)")
+            try require(
+                sharedMemoryGbit.isFinite && sharedMemoryGbit > 0,
+                "--shm-gbit must be a finite number > 0, got \(sharedMemoryGbit)")
+            try require(
+                sharedMemoryLatency.isFinite && sharedMemoryLatency >= 0,
+                "--shm-latency-us must be a finite number >= 0, got \(sharedMemoryLatency)")
+            try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
             try require(
                 algorithm.map { ScalingModel.Algorithm(rawValue: $0) != nil } ?? true,
                 "--algorithm must be binomial, ring or rabenseifner, got '\(algorithm ?? "")'")

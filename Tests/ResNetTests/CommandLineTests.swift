@@ -87,6 +87,25 @@ struct CommandLineTests {
             status: 1, containing: "\(dir)/nowhere/m.safetensors: cannot create a file in \(dir)/nowhere (No such file or directory)")
     }
 
+    /// `scaling predict` refuses links that would predict nonsense (a negative latency once gave a
+    /// shorter step), negative numbers included.
+    @Test(
+        "scaling predict: each bad link number is one line and 64",
+        arguments: [
+            ("--gbit=-1", "--gbit must be a finite number > 0, got -1.0"),
+            ("--gbit=inf", "--gbit must be a finite number > 0, got inf"),
+            ("--latency-us=-5", "--latency-us must be a finite number >= 0, got -5.0"),
+            ("--shm-gbit=0", "--shm-gbit must be a finite number > 0, got 0.0"),
+            ("--shm-latency-us=nan", "--shm-latency-us must be a finite number >= 0, got nan"),
+            ("--bucket-mb=-1", "--bucket-mb must be a positive number of MiB, got -1.0"),
+        ])
+    func scalingPredictRefusesNonsenseLinks(flag: String, message: String) throws {
+        let trace = packageRoot + "/docs/runs/scaling-traces/per-block/r110-b1.json"
+        let base = ["scaling", "predict", "--trace", trace, "--ranks", "4"]
+        let arguments = flag.hasPrefix("--gbit") ? base + [flag] : base + ["--gbit", "10", flag]
+        expectOneLineError(try run(arguments), status: 64, containing: message)
+    }
+
     @Test func plotErrorAxisMustBeAPercentage() throws {
         for bad in ["0", "120", "nan"] {
             expectOneLineError(
