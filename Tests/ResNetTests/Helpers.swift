@@ -142,8 +142,8 @@ func withSignalsUnblocked(_ command: [String]) -> [String] {
     ["perl", "-e", "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die", "--"] + command
 }
 
-/// Starts `mpirun -np ranks command...` in the background, with signals unblocked, output discarded.
-/// mpirun in the background; its standard error goes to the file `stderr` when given.
+/// Starts `mpirun -np ranks command...` in the background, with signals unblocked; its output is
+/// discarded, except standard error when a file `stderr` is given.
 func startMpirun(_ ranks: Int, _ command: [String], stderr: String? = nil) throws -> Process {
     let job = Process()
     job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
