@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
-        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
+        try ThreadCount.validate(threads)
         try require(steps >= 1, "--steps must be at least 1, got \(steps)")
         try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
     }

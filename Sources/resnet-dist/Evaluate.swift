@@ -49,8 +49,10 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
-        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
-        try require(decodeThreads >= 0, "--decode-threads must be at least 0, got \(decodeThreads)")
+        try ThreadCount.validate(threads)
+        try require(
+            (0...ThreadCount.mostPerProcess).contains(decodeThreads),
+            "--decode-threads must be in 0...\(ThreadCount.mostPerProcess), got \(decodeThreads)")
         try require(
             dataOptions.data != "generated",
             "eval needs the CIFAR-10 test set: --data generated has none worth measuring")

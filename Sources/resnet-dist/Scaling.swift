@@ -34,7 +34,7 @@ struct Scaling: ParsableCommand {
 
         func validate() throws {
             try require(imagesPerRank >= 1, "--images-per-rank must be at least 1, got \(imagesPerRank)")
-            try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+            try ThreadCount.validate(threads)
             try require(steps >= 1, "--steps must be at least 1, got \(steps)")
             try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
         }

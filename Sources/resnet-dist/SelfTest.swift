@@ -17,7 +17,7 @@ struct SelfTestCommand: ParsableCommand {
     var threads = 1
 
     func validate() throws {
-        try require(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try ThreadCount.validate(threads)
     }
 
     func run() throws {

@@ -65,9 +65,14 @@ struct Train: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try require((threads ?? 1) >= 1, "--threads must be at least 1, got \(threads ?? 1)")
         try require(replicas >= 1, "--replicas must be at least 1, got \(replicas)")
-        try require(decodeThreads >= 0, "--decode-threads must be at least 0, got \(decodeThreads)")
+        try require(
+            replicas <= ThreadCount.mostPerProcess,
+            "--replicas \(replicas) is more than one process runs (at most \(ThreadCount.mostPerProcess) threads)")
+        try ThreadCount.validate(threads, replicas: replicas)
+        try require(
+            (0...ThreadCount.mostPerProcess).contains(decodeThreads),
+            "--decode-threads must be in 0...\(ThreadCount.mostPerProcess), got \(decodeThreads)")
         try require((trainSubset ?? 1) >= 1, "--train-subset must be at least 1, got \(trainSubset!)")
         if zeroInitResidual, let architecture = try? model.architecture(), !architecture.isResidual {
             throw ValidationError("--zero-init-residual is for residual networks; \(architecture.name) has no shortcuts")

@@ -53,10 +53,27 @@ struct RobustnessTests {
             (["--optimizer", "lars", "--trust-coefficient", "0"], "--trust-coefficient must be a finite number > 0"),
             (["--trust-coefficient", "0.01"], "--trust-coefficient is for --optimizer lars"),
             (["--schedule", "cosine", "--milestones", "5"], "--milestones and --schedule cosine do not go together"),
+            (["--threads", "100000"], "--threads 100000 is more than one process runs (at most 1024)"),
+            (["--threads", "300", "--replicas", "4"], "(times --replicas 4: 1200 threads)"),
+            (["--replicas", "100000"], "--replicas 100000 is more than one process runs"),
+            (["--decode-threads", "5000"], "--decode-threads must be in 0...1024, got 5000"),
         ])
     func badFlags(flags: [String], message: String) throws {
         let out = try run(tiny + ["--iterations", "2"] + flags)
         expectOneLineError(out, status: 64, containing: message)
+    }
+
+    /// `--threads 100000` asked for 131 GB of workspaces and aborted with a backtrace (2026-12-02).
+    @Test(
+        "a thread count no process can run is refused by every command that takes one",
+        arguments: [
+            ["eval", "--checkpoint", "/nonexistent.safetensors", "--threads", "100000"],
+            ["bench", "--arch", "resnet8", "--threads", "100000"],
+            ["selftest", "--threads", "100000"],
+            ["scaling", "record", "--output", "/nonexistent/t.json", "--threads", "100000"],
+        ])
+    func threadCountBeyondOneProcess(arguments: [String]) throws {
+        expectOneLineError(try run(arguments), status: 64, containing: "--threads 100000 is more than one process runs")
     }
 
     @Test func outputDirectoryOfAnotherRunIsRefusedAndNothingIsLost() throws {

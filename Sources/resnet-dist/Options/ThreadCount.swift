@@ -16,6 +16,21 @@ enum ThreadCount {
     /// quiet 2-core machine: 1.67-1.71x sleeping at once, 1.76-1.78x spinning 30-300 us (docs/RESULTS.md).
     static let spinMicrosecondsOnOwnCores = 100
 
+    /// The most threads one process may ask for (`--threads` times `--replicas`). Each thread
+    /// takes a stack and a convolution workspace (about 1.3 MB for ResNet-20 at 128 images), so
+    /// `--threads 100000` asked for 131 GB and aborted; no machine has cores for more than this.
+    static let mostPerProcess = 1024
+
+    /// Refuses a `--threads` (times the in-process `--replicas`) below 1 or above `mostPerProcess`.
+    static func validate(_ requested: Int?, replicas: Int = 1) throws {
+        guard let requested else { return }
+        try require(requested >= 1, "--threads must be at least 1, got \(requested)")
+        let replicasNote = replicas > 1 ? " (times --replicas \(replicas): \(requested * replicas) threads)" : ""
+        try require(
+            requested <= mostPerProcess / max(1, replicas),
+            "--threads \(requested)\(replicasNote) is more than one process runs (at most \(mostPerProcess))")
+    }
+
     /// Resolves the count (`resolve`) and lets the pool's workers spin only when the threads have
     /// cores of their own: spinning on a core another rank needs costs both. The reason says which.
     static func choose(_ requested: Int?, replicasInProcess: Int = 1) -> (count: Int, reason: String) {
