@@ -97,6 +97,9 @@ struct Bench: ParsableCommand {
         // This rank's shard, floor(B/N) or ceil(B/N) images, as in training.
         let local = BatchLoader.shard(of: batchSize, rank: communicator.rank, worldSize: world).count
         let capacity = Trainer.largestShard(globalBatch: batchSize, worldSize: world)
+        try Network.requireMemory(
+            for: architecture, images: capacity,
+            what: "--batch-size \(batchSize) on \(world) rank\(world == 1 ? "" : "s")")
         let (threads, threadsReason) = ThreadCount.choose(self.threads)
         let network = Network(
             architecture, batchCapacity: capacity, threads: threads, batchNormGroup: distribution.bnGroup)

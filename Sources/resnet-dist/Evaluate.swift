@@ -61,6 +61,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let expected = try arch.map { try Architecture.parse($0, shortcut: shortcut) }
         let loaded = try Checkpoint.load(checkpoint, expected: expected)
+        try Network.requireMemory(for: loaded.architecture, images: batchSize, what: "--batch-size \(batchSize)")
         if let root = dataOptions.data, ImageFolder.isDataSet(root) {
             try evaluateFolder(root: root, loaded: loaded)
             return

@@ -40,7 +40,9 @@ struct Scaling: ParsableCommand {
         }
 
         func run() throws {
-            let network = Network(try model.architecture(), batchCapacity: imagesPerRank, threads: threads)
+            let architecture = try model.architecture()
+            try Network.requireMemory(for: architecture, images: imagesPerRank, what: "--images-per-rank \(imagesPerRank)")
+            let network = Network(architecture, batchCapacity: imagesPerRank, threads: threads)
             network.initialize(seed: 1)
             let trace = try StepTrace.record(
                 network: network, images: imagesPerRank, optimizer: SGD(), steps: steps, warmup: warmupSteps,

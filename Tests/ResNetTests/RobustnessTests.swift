@@ -76,6 +76,28 @@ struct RobustnessTests {
         expectOneLineError(try run(arguments), status: 64, containing: "--threads 100000 is more than one process runs")
     }
 
+    /// `--batch-size 100000000` asked the allocator for 171 TB of activations and aborted with a
+    /// backtrace (2026-12-02); each command that builds a network now checks the machine's memory first.
+    @Test(
+        "a batch whose activations exceed the machine's memory is refused by every command that takes one",
+        arguments: [
+            ["train", "--arch", "resnet8", "--data", "generated", "--iterations", "1", "--batch-size", "100000000"],
+            ["bench", "--arch", "resnet8", "--batch-size", "100000000"],
+            ["scaling", "record", "--arch", "resnet8", "--images-per-rank", "100000000", "--output", "/nonexistent/t.json"],
+        ])
+    func batchBeyondTheMachinesMemory(arguments: [String]) throws {
+        expectOneLineError(try run(arguments), status: 64, containing: "100,000,000 images a rank need")
+    }
+
+    @Test func evalBatchBeyondTheMachinesMemoryIsRefused() throws {
+        let dir = temporaryDirectory()
+        let trained = try run(tiny + ["--iterations", "1", "--output", dir])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let checkpoint = try #require(checkpoints(dir).last)
+        let out = try run(["eval", "--checkpoint", dir + "/" + checkpoint, "--data", "/nonexistent-cifar10", "--batch-size", "100000000"])
+        expectOneLineError(out, status: 64, containing: "--batch-size 100000000: 100,000,000 images a rank need")
+    }
+
     @Test func outputDirectoryOfAnotherRunIsRefusedAndNothingIsLost() throws {
         let dir = temporaryDirectory()
         let first = try run(tiny + ["--iterations", "20", "--checkpoint-every", "5", "--keep", "3", "--output", dir])

@@ -55,8 +55,12 @@ public final class Trainer {
         if quiet || communicator.rank != 0 { logger.logLevel = .warning }
         self.logger = logger
         // Shards hold floor(B/N) or ceil(B/N) images (none on the ranks beyond B).
+        let shard = Self.largestShard(globalBatch: config.globalBatch, worldSize: world)
+        try Network.requireMemory(
+            for: config.architecture, images: shard,
+            what: "--batch-size \(config.globalBatch) on \(world) rank\(world == 1 ? "" : "s")")
         network = Network(
-            config.architecture, batchCapacity: Self.largestShard(globalBatch: config.globalBatch, worldSize: world),
+            config.architecture, batchCapacity: shard,
             threads: config.threads, batchNormGroup: config.batchNormGroup)
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
