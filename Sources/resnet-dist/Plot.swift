@@ -40,6 +40,13 @@ struct Plot: ParsableCommand {
         if let errorMax, !(errorMax > 0 && errorMax <= 100) {
             throw ValidationError("--error-max must be a percentage in (0, 100], got \(errorMax)")
         }
+        // Written by rename over the path: onto a directory that failed at the end, as an I/O error (1).
+        for (flag, path) in [("--output", output), ("--table", table ?? "-")] where path != "-" {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("\(flag) \(path) is a directory: name the file to write")
+            }
+        }
     }
 
     func run() throws {

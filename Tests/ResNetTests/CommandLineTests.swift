@@ -114,6 +114,16 @@ struct CommandLineTests {
         }
     }
 
+    @Test func plotOutputThatIsADirectoryIsRefused() throws {
+        let directory = temporaryDirectory()
+        expectOneLineError(
+            try run(["plot", "somewhere", "-o", directory]), status: 64,
+            containing: "--output \(directory) is a directory: name the file to write")
+        expectOneLineError(
+            try run(["plot", "somewhere", "-o", directory + "/f.svg", "--table", directory]), status: 64,
+            containing: "--table \(directory) is a directory")
+    }
+
     @Test func bucketSizeMustBePositive() throws {
         expectOneLineError(
             try run(["train", "--arch", "resnet8", "--data", "generated", "--bucket-mb", "0"]), status: 64,

@@ -9,7 +9,7 @@ import Kernels
 /// SLURM_CPUS_PER_TASK it was given instead, so the node's tasks do not each take the whole node.
 enum ThreadCount {
     static let help =
-        "Threads per rank for the convolutions. (default: the cores this rank may use: its affinity mask, divided among the node's ranks unless they are bound to cores of their own; SLURM_CPUS_PER_TASK for a Slurm task that is not bound)"
+        "Threads per rank for the convolutions, at most 1,024 a process (times --replicas). (default: the cores this rank may use: its affinity mask, divided among the node's ranks unless they are bound to cores of their own; SLURM_CPUS_PER_TASK for a Slurm task that is not bound)"
 
     /// How long the workers of a rank whose threads have cores of their own spin for the next
     /// parallel region before they sleep. ResNet-110 at 4 images a rank, 2 threads against 1 on a
