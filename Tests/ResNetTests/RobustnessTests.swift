@@ -54,7 +54,8 @@ struct RobustnessTests {
             (["--trust-coefficient", "0.01"], "--trust-coefficient is for --optimizer lars"),
             (["--schedule", "cosine", "--milestones", "5"], "--milestones and --schedule cosine do not go together"),
             (["--threads", "100000"], "--threads 100000 is more than one process runs (at most 1024)"),
-            (["--threads", "300", "--replicas", "4"], "(times --replicas 4: 1200 threads)"),
+            (["--threads", "300", "--replicas", "4"], "--threads 300 (times --replicas 4) is more than one process runs"),
+            (["--threads", "4611686018427387904", "--replicas", "4"], "(times --replicas 4) is more than one process runs"),
             (["--replicas", "100000"], "--replicas 100000 is more than one process runs"),
             (["--decode-threads", "5000"], "--decode-threads must be in 0...1024, got 5000"),
         ])

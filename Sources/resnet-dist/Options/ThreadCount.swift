@@ -25,7 +25,7 @@ enum ThreadCount {
     static func validate(_ requested: Int?, replicas: Int = 1) throws {
         guard let requested else { return }
         try require(requested >= 1, "--threads must be at least 1, got \(requested)")
-        let replicasNote = replicas > 1 ? " (times --replicas \(replicas): \(requested * replicas) threads)" : ""
+        let replicasNote = replicas > 1 ? " (times --replicas \(replicas))" : ""
         try require(
             requested <= mostPerProcess / max(1, replicas),
             "--threads \(requested)\(replicasNote) is more than one process runs (at most \(mostPerProcess))")
