@@ -1,15 +1,24 @@
 import Glibc
 
-/// Softmax cross-entropy averaged over the batch, with its gradient.
+/// Softmax cross-entropy averaged over the batch, with its gradient, optionally against smoothed
+/// labels (Szegedy et al. 2016, as MLPerf's LARS recipe uses): the target puts `1 - ε` on the label
+/// and spreads `ε` evenly over all classes, `q = (1 - ε) onehot + ε / classes`.
 public enum SoftmaxCrossEntropy {
-    /// Returns the summed (not averaged) loss over `batch` rows of `logits` [batch, classes] and the
-    /// number of rows whose arg-max equals the label; writes `logitsGrad = (softmax - onehot) * gradScale`.
+    /// Returns the summed (not averaged) loss `-Σ q log softmax` over `batch` rows of `logits`
+    /// [batch, classes] and the number of rows whose arg-max equals the label; writes
+    /// `logitsGrad = (softmax - q) * gradScale`. `labelSmoothing` ε is in [0, 1); at 0 the target is
+    /// the one-hot label, computed exactly as before smoothing existed.
     @discardableResult
     public static func forwardBackward(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
         batch: Int, classes: Int,
-        logitsGrad: UnsafeMutablePointer<Float>?, gradScale: Float
+        logitsGrad: UnsafeMutablePointer<Float>?, gradScale: Float, labelSmoothing: Float = 0
     ) -> (lossSum: Double, correct: Int) {
+        if labelSmoothing != 0 {
+            return smoothed(
+                logits: logits, labels: labels, batch: batch, classes: classes, logitsGrad: logitsGrad,
+                gradScale: gradScale, epsilon: Double(labelSmoothing))
+        }
         var loss = 0.0
         var correct = 0
         for n in 0..<batch {
@@ -29,6 +38,42 @@ public enum SoftmaxCrossEntropy {
                 for k in 0..<classes {
                     let p = exp(Double(z[k] - top)) / sum
                     g[k] = Float(p - (k == label ? 1 : 0)) * gradScale
+                }
+            }
+        }
+        return (loss, correct)
+    }
+
+    /// The smoothed target's loss and gradient: `log Σ exp(z - top) - Σ_k q_k (z_k - top)` per row.
+    private static func smoothed(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int,
+        logitsGrad: UnsafeMutablePointer<Float>?, gradScale: Float, epsilon: Double
+    ) -> (lossSum: Double, correct: Int) {
+        let spread = epsilon / Double(classes)
+        var loss = 0.0
+        var correct = 0
+        for n in 0..<batch {
+            let z = logits + n * classes
+            var best = 0
+            var top = z[0]
+            for k in 1..<classes where z[k] > top {
+                top = z[k]
+                best = k
+            }
+            let label = Int(labels[n])
+            var sum = 0.0
+            var targetDot = 0.0
+            for k in 0..<classes {
+                let centred = Double(z[k] - top)
+                sum += exp(centred)
+                targetDot += (k == label ? 1 - epsilon + spread : spread) * centred
+            }
+            loss += log(sum) - targetDot
+            if best == label { correct += 1 }
+            if let g = logitsGrad?.advanced(by: n * classes) {
+                for k in 0..<classes {
+                    let p = exp(Double(z[k] - top)) / sum
+                    g[k] = Float(p - (k == label ? 1 - epsilon + spread : spread)) * gradScale
                 }
             }
         }

@@ -150,6 +150,7 @@ struct Train: ParsableCommand {
                 architecture: architecture))
         config.globalBatch = recipe.batchSize
         config.optimizer = recipe.makeOptimizer()
+        config.labelSmoothing = recipe.labelSmoothing
         config.seed = seed
         config.zeroInitResidual = zeroInitResidual
         config.threads = threadChoice.count

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Testing
 
@@ -99,5 +100,37 @@ struct LayerTests {
             batch: 4, classes: 10, logitsGrad: nil, gradScale: 0)
         #expect(abs(uniform - 4 * 2.302585093) < 1e-6)
         #expect(correct == 1)
+    }
+
+    /// Smoothed labels: the gradient is the loss's (finite differences), two classes worked by hand,
+    /// and ε = 0 passed explicitly keeps the one-hot loss's bits.
+    @Test func softmaxCrossEntropyWithSmoothedLabels() {
+        var z = randomValues(4 * 10, seed: 37).map { $0 * 3 }
+        let labels: [Int32] = [3, 0, 9, 5]
+        var g = [Float](repeating: 0, count: z.count)
+        let (loss, correct) = SoftmaxCrossEntropy.forwardBackward(
+            logits: z, labels: labels, batch: 4, classes: 10, logitsGrad: &g, gradScale: 0.25, labelSmoothing: 0.1)
+        let e = finiteDifferenceError(values: &z, analytic: g, epsilon: 1e-3) { v in
+            SoftmaxCrossEntropy.forwardBackward(
+                logits: v, labels: labels, batch: 4, classes: 10, logitsGrad: nil, gradScale: 0, labelSmoothing: 0.1
+            ).lossSum * 0.25
+        }
+        #expect(e < 1e-3)
+        var plainGrad = [Float](repeating: 0, count: z.count)
+        let plain = SoftmaxCrossEntropy.forwardBackward(
+            logits: z, labels: labels, batch: 4, classes: 10, logitsGrad: &plainGrad, gradScale: 0.25)
+        #expect(plain.correct == correct && plain.lossSum != loss && plainGrad != g)
+        var zeroGrad = [Float](repeating: 0, count: z.count)
+        let zero = SoftmaxCrossEntropy.forwardBackward(
+            logits: z, labels: labels, batch: 4, classes: 10, logitsGrad: &zeroGrad, gradScale: 0.25, labelSmoothing: 0)
+        #expect(zero.lossSum.bitPattern == plain.lossSum.bitPattern && zeroGrad == plainGrad)
+        // Two classes, softmax (1/4, 3/4), label 0, ε = 0.2: target (0.9, 0.1).
+        var two = [Float](repeating: 0, count: 2)
+        let (byHand, _) = SoftmaxCrossEntropy.forwardBackward(
+            logits: [0, Float(log(3.0))], labels: [0], batch: 1, classes: 2, logitsGrad: &two, gradScale: 1,
+            labelSmoothing: 0.2)
+        let expected: Double = -(0.9 * log(0.25) + 0.1 * log(0.75))
+        #expect(abs(byHand - expected) < 1e-6)
+        #expect(abs(two[0] - -0.65) < 1e-6 && abs(two[1] - 0.65) < 1e-6)
     }
 }

@@ -98,4 +98,37 @@ struct LARSTests {
         let config = try String(contentsOfFile: dir + "/straight/run-config.json", encoding: .utf8)
         #expect(config.contains("\"trustCoefficient\":0.001") && config.contains("\"decay\":\"polynomial\""), "\(config)")
     }
+
+    /// Label smoothing (MLPerf's LARS recipe) through the command line: it changes what trains,
+    /// is recorded in run-config.json and the checkpoint, resumes bit-identically, and a resume
+    /// without it is refused with the flag that resumes it.
+    @Test func labelSmoothingResumesExactly() throws {
+        let exe = try #require(executablePath(), "resnet-dist not built")
+        let dir = temporaryDirectory()
+        let plain = [
+            "train", "--arch", "resnet8", "--data", "generated", "--batch-size", "64", "--optimizer", "lars",
+            "--iterations", "6",
+        ]
+        let args = plain + ["--label-smoothing", "0.1"]
+        let unsmoothed = try runProcess(exe, plain + ["--output", dir + "/plain"], timeout: 120)
+        #expect(unsmoothed.status == 0, "\(unsmoothed.stderr)")
+        let straight = try runProcess(exe, args + ["--output", dir + "/straight"], timeout: 120)
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let first = try runProcess(exe, args + ["--stop-after", "3", "--output", dir + "/resumed"], timeout: 120)
+        #expect(first.status == 0, "\(first.stderr)")
+        let without = try runProcess(exe, plain + ["--output", dir + "/resumed", "--resume", "auto"], timeout: 120)
+        #expect(
+            without.status == 65 && without.stderr.contains("'label_smoothing'")
+                && without.stderr.contains("resume with --label-smoothing 0.1"), "\(without.stderr)")
+        let resumed = try runProcess(exe, args + ["--output", dir + "/resumed", "--resume", "auto"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try tensorBytes(dir + "/straight/checkpoint-00000006.safetensors")
+        let b = try tensorBytes(dir + "/resumed/checkpoint-00000006.safetensors")
+        #expect(a.count > 30 && a == b)
+        #expect(try tensorBytes(dir + "/plain/checkpoint-00000006.safetensors") != a)
+        let config = try String(contentsOfFile: dir + "/straight/run-config.json", encoding: .utf8)
+        #expect(config.contains("\"label_smoothing\": 0.1"), "\(config)")
+        let plainConfig = try String(contentsOfFile: dir + "/plain/run-config.json", encoding: .utf8)
+        #expect(plainConfig.contains("\"label_smoothing\": 0.0"), "\(plainConfig)")
+    }
 }

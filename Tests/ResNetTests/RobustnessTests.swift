@@ -52,6 +52,8 @@ struct RobustnessTests {
             (["--bn-group", "2", "--sync-bn"], "--bn-group and --sync-bn do not go together"),
             (["--optimizer", "lars", "--trust-coefficient", "0"], "--trust-coefficient must be a finite number > 0"),
             (["--trust-coefficient", "0.01"], "--trust-coefficient is for --optimizer lars"),
+            (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1), got 1.0"),
+            (["--label-smoothing", "-0.1"], "--label-smoothing must be in [0, 1), got -0.1"),
             (["--schedule", "cosine", "--milestones", "5"], "--milestones and --schedule cosine do not go together"),
             (["--threads", "100000"], "--threads 100000 is more than one process runs (at most 1024)"),
             (["--threads", "300", "--replicas", "4"], "--threads 300 (times --replicas 4) is more than one process runs"),

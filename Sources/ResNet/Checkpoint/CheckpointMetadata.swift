@@ -21,6 +21,9 @@ public struct CheckpointMetadata: Sendable, Equatable {
     /// The learning-rate schedule and the optimizer settings, as JSON written by the trainer.
     public var schedule: String
     public var optimizer: String?
+    /// The loss's label smoothing ε (written only when not 0, so checkpoints without it keep
+    /// their bytes and older ones read as 0).
+    public var labelSmoothing: Float = 0
     /// A stop signal ended the evaluation after `iteration` (written only when true).
     public var evaluationPending = false
 
@@ -63,6 +66,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
             "schedule": schedule,
         ]
         if let optimizer { meta["optimizer"] = optimizer }
+        if labelSmoothing != 0 { meta["label_smoothing"] = String(labelSmoothing) }
         if evaluationPending { meta["evaluation_pending"] = "true" }
         return meta
     }
@@ -105,6 +109,9 @@ public struct CheckpointMetadata: Sendable, Equatable {
         learningRate = try value("learning_rate", { Double($0) }, "a finite learning rate") { $0.isFinite }
         schedule = try value("schedule", { $0 }, "a schedule")
         optimizer = meta["optimizer"]
+        labelSmoothing =
+            meta["label_smoothing"] == nil
+            ? 0 : try value("label_smoothing", { Float($0) }, "a label smoothing in [0, 1)") { $0 >= 0 && $0 < 1 }
         evaluationPending =
             meta["evaluation_pending"] == nil ? false : try value("evaluation_pending", bool, "true or false")
         let epoch = iteration / batchesPerEpoch

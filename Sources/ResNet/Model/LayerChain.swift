@@ -77,11 +77,13 @@ final class LayerChain {
 
     /// One forward and backward pass in training mode; returns the summed loss and the number of
     /// correct predictions, unscaled (the loss whose gradient is taken is scaled by `gradScale`).
-    func trainStep(batch: Int, gradScale: Float, replicas: ReplicaLink?) throws -> (lossSum: Double, correct: Int) {
+    func trainStep(
+        batch: Int, gradScale: Float, labelSmoothing: Float, replicas: ReplicaLink?
+    ) throws -> (lossSum: Double, correct: Int) {
         try forward(batch: batch, training: true, statistics: replicas?.statisticsReducer)
         let result = SoftmaxCrossEntropy.forwardBackward(
             logits: logits, labels: labels, batch: batch, classes: classes,
-            logitsGrad: context.arena[logitsGrad], gradScale: gradScale)
+            logitsGrad: context.arena[logitsGrad], gradScale: gradScale, labelSmoothing: labelSmoothing)
         try backward(batch: batch, replicas: replicas)
         return result
     }

@@ -72,9 +72,9 @@ public final class VGG {
     /// One training step (training-mode BN) on the first `batch` images, as `Network.trainStep`:
     /// the same chain, so `replicas` hears of finished gradients and sums batch-norm statistics.
     @discardableResult
-    public func trainStep(batch: Int, gradScale: Float, replicas: ReplicaLink? = nil) throws -> (
-        lossSum: Double, correct: Int
-    ) {
-        try chain.trainStep(batch: batch, gradScale: gradScale, replicas: replicas)
+    public func trainStep(
+        batch: Int, gradScale: Float, labelSmoothing: Float = 0, replicas: ReplicaLink? = nil
+    ) throws -> (lossSum: Double, correct: Int) {
+        try chain.trainStep(batch: batch, gradScale: gradScale, labelSmoothing: labelSmoothing, replicas: replicas)
     }
 }

@@ -19,6 +19,8 @@ public final class DataParallelStep {
     /// Batch-norm statistics over the global batch (all-reduced inside every BN layer) instead of
     /// each rank's shard.
     public let syncBatchNorm: Bool
+    /// The loss's label smoothing ε (`SoftmaxCrossEntropy`; 0: one-hot targets).
+    public let labelSmoothing: Float
     /// The gradient buckets, fixed here once from the parameter layout.
     public let bucketPlan: GradientBucketPlan
     private let replicas: ReplicaConnection?
@@ -27,15 +29,16 @@ public final class DataParallelStep {
     public private(set) var timing = StepTiming()
 
     /// `bucketMiB`: the least a gradient bucket holds (`--bucket-mb`); `bfloat16`: the buckets
-    /// travel in 16 bits (`--allreduce-precision bf16`).
+    /// travel in 16 bits (`--allreduce-precision bf16`); `labelSmoothing`: `--label-smoothing`.
     public init(
         network: Network, communicator: Communicator, optimizer: SGD, syncBatchNorm: Bool,
-        bucketMiB: Double = GradientBucketPlan.defaultMiB, bfloat16: Bool = false
+        bucketMiB: Double = GradientBucketPlan.defaultMiB, bfloat16: Bool = false, labelSmoothing: Float = 0
     ) {
         self.network = network
         self.communicator = communicator
         self.optimizer = optimizer
         self.syncBatchNorm = syncBatchNorm
+        self.labelSmoothing = labelSmoothing
         bucketPlan = GradientBucketPlan(parameters: network.store.parameters, bucketMiB: bucketMiB)
         replicas =
             communicator.size > 1
@@ -54,7 +57,8 @@ public final class DataParallelStep {
         precondition(globalImages >= 1 && images <= globalImages)
         let start = monotonicSeconds()
         replicas?.buckets.begin()
-        let local = try network.trainStep(batch: images, gradScale: 1 / Float(globalImages), replicas: replicas)
+        let local = try network.trainStep(
+            batch: images, gradScale: 1 / Float(globalImages), labelSmoothing: labelSmoothing, replicas: replicas)
         let computed = monotonicSeconds()
         try network.profile.measure(.allReduce) { try replicas?.buckets.finish() }
         let global = try StepStats(lossSum: local.lossSum, correct: Double(local.correct), images: Double(images))

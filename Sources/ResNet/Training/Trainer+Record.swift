@@ -28,6 +28,7 @@ extension Trainer {
         add("padding", config.padding.rawValue)
         fields.append(("schedule", try JSON.encoded(config.schedule)))
         fields.append(("optimizer", try JSON.encoded(config.optimizer)))
+        add("label_smoothing", config.labelSmoothing)
         add("training_images", batches.source.count)
         add("batches_per_epoch", batches.batchesPerEpoch)
         add("eval_every", config.evalEvery ?? batches.batchesPerEpoch)

@@ -76,6 +76,7 @@ extension Trainer {
             learningRate: config.schedule.learningRate(iteration: state.iteration, warmupDone: state.warmup.done),
             schedule: try JSON.encoded(config.schedule), optimizer: try JSON.encoded(config.optimizer))
         record.evaluationPending = state.evaluationPending
+        record.labelSmoothing = config.labelSmoothing
         return record
     }
 }

@@ -64,7 +64,8 @@ public final class Trainer {
             threads: config.threads, batchNormGroup: config.batchNormGroup)
         step = DataParallelStep(
             network: network, communicator: communicator, optimizer: config.optimizer,
-            syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB, bfloat16: config.bfloat16Gradients)
+            syncBatchNorm: config.syncBatchNorm, bucketMiB: config.bucketMiB, bfloat16: config.bfloat16Gradients,
+            labelSmoothing: config.labelSmoothing)
         batches = ShardedBatches(
             source: config.dropLast ? FullBatches(train) : train, rank: communicator.rank, worldSize: world, decodeThreads: config.decodeThreads,
             capacity: network.batchCapacity)

@@ -8,6 +8,9 @@ public struct TrainingConfiguration: Sendable {
     public var bucketMiB = GradientBucketPlan.defaultMiB
     public var schedule: LearningRateSchedule
     public var optimizer = SGD()
+    /// The loss's targets put `1 - labelSmoothing` on the label and spread `labelSmoothing` over
+    /// all classes (`SoftmaxCrossEntropy`); 0: one-hot, the paper's.
+    public var labelSmoothing: Float = 0
     public var seed: UInt64 = 1
     /// Fresh weights start with every residual block's last batch-norm weight at 0
     /// (`Network.zeroResidualBranches`, Goyal et al. 2017).

@@ -71,6 +71,12 @@ public struct TrainingState: Sendable, Equatable {
                 )
             }
         }
+        guard run.labelSmoothing == config.labelSmoothing else {
+            throw ResNetError(
+                .mismatchedCheckpoint,
+                "\(path) was trained with label smoothing \(run.labelSmoothing) (metadata key 'label_smoothing'), not \(config.labelSmoothing): resume with --label-smoothing \(run.labelSmoothing)"
+            )
+        }
         self.init(
             iteration: run.iteration,
             warmup: WarmupState(

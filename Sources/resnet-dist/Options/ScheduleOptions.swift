@@ -80,6 +80,12 @@ struct ScheduleOptions: ParsableArguments {
         help: "LARS's trust coefficient (eta). (default: 0.001, the paper's)")
     var trustCoefficient: Float?
 
+    @Option(
+        name: .customLong("label-smoothing"), parsing: .unconditional,
+        help:
+            "Label smoothing epsilon in [0, 1): the loss's target puts 1 - epsilon on the label and spreads epsilon over all classes (Szegedy et al. 2016; MLPerf's LARS recipe uses 0.1). 0 is the paper's one-hot target.")
+    var labelSmoothing: Float = 0
+
     enum Recipe: String, ExpressibleByArgument, CaseIterable {
         case paper
         case paperImageNet = "paper-imagenet"
@@ -108,6 +114,9 @@ struct ScheduleOptions: ParsableArguments {
             "--milestones and --schedule \(schedule.rawValue) do not go together: the decay sets the rate to the end")
         try require(
             trustCoefficient == nil || optimizer == .lars, "--trust-coefficient is for --optimizer lars")
+        try require(
+            labelSmoothing.isFinite && labelSmoothing >= 0 && labelSmoothing < 1,
+            "--label-smoothing must be in [0, 1), got \(labelSmoothing)")
         if let trustCoefficient {
             try require(
                 trustCoefficient.isFinite && trustCoefficient > 0,
