@@ -7,49 +7,16 @@ public enum SoftmaxCrossEntropy {
     /// Returns the summed (not averaged) loss `-Σ q log softmax` over `batch` rows of `logits`
     /// [batch, classes] and the number of rows whose arg-max equals the label; writes
     /// `logitsGrad = (softmax - q) * gradScale`. `labelSmoothing` ε is in [0, 1); at 0 the target is
-    /// the one-hot label, computed exactly as before smoothing existed.
+    /// the one-hot label, with the bits the loss had before smoothing existed.
     @discardableResult
     public static func forwardBackward(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
         batch: Int, classes: Int,
         logitsGrad: UnsafeMutablePointer<Float>?, gradScale: Float, labelSmoothing: Float = 0
     ) -> (lossSum: Double, correct: Int) {
-        if labelSmoothing != 0 {
-            return smoothed(
-                logits: logits, labels: labels, batch: batch, classes: classes, logitsGrad: logitsGrad,
-                gradScale: gradScale, epsilon: Double(labelSmoothing))
-        }
-        var loss = 0.0
-        var correct = 0
-        for n in 0..<batch {
-            let z = logits + n * classes
-            var best = 0
-            var top = z[0]
-            for k in 1..<classes where z[k] > top {
-                top = z[k]
-                best = k
-            }
-            var sum = 0.0
-            for k in 0..<classes { sum += exp(Double(z[k] - top)) }
-            let label = Int(labels[n])
-            loss += log(sum) - Double(z[label] - top)
-            if best == label { correct += 1 }
-            if let g = logitsGrad?.advanced(by: n * classes) {
-                for k in 0..<classes {
-                    let p = exp(Double(z[k] - top)) / sum
-                    g[k] = Float(p - (k == label ? 1 : 0)) * gradScale
-                }
-            }
-        }
-        return (loss, correct)
-    }
-
-    /// The smoothed target's loss and gradient: `log Σ exp(z - top) - Σ_k q_k (z_k - top)` per row.
-    private static func smoothed(
-        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int,
-        logitsGrad: UnsafeMutablePointer<Float>?, gradScale: Float, epsilon: Double
-    ) -> (lossSum: Double, correct: Int) {
+        let epsilon = Double(labelSmoothing)
         let spread = epsilon / Double(classes)
+        let onLabel = 1 - epsilon + spread
         var loss = 0.0
         var correct = 0
         for n in 0..<batch {
@@ -61,19 +28,22 @@ public enum SoftmaxCrossEntropy {
                 best = k
             }
             let label = Int(labels[n])
+            // log Σ exp(z - top) - Σ_k q_k (z_k - top); classes the target leaves at 0 are skipped,
+            // so at ε = 0 the sum is the label's term alone, bit for bit.
             var sum = 0.0
             var targetDot = 0.0
             for k in 0..<classes {
                 let centred = Double(z[k] - top)
                 sum += exp(centred)
-                targetDot += (k == label ? 1 - epsilon + spread : spread) * centred
+                let q = k == label ? onLabel : spread
+                if q != 0 { targetDot += q * centred }
             }
             loss += log(sum) - targetDot
             if best == label { correct += 1 }
             if let g = logitsGrad?.advanced(by: n * classes) {
                 for k in 0..<classes {
                     let p = exp(Double(z[k] - top)) / sum
-                    g[k] = Float(p - (k == label ? 1 - epsilon + spread : spread)) * gradScale
+                    g[k] = Float(p - (k == label ? onLabel : spread)) * gradScale
                 }
             }
         }
