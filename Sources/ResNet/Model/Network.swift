@@ -136,7 +136,8 @@ public final class Network {
 
     /// One forward and backward pass in training mode on the first `batch` images and labels.
     /// The loss is `sum of cross-entropies * gradScale` (use 1/global batch for a mean over all
-    /// replicas), against labels smoothed by `labelSmoothing` (`SoftmaxCrossEntropy`; 0: one-hot). Returns the summed loss and the number of correct predictions, unscaled.
+    /// replicas), against labels smoothed by `labelSmoothing` (`SoftmaxCrossEntropy`; 0: one-hot).
+    /// Returns the summed loss and the number of correct predictions, unscaled.
     /// `replicas`, handed in for this step only, hears as gradients become final and sums the
     /// batch-norm statistics when it synchronises them. `batch` may be 0: the gradients are then 0,
     /// and the replicas hear and are asked exactly what a rank with images would tell and ask.
