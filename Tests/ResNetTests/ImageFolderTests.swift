@@ -363,6 +363,30 @@ func paperImageNetRecipeTakesOptionA() throws {
     #expect(projections.stderr.contains("training resnet18/B (11177538 parameters)"), "\(projections.stderr)")
 }
 
+/// `--warmup-epochs` ramps the ImageNet recipe too (it was silently dropped there until 2026-12-02):
+/// 2 images at batch 2 are one iteration an epoch, so 2 epochs ramp from 0.1/2 over 2 iterations
+/// (the milestones moved past the run: at 2 iterations the recipe's fall at 25% and 50% of it).
+@Test(.enabled(if: imageNetSample != nil, needsSample))
+func paperImageNetRecipeTakesTheWarmupRamp() throws {
+    let root = try sampleFolderSet(classes: 2)
+    let dir = temporaryDirectory("imagenet-ramp")
+    let exe = try #require(executablePath(), "resnet-dist not built")
+    let out = try runProcess(
+        exe,
+        [
+            "train", "--arch", "resnet18", "--data", root, "--recipe", "paper-imagenet", "--batch-size", "2",
+            "--iterations", "2", "--mean-images", "2", "--warmup-epochs", "2", "--milestones", "100", "--log-every", "1",
+            "--output", dir,
+        ])
+    #expect(out.status == 0, "\(out.stderr)")
+    let rates = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        .compactMap { line -> Double? in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["kind"] as? String == "train" ? object?["lr"] as? Double : nil
+        }
+    #expect(rates.count == 2 && abs(rates[0] - 0.05) < 1e-12 && abs(rates[1] - 0.075) < 1e-12, "\(rates)")
+}
+
 struct BadImageTests {
     /// A folder with an unreadable file: the batch stops with the file's name, or, with
     /// skipBadImages, takes the next image in its place and counts it.

@@ -60,9 +60,27 @@ struct RobustnessTests {
             (["--threads", "4611686018427387904", "--replicas", "4"], "(times --replicas 4) is more than one process runs"),
             (["--replicas", "100000"], "--replicas 100000 is more than one process runs"),
             (["--decode-threads", "5000"], "--decode-threads must be in 0...1024, got 5000"),
+            (["--warmup-epochs", "1e300"], "--warmup-epochs must be a number in 0...100,000,000, got 1e+300"),
+            (["--warmup-epochs", "0.5"], "--warmup-epochs 0.5 (64 iterations) is longer than the run (2 iterations)"),
+            (["--recipe", "paper", "--schedule", "cosine"], "--schedule cosine and --recipe paper do not go together"),
         ])
     func badFlags(flags: [String], message: String) throws {
         let out = try run(tiny + ["--iterations", "2"] + flags)
+        expectOneLineError(out, status: 64, containing: message)
+    }
+
+    /// Run lengths and batches whose counts overflowed (a trap) or whose per-step records asked the
+    /// allocator for terabytes (an abort), 2026-12-02: refused before anything runs.
+    @Test(
+        "a run length or batch past what the counts hold is refused",
+        arguments: [
+            (["--epochs", "9223372036854775807"], "--epochs must be in 1...100,000,000, got 9223372036854775807"),
+            (["--epochs", "100000000"], "--epochs 100000000 of 128 iterations is more than 100,000,000 iterations"),
+            (["--iterations", "1000000000000"], "--iterations must be in 1...100,000,000, got 1000000000000"),
+            (["--batch-size", "9223372036854775807"], "--batch-size must be in 1...2,147,483,647, got 9223372036854775807"),
+        ])
+    func runLengthBeyondTheCounts(flags: [String], message: String) throws {
+        let out = try run(["train", "--arch", "resnet8", "--data", "generated", "--batch-size", "16"] + flags)
         expectOneLineError(out, status: 64, containing: message)
     }
 

@@ -95,16 +95,32 @@ struct ScheduleOptions: ParsableArguments {
     enum WarmupMode: String, ExpressibleByArgument, CaseIterable { case auto, on, off }
     enum LearningRateScaling: String, ExpressibleByArgument, CaseIterable { case none, linear }
 
+    /// The longest run accepted, in iterations: 100 million, 166 times the paper's ImageNet
+    /// schedule. Longer is a typo, whose counts would overflow (`--epochs 9223372036854775807`
+    /// trapped) or whose per-step losses would not fit in memory (`--iterations 1000000000000`
+    /// asked the allocator for 8 TB).
+    static let maxIterations = 100_000_000
+    /// The largest global batch accepted: counts of images stay 32-bit (`--batch-size
+    /// 9223372036854775807` overflowed counting the batches of an epoch); far smaller batches are
+    /// refused by the activation-memory check.
+    static let maxBatchSize = Int(Int32.max)
+
     func validate() throws {
-        try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
+        try require(
+            batchSize >= 1 && batchSize <= Self.maxBatchSize,
+            "--batch-size must be in 1...\(Self.maxBatchSize.formatted()), got \(batchSize)")
         try require(iterations == nil || epochs == nil, "give --iterations or --epochs, not both")
-        try require((iterations ?? 1) >= 1, "--iterations must be at least 1, got \(iterations!)")
-        try require((epochs ?? 1) >= 1, "--epochs must be at least 1, got \(epochs!)")
+        try require(
+            (1...Self.maxIterations).contains(iterations ?? 1),
+            "--iterations must be in 1...\(Self.maxIterations.formatted()), got \(iterations!)")
+        try require(
+            (1...Self.maxIterations).contains(epochs ?? 1),
+            "--epochs must be in 1...\(Self.maxIterations.formatted()), got \(epochs!)")
         try require(lr.isFinite && lr >= 0, "--lr must be a finite number >= 0, got \(lr)")
         try require(referenceBatch >= 1, "--reference-batch must be at least 1, got \(referenceBatch)")
         try require(
-            warmupEpochs.isFinite && warmupEpochs >= 0,
-            "--warmup-epochs must be a finite number >= 0, got \(warmupEpochs)")
+            warmupEpochs.isFinite && warmupEpochs >= 0 && warmupEpochs <= Double(Self.maxIterations),
+            "--warmup-epochs must be a number in 0...\(Self.maxIterations.formatted()), got \(warmupEpochs)")
         try require(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum)")
         try require(
             weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be a finite number >= 0, got \(weightDecay)")
@@ -112,6 +128,9 @@ struct ScheduleOptions: ParsableArguments {
         try require(
             milestones == nil || (schedule != .poly && schedule != .cosine),
             "--milestones and --schedule \(schedule.rawValue) do not go together: the decay sets the rate to the end")
+        try require(
+            recipe == nil || schedule == .paper,
+            "--schedule \(schedule.rawValue) and --recipe \(recipe?.rawValue ?? "") do not go together: the recipe sets the schedule (--milestones moves its steps)")
         try require(
             trustCoefficient == nil || optimizer == .lars, "--trust-coefficient is for --optimizer lars")
         try require(
@@ -126,7 +145,16 @@ struct ScheduleOptions: ParsableArguments {
 
     /// The schedule for a training set of `batchesPerEpoch` batches and `architecture`.
     func makeSchedule(batchesPerEpoch: Int, architecture: Architecture) throws -> LearningRateSchedule {
-        let length = iterations ?? epochs.map { $0 * batchesPerEpoch }
+        let length = try iterations ?? epochs.map { epochs in
+            let (product, overflow) = epochs.multipliedReportingOverflow(by: batchesPerEpoch)
+            guard !overflow && product <= Self.maxIterations else {
+                throw ResNetError(
+                    .usage,
+                    "--epochs \(epochs) of \(batchesPerEpoch.formatted()) iterations is more than \(Self.maxIterations.formatted()) iterations"
+                )
+            }
+            return product
+        }
         let useWarmup = warmup == .on || (warmup == .auto && architecture.depth >= 110)
         let paperWarmup = useWarmup ? LearningRateSchedule.Warmup(window: batchesPerEpoch) : nil
         let peak = lrScaling == .linear ? lr * Double(batchSize) / Double(referenceBatch) : lr
@@ -139,9 +167,32 @@ struct ScheduleOptions: ParsableArguments {
             result = .init(
                 base: peak, milestones: length == nil ? [150_000, 300_000] : [total / 4, total / 2], iterations: total,
                 warmup: nil)
-            if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
-            return result
+        } else {
+            result = makeCIFARSchedule(length: length, peak: peak, paperWarmup: paperWarmup)
         }
+        if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
+        if warmupEpochs > 0 {
+            // Goyal et al. ramp from the reference batch's rate to the scaled one; without scaling
+            // (LARS, as MLPerf's) the ramp climbs from peak/K at the first of its K iterations.
+            let ramp = (warmupEpochs * Double(batchesPerEpoch)).rounded()
+            guard ramp <= Double(result.iterations) else {
+                throw ResNetError(
+                    .usage,
+                    "--warmup-epochs \(warmupEpochs) (\(Int(ramp).formatted()) iterations) is longer than the run (\(result.iterations.formatted()) iterations)"
+                )
+            }
+            let iterations = max(1, Int(ramp))
+            result.ramp = .init(start: lrScaling == .linear ? lr : peak / Double(iterations), iterations: iterations)
+        }
+        return result
+    }
+
+    /// The CIFAR schedules: the paper's, scaled, constant, or a decay, over `length` iterations
+    /// (nil: the paper's 64k).
+    private func makeCIFARSchedule(
+        length: Int?, peak: Double, paperWarmup: LearningRateSchedule.Warmup?
+    ) -> LearningRateSchedule {
+        var result: LearningRateSchedule
         switch recipe == .paper ? .paper : schedule {
         case .paper:
             if let length, recipe == .paper {
@@ -160,13 +211,6 @@ struct ScheduleOptions: ParsableArguments {
             result = .init(
                 base: peak, milestones: [], iterations: length ?? LearningRateSchedule.paperIterations,
                 warmup: paperWarmup, decay: schedule == .poly ? .polynomial : .cosine)
-        }
-        if let milestones { result.milestones = try Self.parseMilestones(milestones, batchesPerEpoch: batchesPerEpoch) }
-        if warmupEpochs > 0 {
-            // Goyal et al. ramp from the reference batch's rate to the scaled one; without scaling
-            // (LARS, as MLPerf's) the ramp climbs from peak/K at the first of its K iterations.
-            let iterations = max(1, Int((warmupEpochs * Double(batchesPerEpoch)).rounded()))
-            result.ramp = .init(start: lrScaling == .linear ? lr : peak / Double(iterations), iterations: iterations)
         }
         return result
     }
