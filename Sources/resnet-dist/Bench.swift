@@ -51,7 +51,9 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try require(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
+        try require(
+            batchSize >= 1 && batchSize <= ScheduleOptions.maxBatchSize,
+            "--batch-size must be in 1...\(ScheduleOptions.maxBatchSize.formatted()), got \(batchSize)")
         try ThreadCount.validate(threads)
         try require(steps >= 1, "--steps must be at least 1, got \(steps)")
         try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")

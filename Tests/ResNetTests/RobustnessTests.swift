@@ -84,6 +84,19 @@ struct RobustnessTests {
         expectOneLineError(out, status: 64, containing: message)
     }
 
+    /// `--depth 600002` asked the allocator for 39 GB of parameters, and bench's `--batch-size
+    /// 9223372036854775807` overflowed sharing the batch (2026-12-02).
+    @Test(
+        "a depth or bench batch past what this trainer builds is refused",
+        arguments: [
+            (["info", "--arch", "resnet", "--depth", "600002"], "depth 600002 is deeper than this trainer builds"),
+            (["train", "--arch", "plain", "--depth", "10004", "--data", "generated"], "depth 10004 is deeper than"),
+            (["bench", "--arch", "resnet8", "--batch-size", "9223372036854775807"], "--batch-size must be in 1...2,147,483,647"),
+        ])
+    func sizesBeyondWhatIsBuilt(arguments: [String], message: String) throws {
+        expectOneLineError(try run(arguments), status: 64, containing: message)
+    }
+
     /// `--threads 100000` asked for 131 GB of workspaces and aborted with a backtrace (2026-12-02).
     @Test(
         "a thread count no process can run is refused by every command that takes one",

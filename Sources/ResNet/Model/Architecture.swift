@@ -11,6 +11,10 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
     public let shortcut: ShortcutOption
     public let classes: Int
 
+    /// The deepest CIFAR network built: about 8 times the paper's 1202. `--depth
+    /// 600002` asked the allocator for 39 GB of parameters and aborted with a backtrace.
+    public static let maxDepth = 9_998
+
     /// ImageNet depths and their blocks per stage (paper, Table 1).
     static let imageNetBlocks: [Int: [Int]] = [18: [2, 2, 2, 2], 34: [3, 4, 6, 3]]
 
@@ -27,6 +31,12 @@ public struct Architecture: Sendable, Equatable, Codable, CustomStringConvertibl
             throw ResNetError(
                 .architecture,
                 "depth \(depth) is not 6n+2 with n >= 1 (20, 32, 44, 56, 110, 1202, ...) nor an ImageNet depth (18, 34)"
+            )
+        }
+        guard depth <= Self.maxDepth else {
+            throw ResNetError(
+                .architecture,
+                "depth \(depth) is deeper than this trainer builds (at most \(Self.maxDepth.formatted()) layers; the paper's deepest is 1202)"
             )
         }
         self.family = family
