@@ -55,8 +55,7 @@ struct Bench: ParsableCommand {
             batchSize >= 1 && batchSize <= ScheduleOptions.maxBatchSize,
             "--batch-size must be in 1...\(ScheduleOptions.maxBatchSize.formatted()), got \(batchSize)")
         try ThreadCount.validate(threads)
-        try require(steps >= 1, "--steps must be at least 1, got \(steps)")
-        try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+        try requireTimedSteps(steps, warmup: warmupSteps)
     }
 
     func run() throws {

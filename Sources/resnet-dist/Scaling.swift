@@ -35,8 +35,7 @@ struct Scaling: ParsableCommand {
         func validate() throws {
             try require(imagesPerRank >= 1, "--images-per-rank must be at least 1, got \(imagesPerRank)")
             try ThreadCount.validate(threads)
-            try require(steps >= 1, "--steps must be at least 1, got \(steps)")
-            try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+            try requireTimedSteps(steps, warmup: warmupSteps)
         }
 
         func run() throws {
@@ -89,11 +88,14 @@ struct Scaling: ParsableCommand {
         var json = false
 
         func validate() throws {
-            try require(timeScale.isFinite && timeScale >= 1, "--time-scale must be a number >= 1, got \(timeScale)")
+            // Bounded so that the replay's sleeps stay whole numbers of nanoseconds (--time-scale 1e308 trapped).
             try require(
-                pollMicroseconds.isFinite && pollMicroseconds > 0, "--poll-us must be a number > 0, got \(pollMicroseconds)")
-            try require(steps >= 1, "--steps must be at least 1, got \(steps)")
-            try require(warmupSteps >= 0, "--warmup-steps must be at least 0, got \(warmupSteps)")
+                timeScale.isFinite && timeScale >= 1 && timeScale <= 10_000,
+                "--time-scale must be a number in 1...10,000, got \(timeScale)")
+            try require(
+                pollMicroseconds.isFinite && pollMicroseconds > 0 && pollMicroseconds <= 1_000_000,
+                "--poll-us must be a number in (0, 1,000,000], got \(pollMicroseconds)")
+            try requireTimedSteps(steps, warmup: warmupSteps)
             // A trace holds no batch-norm collectives (recorded on one rank): nothing to replay them by.
             try require(!distribution.syncBN, "--sync-bn is not replayed: record and replay per-rank batch norm")
             try require(distribution.bnGroup == nil, "--bn-group is not replayed: it changes the compute, record it instead")
@@ -170,8 +172,11 @@ struct Scaling: ParsableCommand {
         var json = false
 
         func validate() throws {
-            try require(ranks >= 1, "--ranks must be at least 1, got \(ranks)")
-            try require(ranksPerHost >= 1, "--ranks-per-host must be at least 1, got \(ranksPerHost)")
+            // The model's rounds grow with the ranks (a ring has 2(N-1)): a million ranks is past any
+            // cluster and still answers in seconds.
+            try require((1...1_048_576).contains(ranks), "--ranks must be in 1...1,048,576, got \(ranks)")
+            try require(
+                (1...ranks).contains(ranksPerHost), "--ranks-per-host must be in 1...\(ranks) (--ranks), got \(ranksPerHost)")
             // A negative latency or an infinite link would be a prediction of nonsense, not an error.
             try require(gbit.isFinite && gbit > 0, "--gbit must be a finite number > 0, got \(gbit)")
             try require(
@@ -183,7 +188,7 @@ struct Scaling: ParsableCommand {
             try require(
                 sharedMemoryLatency.isFinite && sharedMemoryLatency >= 0,
                 "--shm-latency-us must be a finite number >= 0, got \(sharedMemoryLatency)")
-            try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
+            try DistributionOptions.requireBucketSize(bucketMB)
             try require(
                 algorithm.map { ScalingModel.Algorithm(rawValue: $0) != nil } ?? true,
                 "--algorithm must be binomial, ring or rabenseifner, got '\(algorithm ?? "")'")

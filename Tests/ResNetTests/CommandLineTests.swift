@@ -97,7 +97,7 @@ struct CommandLineTests {
             ("--latency-us=-5", "--latency-us must be a finite number >= 0, got -5.0"),
             ("--shm-gbit=0", "--shm-gbit must be a finite number > 0, got 0.0"),
             ("--shm-latency-us=nan", "--shm-latency-us must be a finite number >= 0, got nan"),
-            ("--bucket-mb=-1", "--bucket-mb must be a positive number of MiB, got -1.0"),
+            ("--bucket-mb=-1", "--bucket-mb must be a positive number of MiB up to 1,048,576, got -1.0"),
         ])
     func scalingPredictRefusesNonsenseLinks(flag: String, message: String) throws {
         let trace = packageRoot + "/docs/runs/scaling-traces/per-block/r110-b1.json"
@@ -127,7 +127,7 @@ struct CommandLineTests {
     @Test func bucketSizeMustBePositive() throws {
         expectOneLineError(
             try run(["train", "--arch", "resnet8", "--data", "generated", "--bucket-mb", "0"]), status: 64,
-            containing: "--bucket-mb must be a positive number of MiB, got 0.0")
+            containing: "--bucket-mb must be a positive number of MiB up to 1,048,576, got 0.0")
     }
 
     @Test func zeroInitResidualIsForResidualNetworksAndRecorded() throws {

@@ -48,7 +48,9 @@ struct RobustnessTests {
             (["--weight-decay", "nan"], "--weight-decay must be a finite number"),
             (["--keep", "0"], "--keep must be at least 1"),
             (["--milestones", "15x"], "--milestones: '15x'"),
-            (["--bn-group", "0"], "--bn-group must be at least 1"),
+            (["--bn-group", "0"], "--bn-group must be in 1...2,147,483,647, got 0"),
+            (["--bn-group", "9223372036854775807"], "--bn-group must be in 1...2,147,483,647"),
+            (["--bucket-mb", "1e308"], "--bucket-mb must be a positive number of MiB up to 1,048,576, got 1e+308"),
             (["--bn-group", "2", "--sync-bn"], "--bn-group and --sync-bn do not go together"),
             (["--optimizer", "lars", "--trust-coefficient", "0"], "--trust-coefficient must be a finite number > 0"),
             (["--trust-coefficient", "0.01"], "--trust-coefficient is for --optimizer lars"),
@@ -84,14 +86,29 @@ struct RobustnessTests {
         expectOneLineError(out, status: 64, containing: message)
     }
 
-    /// `--depth 600002` asked the allocator for 39 GB of parameters, and bench's `--batch-size
-    /// 9223372036854775807` overflowed sharing the batch (2026-12-02).
+    /// `--depth 600002` asked the allocator for 39 GB of parameters; bench's `--batch-size
+    /// 9223372036854775807`, the step counts of bench and scaling, `scaling replay --time-scale
+    /// 1e308` and `scaling predict --ranks 9223372036854775807` trapped on overflow (2026-12-02).
     @Test(
-        "a depth or bench batch past what this trainer builds is refused",
+        "a depth, batch, step count or rank count past what the other commands build is refused",
         arguments: [
             (["info", "--arch", "resnet", "--depth", "600002"], "depth 600002 is deeper than this trainer builds"),
             (["train", "--arch", "plain", "--depth", "10004", "--data", "generated"], "depth 10004 is deeper than"),
             (["bench", "--arch", "resnet8", "--batch-size", "9223372036854775807"], "--batch-size must be in 1...2,147,483,647"),
+            (["bench", "--arch", "resnet8", "--steps", "9223372036854775807"], "--steps must be in 1...1,000,000"),
+            (
+                ["scaling", "record", "--output", "/nonexistent/t.json", "--warmup-steps", "9223372036854775807"],
+                "--warmup-steps must be in 0...1,000,000"
+            ),
+            (["scaling", "replay", "--trace", "/nonexistent.json", "--time-scale", "1e308"], "--time-scale must be a number in 1...10,000"),
+            (
+                ["scaling", "predict", "--trace", "/nonexistent.json", "--ranks", "9223372036854775807", "--gbit", "10"],
+                "--ranks must be in 1...1,048,576"
+            ),
+            (
+                ["scaling", "predict", "--trace", "/nonexistent.json", "--ranks", "4", "--ranks-per-host", "8", "--gbit", "10"],
+                "--ranks-per-host must be in 1...4 (--ranks), got 8"
+            ),
         ])
     func sizesBeyondWhatIsBuilt(arguments: [String], message: String) throws {
         expectOneLineError(try run(arguments), status: 64, containing: message)

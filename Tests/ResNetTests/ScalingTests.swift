@@ -145,6 +145,23 @@ struct ScalingTests {
         #expect(ScalingModel.fly(&free, trace: trace, slots: 2).stalled == 0)
     }
 
+    /// Rounds of a very slow link (about 10^6 s each, two sharing): the flights still end, at the
+    /// sum of their shares. An absolute tolerance left a rounding residue that never fell under it,
+    /// and `scaling predict --gbit 1e-9` spun for ever (2026-12-02).
+    @Test func roundsOfHoursEndExactly() throws {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
+        let count = network.store.parameterCount
+        let trace = StepTrace(
+            architecture: network.architecture, imagesPerRank: 1, threads: 1, parameterCount: count,
+            statisticsCount: 0, readies: [.init(offset: count, seconds: 0.2)], computeSeconds: 0.25,
+            updateSeconds: 0, machine: "test")
+        var slow = (0..<2).map { _ in
+            ScalingModel.BucketFlight(rounds: [(0, 1_234_567.891), (0, 1_234_567.891)], start: 0.3)
+        }
+        let noticed = ScalingModel.fly(&slow, trace: trace).noticed
+        #expect(abs(noticed - (0.3 + 4 * 1_234_567.891)) < 1e-6, "\(noticed)")
+    }
+
     /// A recorded trace: every report of the network in backward order, from the fc to offset 0,
     /// at times that only grow, within the step.
     @Test func traceRecordsBackwardsReports() throws {

@@ -216,7 +216,13 @@ public struct ScalingModel: Sendable {
                 }
             }
             for i in flights.indices where flights[i].phase == .sharing {
-                flights[i].remaining -= (next - now) / Double(sharing)
+                // The round that sets `next` ends there exactly: subtracting would leave a rounding
+                // residue, larger than any fixed tolerance once a round lasts hours (--gbit 1e-9 spun).
+                if now + flights[i].remaining * Double(sharing) <= next {
+                    flights[i].remaining = 0
+                } else {
+                    flights[i].remaining -= (next - now) / Double(sharing)
+                }
             }
             now = next
             for i in flights.indices {

@@ -29,8 +29,18 @@ struct DistributionOptions: ParsableArguments {
     enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
 
     func validate() throws {
-        try require(bucketMB.isFinite && bucketMB > 0, "--bucket-mb must be a positive number of MiB, got \(bucketMB)")
-        try require((bnGroup ?? 1) >= 1, "--bn-group must be at least 1, got \(bnGroup ?? 1)")
+        try Self.requireBucketSize(bucketMB)
+        try require(
+            (1...ScheduleOptions.maxBatchSize).contains(bnGroup ?? 1),
+            "--bn-group must be in 1...\(ScheduleOptions.maxBatchSize.formatted()), got \(bnGroup ?? 1)")
         try require(bnGroup == nil || !syncBN, "--bn-group and --sync-bn do not go together: choose one")
+    }
+
+    /// `--bucket-mb` of train and scaling: positive and at most 1 TiB (`--bucket-mb 1e308` trapped
+    /// converting its bytes to an integer).
+    static func requireBucketSize(_ bucketMB: Double) throws {
+        try require(
+            bucketMB.isFinite && bucketMB > 0 && bucketMB <= 1_048_576,
+            "--bucket-mb must be a positive number of MiB up to 1,048,576, got \(bucketMB)")
     }
 }
