@@ -41,11 +41,20 @@ struct Plot: ParsableCommand {
             throw ValidationError("--error-max must be a percentage in (0, 100], got \(errorMax)")
         }
         // Written by rename over the path: onto a directory that failed at the end, as an I/O error (1).
-        for (flag, path) in [("--output", output), ("--table", table ?? "-")] where path != "-" {
+        for (flag, path, kind) in [("--output", output, "svg"), ("--table", table ?? "-", "md")] where path != "-" {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw ValidationError("\(flag) \(path) is a directory: name the file to write")
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                if isDirectory.boolValue { throw ValidationError("\(flag) \(path) is a directory: name the file to write") }
+                // `--output RUN/metrics.csv` replaced a run's records with a figure (2026-12-02): an
+                // existing file is replaced only when it is what plot writes.
+                if (path as NSString).pathExtension.lowercased() != kind {
+                    throw ValidationError(
+                        "\(flag) \(path) exists and is not a .\(kind) file: plot replaces only its own kind of file")
+                }
             }
+        }
+        if let table, table != "-", URL(fileURLWithPath: table).standardized == URL(fileURLWithPath: output).standardized {
+            throw ValidationError("--table and --output are the same file, \(output): name two")
         }
     }
 

@@ -309,6 +309,28 @@ struct RobustnessTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/plot.svg"))
     }
 
+    /// `plot RUN --output RUN/metrics.csv` replaced the run's records with a figure (2026-12-02): an
+    /// existing file that is not what plot writes is refused and keeps its bytes, the same path for
+    /// --output and --table is refused, and an existing figure is still replaced.
+    @Test func plotNeverReplacesARunsRecords() throws {
+        let dir = temporaryDirectory()
+        try "{\"kind\":\"train\",\"iteration\":20,\"error\":0.5}\n".write(
+            toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        for (flags, message) in [
+            (["-o", dir + "/metrics.jsonl"], "--output \(dir)/metrics.jsonl exists and is not a .svg file"),
+            (["-o", dir + "/f.svg", "--table", dir + "/metrics.jsonl"], "--table \(dir)/metrics.jsonl exists and is not a .md file"),
+            (["-o", dir + "/f.svg", "--table", dir + "/./f.svg"], "--table and --output are the same file"),
+        ] {
+            expectOneLineError(try run(["plot", dir] + flags), status: 64, containing: message)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl")) == before)
+        }
+        try "old figure".write(toFile: dir + "/f.svg", atomically: true, encoding: .utf8)
+        let replaced = try run(["plot", dir, "-o", dir + "/f.svg"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(try String(contentsOfFile: dir + "/f.svg", encoding: .utf8).hasPrefix("<svg"))
+    }
+
     @Test func noArgumentsPrintsHelpAndFails() throws {
         let out = try run([])
         #expect(out.status != 0)
