@@ -108,17 +108,21 @@ struct ScalingTests {
         #expect(abs(late.exposedCommunication - 0.03) < 1e-12)
     }
 
+    /// ResNet-8's step with one report during backward, at 0.2 s; backward ends at 0.25 s.
+    func oneReportTrace() throws -> StepTrace {
+        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
+        let count = network.store.parameterCount
+        return StepTrace(
+            architecture: network.architecture, imagesPerRank: 1, threads: 1, parameterCount: count,
+            statisticsCount: 0, readies: [.init(offset: count, seconds: 0.2)], computeSeconds: 0.25,
+            updateSeconds: 0, machine: "test")
+    }
+
     /// Buckets in flight together: each entry into MPI moves all of them on, their bytes share the
     /// link and their latencies do not; one after another they would take longer. Beyond the
     /// trainer's request slots a bucket waits for its slot, and backward waits with it.
     @Test func bucketsInFlightTogetherShareTheLink() throws {
-        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
-        let count = network.store.parameterCount
-        // One report during backward, at 0.2; backward ends at 0.25.
-        let trace = StepTrace(
-            architecture: network.architecture, imagesPerRank: 1, threads: 1, parameterCount: count,
-            statisticsCount: 0, readies: [.init(offset: count, seconds: 0.2)], computeSeconds: 0.25,
-            updateSeconds: 0, machine: "test")
+        let trace = try oneReportTrace()
         func flights(_ n: Int, latency: Double, shared: Double, start: Double) -> [ScalingModel.BucketFlight] {
             (0..<n).map { _ in ScalingModel.BucketFlight(rounds: [(latency, shared), (latency, shared)], start: start) }
         }
@@ -149,12 +153,7 @@ struct ScalingTests {
     /// sum of their shares. An absolute tolerance left a rounding residue that never fell under it,
     /// and `scaling predict --gbit 1e-9` spun for ever (2026-12-02).
     @Test func roundsOfHoursEndExactly() throws {
-        let network = Network(try Architecture.parse("resnet8"), batchCapacity: 1)
-        let count = network.store.parameterCount
-        let trace = StepTrace(
-            architecture: network.architecture, imagesPerRank: 1, threads: 1, parameterCount: count,
-            statisticsCount: 0, readies: [.init(offset: count, seconds: 0.2)], computeSeconds: 0.25,
-            updateSeconds: 0, machine: "test")
+        let trace = try oneReportTrace()
         var slow = (0..<2).map { _ in
             ScalingModel.BucketFlight(rounds: [(0, 1_234_567.891), (0, 1_234_567.891)], start: 0.3)
         }
