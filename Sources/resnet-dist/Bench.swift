@@ -51,9 +51,7 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try require(
-            batchSize >= 1 && batchSize <= ScheduleOptions.maxBatchSize,
-            "--batch-size must be in 1...\(ScheduleOptions.maxBatchSize.formatted()), got \(batchSize)")
+        try ScheduleOptions.requireBatchSize(batchSize)
         try ThreadCount.validate(threads)
         try requireTimedSteps(steps, warmup: warmupSteps)
     }

@@ -105,10 +105,15 @@ struct ScheduleOptions: ParsableArguments {
     /// refused by the activation-memory check.
     static let maxBatchSize = Int(Int32.max)
 
-    func validate() throws {
+    /// `--batch-size` of train and bench.
+    static func requireBatchSize(_ batchSize: Int) throws {
         try require(
-            batchSize >= 1 && batchSize <= Self.maxBatchSize,
-            "--batch-size must be in 1...\(Self.maxBatchSize.formatted()), got \(batchSize)")
+            (1...maxBatchSize).contains(batchSize),
+            "--batch-size must be in 1...\(maxBatchSize.formatted()), got \(batchSize)")
+    }
+
+    func validate() throws {
+        try Self.requireBatchSize(batchSize)
         try require(iterations == nil || epochs == nil, "give --iterations or --epochs, not both")
         try require(
             (1...Self.maxIterations).contains(iterations ?? 1),
