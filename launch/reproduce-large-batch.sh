@@ -14,7 +14,7 @@
 #             the gradient's scale out of each layer's step; docs/runs/lars-sweep-b8192 for the
 #             rates probed there);
 #             pretrained/resnet20-cifar10-b8192 is `lars8192 --epochs 90 --drop-last` (14.20%; 60 epochs: 16.29%,
-#             and 15.49% / 15.04% for seeds 1 / 2 with `--label-smoothing 0.1`; 50 epochs with it: 16.91%)
+#             and 15.49% / 15.04% / 15.70% for seeds 1 / 2 / 3 with `--label-smoothing 0.1`; 50 epochs with it: 16.91%)
 #   sgd8192   SGD + linear scaling at 8,192 (lr 6.4), as sgd4096
 #   bf16      the batch-128 run of docs/runs/resnet20-30e with gradients all-reduced in bfloat16
 # Further train arguments are appended and win (e.g. --epochs 40, --lr 12 --trust-coefficient 0.001).
